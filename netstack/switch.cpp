@@ -1,0 +1,101 @@
+#include "netstack/switch.hpp"
+
+namespace usernet {
+
+Switch::Switch(std::size_t max_frame) : max_frame_(max_frame) {}
+
+std::size_t Switch::MacHash::operator()(const MacAddress& m) const noexcept {
+  std::uint64_t v = 0;
+  for (auto b : m) v = (v << 8) | b;
+  return std::hash<std::uint64_t>{}(v);
+}
+
+PortId Switch::attach(SwitchPort& port) {
+  const PortId id = next_id_++;
+  ports_.emplace(id, Entry{&port, {}});
+  return id;
+}
+
+void Switch::detach(PortId id) {
+  ports_.erase(id);
+  std::erase_if(mac_to_port_, [id](const auto& item) { return item.second == id; });
+}
+
+const PortCounters* Switch::counters(PortId id) const {
+  auto it = ports_.find(id);
+  return it == ports_.end() ? nullptr : &it->second.counters;
+}
+
+std::vector<std::pair<MacAddress, PortId>> Switch::mac_table() const {
+  return {mac_to_port_.begin(), mac_to_port_.end()};
+}
+
+std::vector<std::pair<PortId, std::string>> Switch::ports() const {
+  std::vector<std::pair<PortId, std::string>> out;
+  for (const auto& [id, entry] : ports_) out.emplace_back(id, entry.port->describe());
+  return out;
+}
+
+void Switch::deliver(PortId to, ByteSpan frame) {
+  auto it = ports_.find(to);
+  if (it == ports_.end()) return;
+  // Count before sending: send_frame may re-enter the switch and even detach this port.
+  auto& counters = it->second.counters;
+  SwitchPort* port = it->second.port;
+  counters.tx_frames++;
+  counters.tx_bytes += frame.size();
+  if (!port->send_frame(frame)) {
+    auto again = ports_.find(to);
+    if (again != ports_.end()) {
+      again->second.counters.tx_frames--;
+      again->second.counters.tx_bytes -= frame.size();
+      again->second.counters.tx_dropped++;
+    }
+  }
+}
+
+bool Switch::receive(PortId from, ByteSpan frame) {
+  auto it = ports_.find(from);
+  if (it == ports_.end()) return false;
+  auto& counters = it->second.counters;
+  if (frame.size() < kEthernetHeaderSize) {
+    totals_.runt_frames++;
+    counters.rx_dropped++;
+    return false;
+  }
+  if (frame.size() > max_frame_) {
+    totals_.oversize_frames++;
+    counters.rx_dropped++;
+    return false;
+  }
+  const MacAddress src = frame_source(frame);
+  if (is_group_address(src)) {
+    totals_.bad_source_frames++;
+    counters.rx_dropped++;
+    return false;
+  }
+  counters.rx_frames++;
+  counters.rx_bytes += frame.size();
+  mac_to_port_[src] = from;
+  if (observer_) observer_(frame);
+
+  const MacAddress dst = frame_destination(frame);
+  if (!is_group_address(dst)) {
+    auto known = mac_to_port_.find(dst);
+    if (known != mac_to_port_.end()) {
+      if (known->second != from) deliver(known->second, frame);
+      return true;
+    }
+  }
+  // Broadcast, multicast or unknown unicast: flood to every other port. Collect ids
+  // first: delivering may attach or detach ports.
+  totals_.flooded_frames++;
+  std::vector<PortId> targets;
+  targets.reserve(ports_.size());
+  for (const auto& [id, entry] : ports_)
+    if (id != from) targets.push_back(id);
+  for (PortId id : targets) deliver(id, frame);
+  return true;
+}
+
+}  // namespace usernet

@@ -1,0 +1,87 @@
+// A learning Ethernet switch: every VM transport and the gateway are ports of one segment.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "netstack/ethernet.hpp"
+
+namespace usernet {
+
+using PortId = std::uint32_t;
+
+/// Per-port traffic counters. rx = from the port's peer into the switch; tx = out to the peer.
+struct PortCounters {
+  std::uint64_t rx_frames = 0;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_frames = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_dropped = 0;  // invalid frames from the peer (runt, oversize)
+  std::uint64_t tx_dropped = 0;  // frames the port could not queue (full, peer gone)
+};
+
+/// One attachment to the switch. Implementations must not block in send_frame.
+class SwitchPort {
+ public:
+  virtual ~SwitchPort() = default;
+  /// Delivers one frame to this port's peer; returns false when it had to drop it.
+  virtual bool send_frame(ByteSpan frame) = 0;
+  /// Short human description for logs and the API ("tap tap0", "qemu unix:///x"...).
+  virtual std::string describe() const = 0;
+};
+
+/// Switch-wide counters.
+struct SwitchCounters {
+  std::uint64_t runt_frames = 0;
+  std::uint64_t oversize_frames = 0;
+  std::uint64_t flooded_frames = 0;
+  std::uint64_t bad_source_frames = 0;  // group-address source MAC
+};
+
+class Switch {
+ public:
+  /// max_frame: the largest frame (Ethernet header included) accepted from any port.
+  explicit Switch(std::size_t max_frame);
+
+  /// Attaches a port; the switch does not own it. The port must detach before it dies.
+  PortId attach(SwitchPort& port);
+  /// Removes a port and forgets the MACs learned on it. Safe from inside send_frame.
+  void detach(PortId id);
+
+  /// A frame arrived from a port's peer: validate, learn the source, forward or flood.
+  /// Returns false if the frame was invalid (counted as rx_dropped on the port).
+  bool receive(PortId from, ByteSpan frame);
+
+  std::size_t max_frame() const { return max_frame_; }
+  const PortCounters* counters(PortId id) const;
+  const SwitchCounters& counters() const { return totals_; }
+  /// MAC → port table (for /cam and tests).
+  std::vector<std::pair<MacAddress, PortId>> mac_table() const;
+  /// Attached ports with their descriptions.
+  std::vector<std::pair<PortId, std::string>> ports() const;
+
+  /// Observer for every frame the switch accepts (pcap capture). Empty to disable.
+  void set_observer(std::function<void(ByteSpan)> observer) { observer_ = std::move(observer); }
+
+ private:
+  struct Entry {
+    SwitchPort* port;
+    PortCounters counters;
+  };
+  struct MacHash {
+    std::size_t operator()(const MacAddress& m) const noexcept;
+  };
+  void deliver(PortId to, ByteSpan frame);
+
+  std::size_t max_frame_;
+  PortId next_id_ = 1;
+  std::unordered_map<PortId, Entry> ports_;
+  std::unordered_map<MacAddress, PortId, MacHash> mac_to_port_;
+  SwitchCounters totals_;
+  std::function<void(ByteSpan)> observer_;
+};
+
+}  // namespace usernet

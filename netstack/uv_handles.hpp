@@ -1,0 +1,52 @@
+// Small owners for libuv handles. libuv frees handles asynchronously (uv_close), which
+// makes object lifetimes awkward; these wrappers heap-allocate the handle, detach it
+// from the owner on destruction and let the close callback free it, so an owner can be
+// destroyed at any time, even from inside its own callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace usernet {
+
+/// Watches a file descriptor for readability/writability (uv_poll_t).
+class PollWatcher {
+ public:
+  /// events: the UV_READABLE/UV_WRITABLE mask; status < 0 reports an error.
+  using Callback = std::function<void(int status, int events)>;
+  PollWatcher(uv_loop_t* loop, int fd, Callback callback);
+  ~PollWatcher();
+  PollWatcher(const PollWatcher&) = delete;
+  PollWatcher& operator=(const PollWatcher&) = delete;
+
+  /// Sets the watched events; 0 stops watching. Cheap when unchanged.
+  void watch(int events);
+  int events() const { return events_; }
+
+ private:
+  uv_poll_t* handle_;
+  Callback callback_;
+  int events_ = 0;
+};
+
+/// A restartable one-shot or repeating timer (uv_timer_t).
+class Timer {
+ public:
+  Timer(uv_loop_t* loop, std::function<void()> callback);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  void start(std::uint64_t timeout_ms, std::uint64_t repeat_ms = 0);
+  void stop();
+  /// Keeps the loop from staying alive just for this timer.
+  void unref();
+
+ private:
+  uv_timer_t* handle_;
+  std::function<void()> callback_;
+};
+
+}  // namespace usernet

@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "netstack/switch.hpp"
+
+using namespace usernet;
+
+namespace {
+struct RecordingPort : SwitchPort {
+  std::vector<std::vector<std::uint8_t>> frames;
+  bool accept = true;
+  bool send_frame(ByteSpan frame) override {
+    if (!accept) return false;
+    frames.emplace_back(frame.begin(), frame.end());
+    return true;
+  }
+  std::string describe() const override { return "recording"; }
+};
+
+std::vector<std::uint8_t> frame(MacAddress dst, MacAddress src, std::size_t size = 60) {
+  std::vector<std::uint8_t> f(size, 0);
+  std::copy(dst.begin(), dst.end(), f.begin());
+  std::copy(src.begin(), src.end(), f.begin() + 6);
+  f[12] = 0x08;
+  return f;
+}
+const MacAddress A{0x02, 0, 0, 0, 0, 0xa};
+const MacAddress B{0x02, 0, 0, 0, 0, 0xb};
+const MacAddress C{0x02, 0, 0, 0, 0, 0xc};
+}  // namespace
+
+TEST_CASE("unknown unicast and broadcast flood to every other port") {
+  Switch sw(1514);
+  RecordingPort p1, p2, p3;
+  auto id1 = sw.attach(p1);
+  sw.attach(p2);
+  sw.attach(p3);
+  CHECK(sw.receive(id1, frame(B, A)));
+  CHECK(p1.frames.empty());
+  CHECK(p2.frames.size() == 1);
+  CHECK(p3.frames.size() == 1);
+  CHECK(sw.receive(id1, frame(kBroadcastMac, A)));
+  CHECK(p2.frames.size() == 2);
+  CHECK(sw.counters().flooded_frames == 2);
+}
+
+TEST_CASE("learned MACs are switched to one port only") {
+  Switch sw(1514);
+  RecordingPort p1, p2, p3;
+  auto id1 = sw.attach(p1);
+  auto id2 = sw.attach(p2);
+  sw.attach(p3);
+  sw.receive(id2, frame(kBroadcastMac, B));  // learn B on port 2
+  p1.frames.clear();
+  p3.frames.clear();
+  sw.receive(id1, frame(B, A));
+  CHECK(p2.frames.size() == 1);  // its own broadcast never came back to it
+  CHECK(p3.frames.empty());
+  CHECK(sw.counters(id2)->tx_frames == 1);
+  auto table = sw.mac_table();
+  CHECK(table.size() == 2);
+}
+
+TEST_CASE("runt, oversize and group-source frames are dropped and counted") {
+  Switch sw(1514);
+  RecordingPort p1, p2;
+  auto id1 = sw.attach(p1);
+  sw.attach(p2);
+  std::vector<std::uint8_t> runt(13, 0);
+  CHECK_FALSE(sw.receive(id1, runt));
+  CHECK_FALSE(sw.receive(id1, frame(B, A, 1515)));
+  CHECK_FALSE(sw.receive(id1, frame(B, kBroadcastMac)));
+  CHECK(p2.frames.empty());
+  CHECK(sw.counters(id1)->rx_dropped == 3);
+  CHECK(sw.counters().runt_frames == 1);
+  CHECK(sw.counters().oversize_frames == 1);
+  CHECK(sw.receive(id1, frame(B, A, 1514)));
+  CHECK(p2.frames.size() == 1);
+}
+
+TEST_CASE("detaching a port forgets its MACs and leaves the others working") {
+  Switch sw(1514);
+  RecordingPort p1, p2, p3;
+  auto id1 = sw.attach(p1);
+  auto id2 = sw.attach(p2);
+  auto id3 = sw.attach(p3);
+  sw.receive(id2, frame(kBroadcastMac, B));
+  sw.receive(id3, frame(kBroadcastMac, C));
+  sw.detach(id2);
+  CHECK(sw.counters(id2) == nullptr);
+  p3.frames.clear();
+  sw.receive(id1, frame(B, A));  // B unknown again: floods to p3 only
+  CHECK(p3.frames.size() == 1);
+  sw.receive(id1, frame(C, A));
+  CHECK(p3.frames.size() == 2);
+}
+
+TEST_CASE("a port that refuses a frame counts a tx drop") {
+  Switch sw(1514);
+  RecordingPort p1, p2;
+  auto id1 = sw.attach(p1);
+  auto id2 = sw.attach(p2);
+  p2.accept = false;
+  sw.receive(id1, frame(B, A));
+  CHECK(sw.counters(id2)->tx_dropped == 1);
+  CHECK(sw.counters(id2)->tx_frames == 0);
+}
+
+TEST_CASE("MAC text round trip") {
+  auto mac = parse_mac("5a:94:ef:e4:0c:ee");
+  REQUIRE(mac);
+  CHECK(format_mac(*mac) == "5a:94:ef:e4:0c:ee");
+  CHECK_FALSE(parse_mac("5a:94:ef:e4:0c"));
+  CHECK_FALSE(parse_mac("5a:94:ef:e4:0c:eg"));
+}
