@@ -24,6 +24,10 @@ constexpr std::size_t kMaxIov = 256;
 // Resume reading the host once this much lwIP send buffer is free again.
 constexpr std::size_t kResumeThreshold = TCP_SND_BUF / 4;
 constexpr std::uint16_t kQueueReserve = 16;  // pbufs kept free in lwIP's send queue
+
+/// Free send buffer. Not tcp_sndbuf(): that macro clamps to 16 bits (TCPWND16), which
+/// with window scaling hides most of the buffer.
+std::size_t send_space(const tcp_pcb* pcb) { return pcb->snd_buf; }
 }  // namespace
 
 TcpRelay::TcpRelay(TcpRelayGroup& group, tcp_pcb* pcb, int host_fd, std::string label)
@@ -92,7 +96,9 @@ err_t TcpRelay::on_guest_acked(void* arg, tcp_pcb*, u16_t) {
     self->push_to_guest(pending.data(), pending.size());
     tcp_output(self->pcb_);
   }
-  if (self->host_paused_ && self->stash_.empty() && tcp_sndbuf(self->pcb_) >= kResumeThreshold) {
+  spdlog::trace("tcp {}: guest acked, sndbuf {} queue {} paused {}", self->label_, send_space(self->pcb_),
+                tcp_sndqueuelen(self->pcb_), self->host_paused_);
+  if (self->host_paused_ && self->stash_.empty() && send_space(self->pcb_) >= kResumeThreshold) {
     self->host_paused_ = false;
     self->update_watch();
   }
@@ -209,10 +215,12 @@ void TcpRelay::read_from_host() {
   static std::uint8_t buffer[kReadChunk];
   bool wrote = false;
   for (int i = 0; i < kMaxReadsPerEvent && pcb_ != nullptr; ++i) {
-    std::size_t room = tcp_sndbuf(pcb_);
+    std::size_t room = send_space(pcb_);
     if (tcp_sndqueuelen(pcb_) + kQueueReserve >= TCP_SND_QUEUELEN || !stash_.empty()) room = 0;
     if (room == 0) {
       host_paused_ = true;
+      spdlog::trace("tcp {}: pause host reads (sndbuf {}, queue {}, stash {})", label_, send_space(pcb_),
+                    tcp_sndqueuelen(pcb_), stash_.size());
       break;
     }
     const ssize_t n = ::recv(fd_, buffer, std::min(room, sizeof buffer), 0);
