@@ -77,7 +77,10 @@ std::optional<std::uint32_t> LeaseTable::choose(const MacAddress& mac,
       held != address_of_mac_.end() && is_available_to(mac, held->second, now_ms)) {
     return held->second;
   }
-  if (requested && is_available_to(mac, *requested, now_ms)) return requested;
+  if (requested && is_available_to(mac, *requested, now_ms)) {
+    const auto record = records_.find(*requested);
+    if (record == records_.end() || record->second.mac == mac) return requested;
+  }
   if (const auto fresh = lowest_unused(now_ms)) return fresh;
   return longest_lost(mac, now_ms);
 }

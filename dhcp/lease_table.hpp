@@ -32,8 +32,9 @@ class LeaseTable {
   explicit LeaseTable(const Config& config);
 
   /// The address `mac` should be offered now, in this order: its static lease; the address
-  /// it holds or held last, if nobody else took it since; `requested` if free; the lowest
-  /// never-used address; the address whose last holder lost it longest ago. nullopt: full.
+  /// it holds or held last, if nobody else took it since; `requested` if nobody else holds
+  /// or held it; the lowest never-used address; the address whose last holder lost it
+  /// longest ago. nullopt: the pool is full.
   std::optional<std::uint32_t> choose(const MacAddress& mac, std::optional<std::uint32_t> requested,
                                       std::uint64_t now_ms) const;
   /// True when `mac` may hold `ip` now (what a REQUEST is ACKed or NAKed on).

@@ -167,7 +167,8 @@ struct Message {
 std::variant<Message, DropReason> parse_message(std::span<const std::uint8_t> payload);
 
 /// parse_message plus the checks for something a client sent to a server: op = BOOTREQUEST, a
-/// client-side message type, a usable unicast client hardware address.
+/// client-side message type, a usable unicast client hardware address, and options 50, 54
+/// (4 bytes) and 57 (2 bytes) of their fixed size when present.
 std::variant<Message, DropReason> parse_request(std::span<const std::uint8_t> payload);
 
 /// Big-endian reads/writes used for the header and option values.
