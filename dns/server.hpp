@@ -84,9 +84,13 @@ class DnsServer {
   const ServerCounters& counters() const { return counters_; }
 
  private:
+  // A response skeleton: client's id, opcode, RD, CD and question; RA; our OPT if it sent one.
   Message start_reply(const PendingQuery& pending) const;
+  // Encodes `reply`, cutting it to header+question with TC when it exceeds the size limit.
   std::vector<std::uint8_t> finalize(Message& reply, const PendingQuery& pending);
+  // An answer with no records and the given RCODE (FORMERR, SERVFAIL, NOTIMP, ...).
   std::vector<std::uint8_t> error_reply(const PendingQuery& pending, Rcode rcode);
+  // Largest answer for this client: 512 on UDP, its EDNS size (capped) with EDNS, 64 KiB on TCP.
   std::size_t size_limit(const PendingQuery& pending) const;
 
   ServerConfig config_;

@@ -57,14 +57,22 @@ class UpstreamResolver {
     std::optional<std::vector<std::uint8_t>> answer;
   };
 
+  // c-ares: a socket's wanted events changed (both 0: it is about to be closed).
   static void on_socket_state(void* data, ares_socket_t fd, int readable, int writable);
+  // c-ares: a query finished; queues the result for deliver_completions().
   static void on_answer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  // libuv: a c-ares socket is ready; lets c-ares process it.
   static void on_poll(uv_poll_t* handle, int status, int events);
+  // libuv: ares_timeout() elapsed; lets c-ares retry or give up.
   static void on_timer(uv_timer_t* handle);
+  // libuv: delivers results c-ares produced inside resolve().
   static void on_deferred(uv_idle_t* handle);
 
+  // Starts, changes or stops the uv_poll_t of one c-ares socket.
   void watch_socket(ares_socket_t fd, bool readable, bool writable);
+  // Runs queued callbacks (outside c-ares), then re-arms the timer.
   void deliver_completions();
+  // Arms the timer for c-ares' next timeout, or stops it when nothing is pending.
   void schedule_timeout();
 
   uv_loop_t* loop_;

@@ -104,6 +104,18 @@ TEST_CASE("a server that refuses fails the query; a second server is used as fal
   CHECK(server->udp_queries == 1);
 }
 
+TEST_CASE("a query c-ares rejects at once still fails through the loop, not inside resolve()") {
+  Loop l;
+  auto server = std::make_unique<LoopbackDnsServer>(&l.loop);
+  UpstreamResolver resolver(&l.loop, {server->address()}, kQuick);
+  Outcome outcome;
+  resolver.resolve(std::vector<std::uint8_t>{1, 2, 3}, record_into(outcome));
+  CHECK_FALSE(outcome.done);
+  REQUIRE(run_until(&l.loop, [&] { return outcome.done; }, 1000));
+  CHECK_FALSE(outcome.answer.has_value());
+  CHECK(server->udp_queries == 0);
+}
+
 TEST_CASE("a silent server times out into a failure") {
   Loop l;
   auto silent = std::make_unique<LoopbackDnsServer>(&l.loop, false);
