@@ -40,18 +40,15 @@ web_pid=$!
 for _ in $(seq 100); do ip netns exec "$host" curl -s -o /dev/null http://127.0.0.1:8080/ && break; sleep 0.05; done
 
 step "starting usernetd with a TAP device inside the guest namespace"
-ip netns exec "$host" "$usernetd" --tap tap0 --netns "/run/netns/$guest" ${USERNET_DEMO_ARGS:---configure} \
+ip netns exec "$host" "$usernetd" --tap tap0 --netns "/run/netns/$guest" --dns-search usernet.test \
   --log-file "$work/usernetd.log" &
 usernetd_pid=$!
-for _ in $(seq 100); do ip -n "$guest" link show tap0 2>/dev/null | grep -q UP && break; sleep 0.05; done
+for _ in $(seq 100); do ip -n "$guest" link show tap0 >/dev/null 2>&1 && break; sleep 0.05; done
 
-if [ -z "${USERNET_DEMO_ARGS:-}" ]; then
-  step "guest address (configured by usernetd --configure)"
-else
-  step "guest address from usernetd's DHCP server (busybox udhcpc)"
-  ip -n "$guest" link set tap0 up
-  ip netns exec "$guest" busybox udhcpc -i tap0 -q -f -n -t 5 -s "$PWD/tools/guest/udhcpc.script" >/dev/null
-fi
+step "guest asks usernetd's DHCP server for an address (busybox udhcpc)"
+ip -n "$guest" link set tap0 address 5a:94:ef:e4:0c:ee up
+USERNET_DHCP_LOG="$work/dhcp.log" ip netns exec "$guest" busybox udhcpc -i tap0 -q -f -n -t 5 -T 2 \
+  -s "$PWD/tests/integration/dhcp_record.sh" >/dev/null 2>&1
 ip -n "$guest" -4 addr show tap0 | awk '/inet /{print "    guest address: " $2}'
 ip -n "$guest" route | awk '/default/{print "    default route: " $0}'
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "netstack/daemon_options.hpp"
+#include "netstack/gateway_dhcp.hpp"
+#include "netstack/gateway_dns.hpp"
 #include "netstack/memory_trimmer.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
@@ -40,6 +42,13 @@ usernet::TapConfig guest_tap_config(const usernet::DaemonOptions& options) {
   return config;
 }
 
+/// The search domains of the host's resolver (what guests should search too).
+std::vector<std::string> host_search_domains() {
+  std::ifstream file("/etc/resolv.conf");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return usernet::search_domains_from_resolv_conf(text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,9 +69,17 @@ int main(int argc, char** argv) {
   uv_loop_t* loop = uv_default_loop();
   std::optional<usernet::VirtualNetwork> network;
   std::unique_ptr<usernet::TapPort> tap;
+  std::unique_ptr<usernet::GatewayDhcp> dhcp;
+  std::unique_ptr<usernet::GatewayDns> dns;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
     network.emplace(loop, options.network);
+    if (options.dhcp.enabled) {
+      auto dhcp_options = options.dhcp;
+      if (options.search_from_host) dhcp_options.search_domains = host_search_domains();
+      dhcp = std::make_unique<usernet::GatewayDhcp>(*network, usernet::make_dhcp_config(options.network, dhcp_options));
+    }
+    if (options.dns.enabled) dns = std::make_unique<usernet::GatewayDns>(*network, options.dns);
     if (!options.tap.empty()) {
       auto device = usernet::TapDevice::open(options.tap, options.netns, guest_tap_config(options));
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
@@ -95,6 +112,8 @@ int main(int argc, char** argv) {
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
   tap.reset();
+  dns.reset();
+  dhcp.reset();
   network.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);

@@ -143,8 +143,11 @@ void LoopbackDnsServer::on_tcp_read(uv_stream_t* stream, ssize_t nread, const uv
     pending.erase(pending.begin(), pending.begin() + 2 + static_cast<long>(length));
     ++connection->server->tcp_queries;
     auto answer = answer_for(query, false);
-    auto* write = new OwnedWrite{{}, {static_cast<std::uint8_t>(answer.size() >> 8), static_cast<std::uint8_t>(answer.size())}};
-    write->bytes.insert(write->bytes.end(), answer.begin(), answer.end());
+    // Length prefix written in place (GCC 12 -O2 misreads an insert after a 2-byte init).
+    auto* write = new OwnedWrite{{}, std::vector<std::uint8_t>(2 + answer.size())};
+    write->bytes[0] = static_cast<std::uint8_t>(answer.size() >> 8);
+    write->bytes[1] = static_cast<std::uint8_t>(answer.size());
+    std::copy(answer.begin(), answer.end(), write->bytes.begin() + 2);
     uv_buf_t out = uv_buf_init(reinterpret_cast<char*>(write->bytes.data()), static_cast<unsigned>(write->bytes.size()));
     uv_write(&write->request, stream, &out, 1, [](uv_write_t* request, int) { delete reinterpret_cast<OwnedWrite*>(request); });
   }
