@@ -12,17 +12,10 @@ struct WriteRequest {
   std::string bytes;
 };
 
-/// Frees a handle allocated with new once libuv has closed it.
-template <typename Handle>
-void close_and_delete(Handle* handle) {
-  handle->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
-}
-
 }  // namespace
 
-QmpClient::QmpClient(uv_loop_t* loop, Callbacks callbacks) : loop_(loop), callbacks_(std::move(callbacks)) {}
+QmpClient::QmpClient(uv_loop_t* loop, Callbacks callbacks)
+    : loop_(loop), callbacks_(std::move(callbacks)), retry_timer_(loop, [this] { start_connect(); }) {}
 
 QmpClient::~QmpClient() { close(); }
 
@@ -57,17 +50,7 @@ void QmpClient::on_connect(uv_connect_t* request, int status) {
     self->fail("cannot connect to QMP socket " + self->path_ + ": " + uv_strerror(status));
     return;
   }
-  self->retry_timer_ = new uv_timer_t;
-  uv_timer_init(self->loop_, self->retry_timer_);
-  self->retry_timer_->data = self;
-  uv_timer_start(self->retry_timer_, &QmpClient::on_retry, 20, 0);
-}
-
-void QmpClient::on_retry(uv_timer_t* timer) {
-  auto* self = static_cast<QmpClient*>(timer->data);
-  if (self == nullptr) return;
-  self->release_timer();
-  self->start_connect();
+  self->retry_timer_.start(20);
 }
 
 void QmpClient::open(int fd) {
@@ -190,18 +173,16 @@ void QmpClient::fail(const std::string& why) {
 }
 
 void QmpClient::release_pipe() {
-  if (pipe_ != nullptr) close_and_delete(pipe_);
+  if (pipe_ == nullptr) return;
+  // libuv frees the handle asynchronously; callbacks still queued see data == nullptr.
+  pipe_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
   pipe_ = nullptr;
-}
-
-void QmpClient::release_timer() {
-  if (retry_timer_ != nullptr) close_and_delete(retry_timer_);
-  retry_timer_ = nullptr;
 }
 
 void QmpClient::close() {
   release_pipe();
-  release_timer();
+  retry_timer_.stop();
   splitter_ = QmpLineSplitter();
   greeted_ = ready_ = false;
   queued_.clear();

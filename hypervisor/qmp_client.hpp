@@ -13,6 +13,7 @@
 #include <string>
 
 #include "hypervisor/qmp_protocol.hpp"
+#include "netstack/uv_handles.hpp"
 
 namespace usernet {
 
@@ -54,7 +55,6 @@ class QmpClient {
   static void on_connect(uv_connect_t* request, int status);
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_retry(uv_timer_t* timer);
 
   void start_connect();
   void start_reading();
@@ -62,12 +62,11 @@ class QmpClient {
   void send_now(const std::string& bytes);
   void fail(const std::string& why);
   void release_pipe();
-  void release_timer();
 
   uv_loop_t* loop_;
   Callbacks callbacks_;
   uv_pipe_t* pipe_ = nullptr;
-  uv_timer_t* retry_timer_ = nullptr;
+  Timer retry_timer_;
   std::string path_;
   std::uint64_t deadline_ = 0;
   QmpLineSplitter splitter_;
