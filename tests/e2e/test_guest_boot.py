@@ -6,11 +6,15 @@ script to prove --add/--test, then boots it with QEMU's own user networking (sli
 a network namespace this test creates (`unshare --net`), so nothing can leave the machine.
 Asserts the USERNET-STEP protocol: boot, every module loaded, virtio_net bound, a DHCP
 lease from slirp, the ping and extra tests passing, USERNET-RESULT PASS, and QEMU exiting
-by itself (guest poweroff) within the time limit.
+by itself (guest poweroff) within the time limit. A second boot with usernet.end=wait
+proves the guest powers off on QMP system_powerdown (what usernet-vm sends on SIGTERM).
 """
 import os
+import json
 import re
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -75,13 +79,72 @@ def boot(outdir, marker):
     return result.stdout.decode(errors="replace"), result.returncode, time.monotonic() - started
 
 
+def qmp_powerdown(path):
+    """Connects to QEMU's QMP socket, negotiates, sends system_powerdown; returns the replies."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as qmp:
+        qmp.settimeout(10)
+        qmp.connect(path)
+        reader = qmp.makefile("r")
+        greeting = json.loads(reader.readline())
+        if "QMP" not in greeting:
+            fail("no QMP greeting: %r" % greeting)
+        qmp.sendall(b'{"execute": "qmp_capabilities", "id": 1}\r\n')
+        qmp.sendall(b'{"execute": "system_powerdown", "id": 2}\r\n')
+        replies = []
+        while not any(r.get("id") == 2 for r in replies):
+            replies.append(json.loads(reader.readline()))
+        return replies
+
+
+def boot_and_power_down(outdir, work):
+    """Boots with usernet.end=wait and no NIC, presses the ACPI power button over QMP once
+    the guest waits, and expects a clean poweroff."""
+    qmp_path = os.path.join(work, "qmp.sock")
+    qemu = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-accel", "tcg", "-m", "128M", "-kernel", os.path.join(outdir, "vmlinux"),
+            "-initrd", os.path.join(outdir, "initramfs.cpio.gz"),
+            "-append", "console=ttyS0 panic=-1 loglevel=4 usernet.dhcp=off usernet.end=wait",
+            "-chardev", "stdio,signal=off,id=serial0", "-serial", "chardev:serial0",
+            "-chardev", "socket,id=qmp,path=%s,server=on,wait=off" % qmp_path,
+            "-mon", "chardev=qmp,mode=control"]
+    unshare = ["unshare", "--net"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+    process = subprocess.Popen(unshare + ["--"] + qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    console = b""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    try:
+        while b"USERNET-WAITING" not in console:
+            if time.monotonic() > deadline or process.poll() is not None:
+                fail("guest never reached USERNET-WAITING; console:\n" + console.decode(errors="replace"))
+            if select.select([process.stdout], [], [], 1)[0]:
+                console += os.read(process.stdout.fileno(), 65536)
+        replies = qmp_powerdown(qmp_path)
+        if not any(r.get("event") == "POWERDOWN" for r in replies) and not any(r.get("id") == 2 and "return" in r for r in replies):
+            fail("system_powerdown was not accepted: %r" % replies)
+        rest, _ = process.communicate(timeout=20)
+        console += rest
+    except subprocess.TimeoutExpired:
+        fail("guest ignored system_powerdown; console:\n" + console.decode(errors="replace"))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = console.decode(errors="replace")
+    if "USERNET-POWERDOWN" not in text:
+        fail("no USERNET-POWERDOWN on the console:\n" + text)
+    if process.returncode != 0:
+        fail("QEMU exited with %d after system_powerdown" % process.returncode)
+    print("PASS: system_powerdown powered the guest off")
+
+
 def main():
     if shutil.which("qemu-system-x86_64") is None:
         fail("qemu-system-x86_64 is missing (tools/setup-deps.sh)")
     with tempfile.TemporaryDirectory(prefix="usernet-e2e-") as work:
         outdir, marker = build_guest(work)
         console, code, seconds = boot(outdir, marker)
-    print(console)
+        print(console)
+        boot_and_power_down(outdir, work)
     print("QEMU exited with %d after %.1f s" % (code, seconds))
 
     steps = {}
