@@ -15,6 +15,7 @@
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
 #include "netstack/memory_trimmer.hpp"
+#include "netstack/port_forwarder.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<usernet::TapPort> tap;
   std::unique_ptr<usernet::GatewayDhcp> dhcp;
   std::unique_ptr<usernet::GatewayDns> dns;
+  std::unique_ptr<usernet::PortForwarder> forwarder;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
     network.emplace(loop, options.network);
@@ -80,6 +82,9 @@ int main(int argc, char** argv) {
       dhcp = std::make_unique<usernet::GatewayDhcp>(*network, usernet::make_dhcp_config(options.network, dhcp_options));
     }
     if (options.dns.enabled) dns = std::make_unique<usernet::GatewayDns>(*network, options.dns);
+    forwarder = std::make_unique<usernet::PortForwarder>(*network);
+    for (const auto& spec : options.forwards)
+      if (auto error = forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);
     if (!options.tap.empty()) {
       auto device = usernet::TapDevice::open(options.tap, options.netns, guest_tap_config(options));
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
@@ -111,6 +116,7 @@ int main(int argc, char** argv) {
 
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
+  forwarder.reset();
   tap.reset();
   dns.reset();
   dhcp.reset();
