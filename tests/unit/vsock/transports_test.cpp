@@ -47,6 +47,18 @@ Bytes make_frame(MacAddress dst, MacAddress src, std::size_t size = 60, std::uin
   return f;
 }
 
+// Non-blocking read of whatever the client socket holds now.
+Bytes read_available(int fd) {
+  Bytes out;
+  std::uint8_t buffer[65536];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n <= 0) break;
+    out.insert(out.end(), buffer, buffer + n);
+  }
+  return out;
+}
+
 // A temporary directory removed (with its sockets) at the end of the test.
 struct TempDir {
   std::string path;
@@ -94,6 +106,16 @@ struct Fixture {
       usleep(200);
     }
   }
+  // Reads from a client stream until at least `size` bytes arrived (or 2 s passed).
+  Bytes read_at_least(int fd, std::size_t size) {
+    Bytes got;
+    run_until([&] {
+      const Bytes more = read_available(fd);
+      got.insert(got.end(), more.begin(), more.end());
+      return got.size() >= size;
+    });
+    return got;
+  }
   // Recorder sends a frame into the switch (to a learned MAC or broadcast).
   void inject(const Bytes& frame) { sw.receive(recorder_id, frame); }
 };
@@ -118,18 +140,6 @@ void write_all(int fd, const Bytes& bytes) {
 Bytes prefixed(LengthPrefix prefix, const Bytes& frame) {
   Bytes out;
   append_prefixed_frame(prefix, frame, out);
-  return out;
-}
-
-// Non-blocking read of whatever the client socket holds now.
-Bytes read_available(int fd) {
-  Bytes out;
-  std::uint8_t buffer[65536];
-  for (;;) {
-    const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n <= 0) break;
-    out.insert(out.end(), buffer, buffer + n);
-  }
   return out;
 }
 
@@ -159,12 +169,8 @@ TEST_CASE("qemu stream: frames both ways, several per write, split writes") {
   // The switch learned kClientA on the qemu port: replies reach the client, prefixed.
   f.inject(make_frame(kClientA, kRecorderMac, 100, 3));
   f.inject(make_frame(kClientA, kRecorderMac, 200, 4));
-  Bytes received;
-  REQUIRE(f.run_until([&] {
-    const Bytes more = read_available(client);
-    received.insert(received.end(), more.begin(), more.end());
-    return received.size() >= 4 + 100 + 4 + 200;
-  }));
+  Bytes received = f.read_at_least(client, 4 + 100 + 4 + 200);
+  REQUIRE(received.size() >= 4 + 100 + 4 + 200);
   Bytes expected = prefixed(LengthPrefix::be32, make_frame(kClientA, kRecorderMac, 100, 3));
   const Bytes expected2 = prefixed(LengthPrefix::be32, make_frame(kClientA, kRecorderMac, 200, 4));
   expected.insert(expected.end(), expected2.begin(), expected2.end());
@@ -209,12 +215,8 @@ TEST_CASE("qemu stream: an absurd length disconnects that peer only") {
   write_all(good, prefixed(LengthPrefix::be32, make_frame(kRecorderMac, kClientB, 80)));
   REQUIRE(f.run_until([&] { return f.recorder.frames.size() == 2; }));
   f.inject(make_frame(kClientB, kRecorderMac, 90));
-  Bytes got;
-  REQUIRE(f.run_until([&] {
-    const Bytes more = read_available(good);
-    got.insert(got.end(), more.begin(), more.end());
-    return got.size() == 94;
-  }));
+  Bytes got = f.read_at_least(good, 94);
+  REQUIRE(got.size() == 94);
   close(bad);
   close(good);
 }
@@ -234,23 +236,15 @@ TEST_CASE("two qemu clients reach each other by MAC; one leaving does not distur
   read_available(b);
   const Bytes a_to_b = make_frame(kClientB, kClientA, 300, 7);
   write_all(a, prefixed(LengthPrefix::be32, a_to_b));
-  Bytes got;
-  REQUIRE(f.run_until([&] {
-    const Bytes more = read_available(b);
-    got.insert(got.end(), more.begin(), more.end());
-    return got.size() >= 304;
-  }));
+  Bytes got = f.read_at_least(b, 304);
+  REQUIRE(got.size() >= 304);
   CHECK(got == prefixed(LengthPrefix::be32, a_to_b));
   CHECK(f.recorder.frames.size() == 2);  // unicast to a learned MAC: not flooded
   close(a);
   REQUIRE(f.run_until([&] { return transports.counters().peers_closed == 1; }));
   f.inject(make_frame(kClientB, kRecorderMac, 70));
-  got.clear();
-  REQUIRE(f.run_until([&] {
-    const Bytes more = read_available(b);
-    got.insert(got.end(), more.begin(), more.end());
-    return got.size() >= 74;
-  }));
+  got = f.read_at_least(b, 74);
+  REQUIRE(got.size() >= 74);
   close(b);
 }
 
@@ -271,12 +265,8 @@ TEST_CASE("HTTP /connect: frames pipelined in the same write as the request are 
   REQUIRE(f.run_until([&] { return f.recorder.frames.size() == 3; }));
   for (std::uint8_t i = 0; i < 3; ++i) CHECK(f.recorder.frames[i] == make_frame(kRecorderMac, kClientA, 60 + i, i));
   f.inject(make_frame(kClientA, kRecorderMac, 100, 9));
-  Bytes got;
-  REQUIRE(f.run_until([&] {
-    const Bytes more = read_available(client);
-    got.insert(got.end(), more.begin(), more.end());
-    return got.size() >= 102;
-  }));
+  Bytes got = f.read_at_least(client, 102);
+  REQUIRE(got.size() >= 102);
   CHECK(got == prefixed(LengthPrefix::le16, make_frame(kClientA, kRecorderMac, 100, 9)));  // no HTTP response
   close(client);
 }
