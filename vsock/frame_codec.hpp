@@ -49,7 +49,8 @@ struct StreamDecodeResult {
 /// included: the switch validates and counts them); a partial frame at the end is left
 /// unconsumed for the next read. A prefix announcing more than `length_cap` stops
 /// decoding and is reported in bad_length: the stream cannot be trusted any more.
-/// on_frame returns false to stop early (e.g. the port was closed meanwhile).
+/// on_frame returns false to stop early, leaving that frame unconsumed (e.g. the port
+/// was closed meanwhile, or the frame could not be written yet).
 template <typename OnFrame>
 StreamDecodeResult decode_stream_frames(LengthPrefix prefix, std::size_t length_cap,
                                         ByteSpan buffer, OnFrame&& on_frame) {
@@ -63,8 +64,8 @@ StreamDecodeResult decode_stream_frames(LengthPrefix prefix, std::size_t length_
       return result;
     }
     if (buffer.size() - result.consumed - header < length) break;
-    result.consumed += header + length;
     if (!on_frame(ByteSpan(at + header, length))) break;
+    result.consumed += header + length;
   }
   return result;
 }
