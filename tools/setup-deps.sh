@@ -17,7 +17,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libf
       libuv1-dev libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
       nlohmann-json3-dev libc-ares-dev libssh-dev
       # test and benchmark tools: real clients, real peers
-      iproute2 iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
+      iproute2 iputils-ping iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
       python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils)
 if [ "$want_e2e" = 1 ]; then
   # VM launcher and guest image (QEMU under TCG, Debian kernel + busybox initramfs)

@@ -33,6 +33,7 @@
 #define LWIP_DNS 0
 #define LWIP_IGMP 0
 #define LWIP_SINGLE_NETIF 1
+#define SO_REUSE 1 /* NAT listeners (ANY:port) coexist with gateway services (gw:port) */
 #define LWIP_NETIF_TX_SINGLE_PBUF 0 /* link output gathers chains with writev */
 #define IP_FORWARD 0
 #define IP_REASSEMBLY 1

@@ -1,0 +1,152 @@
+#include "netstack/daemon_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace usernet {
+
+namespace {
+
+/// Thrown for a bad value; the message is the one line the user sees.
+struct BadOption : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Ipv4 ipv4_option(const po::variables_map& vm, const char* name) {
+  const auto& text = vm[name].as<std::string>();
+  auto ip = parse_ipv4(text);
+  if (!ip) throw BadOption("--" + std::string(name) + ": '" + text + "' is not an IPv4 address");
+  return *ip;
+}
+
+po::options_description describe_options() {
+  po::options_description all("usernetd options");
+  all.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("tap", po::value<std::string>(), "serve a TAP device with this name as a switch port")
+      ("netns", po::value<std::string>(), "create the TAP in this network namespace (path or name in /run/netns)")
+      ("configure", "configure the TAP: guest address, MAC, MTU, default route (like slirp4netns --configure)")
+      ("mtu", po::value<unsigned>()->default_value(1500), "MTU of the virtual network (576..65520)")
+      ("subnet", po::value<std::string>(), "guest subnet (default 192.168.127.0/24)")
+      ("gateway-ip", po::value<std::string>(), "gateway address (default: first host of the subnet)")
+      ("host-ip", po::value<std::string>(), "address that reaches the host's 127.0.0.1 (default: last host)")
+      ("allow-link-local", "let guests reach 169.254.0.0/16 (cloud metadata services)")
+      ("tcp-connect-timeout", po::value<unsigned>()->default_value(30), "seconds to wait for a host TCP connect")
+      ("udp-idle-timeout", po::value<unsigned>()->default_value(60), "seconds before an idle UDP flow is closed")
+      ("listen", po::value<std::vector<std::string>>()->composing(), "HTTP endpoint with POST /connect (unix://, tcp://, vsock://)")
+      ("listen-qemu", po::value<std::vector<std::string>>()->composing(), "QEMU stream socket (unix://, tcp://)")
+      ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
+      ("listen-bess", po::value<std::vector<std::string>>()->composing(), "bess seqpacket socket (unixpacket://)")
+      ("listen-stdio", "exchange frames on stdin/stdout")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
+      ("log-file", po::value<std::string>(), "log to this file instead of stderr")
+      ("pid-file", po::value<std::string>(), "write the process id to this file");
+  return all;
+}
+
+DaemonOptions build(const po::variables_map& vm) {
+  DaemonOptions o;
+  NetworkConfig& n = o.network;
+  n.mtu = vm["mtu"].as<unsigned>();
+  if (n.mtu < 576 || n.mtu > 65520) throw BadOption("--mtu: must be between 576 and 65520");
+  if (vm.count("subnet")) {
+    const auto& text = vm["subnet"].as<std::string>();
+    auto subnet = parse_ipv4_subnet(text);
+    if (!subnet) throw BadOption("--subnet: '" + text + "' is not a subnet like 192.168.127.0/24");
+    if (subnet->prefix_length > 29) throw BadOption("--subnet: must be /29 or larger");
+    n.subnet = *subnet;
+    n.gateway_ip = subnet->host(1);
+    n.first_guest_ip = subnet->host(2);
+    n.host_alias = subnet->broadcast() - 1;
+  }
+  if (vm.count("gateway-ip")) n.gateway_ip = ipv4_option(vm, "gateway-ip");
+  if (vm.count("host-ip")) n.host_alias = ipv4_option(vm, "host-ip");
+  if (n.first_guest_ip == n.gateway_ip || n.first_guest_ip == n.host_alias) {
+    // Keep the first guest on a free address when the user moved the gateway onto it.
+    for (std::uint32_t i = 1; i < (1u << (32 - n.subnet.prefix_length)) - 1; ++i) {
+      const Ipv4 candidate = n.subnet.host(i);
+      if (candidate != n.gateway_ip && candidate != n.host_alias) {
+        n.first_guest_ip = candidate;
+        break;
+      }
+    }
+  }
+  n.allow_link_local = vm.count("allow-link-local") > 0;
+  n.nat.tcp_connect_timeout_ms = std::uint64_t{vm["tcp-connect-timeout"].as<unsigned>()} * 1000;
+  n.nat.udp_idle_timeout_ms = std::uint64_t{vm["udp-idle-timeout"].as<unsigned>()} * 1000;
+  if (n.nat.tcp_connect_timeout_ms == 0) throw BadOption("--tcp-connect-timeout: must be at least 1");
+  if (n.nat.udp_idle_timeout_ms == 0) throw BadOption("--udp-idle-timeout: must be at least 1");
+  if (auto error = validate(n); !error.empty()) throw BadOption(error);
+
+  if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();
+  if (o.tap.size() > 15) throw BadOption("--tap: interface names have at most 15 characters");
+  if (vm.count("netns")) {
+    o.netns = vm["netns"].as<std::string>();
+    if (o.tap.empty()) throw BadOption("--netns: needs --tap");
+    if (o.netns.find('/') == std::string::npos) o.netns = "/run/netns/" + o.netns;
+  }
+  o.configure = vm.count("configure") > 0;
+  if (o.configure && o.tap.empty()) throw BadOption("--configure: needs --tap");
+
+  o.log_level = vm["log-level"].as<std::string>();
+  if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
+    throw BadOption("--log-level: '" + o.log_level + "' is not one of trace, debug, info, warn, error");
+  if (vm.count("log-file")) o.log_file = vm["log-file"].as<std::string>();
+  if (vm.count("pid-file")) o.pid_file = vm["pid-file"].as<std::string>();
+  auto strings = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  o.listen = strings("listen");
+  o.listen_qemu = strings("listen-qemu");
+  o.listen_vfkit = strings("listen-vfkit");
+  o.listen_bess = strings("listen-bess");
+  o.listen_stdio = vm.count("listen-stdio") > 0;
+  if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
+      o.listen_bess.empty() && !o.listen_stdio)
+    throw BadOption("nothing to serve: give --tap or a --listen* option");
+  return o;
+}
+
+}  // namespace
+
+ParsedDaemonOptions parse_daemon_options(int argc, const char* const argv[]) {
+  ParsedDaemonOptions result;
+  const auto description = describe_options();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(description).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    result.action = ParsedDaemonOptions::Action::fail;
+    result.message = e.what();
+    return result;
+  }
+  if (vm.count("help")) {
+    std::ostringstream text;
+    text << "usage: usernetd [options]\n"
+            "A user-mode network for virtual machines: DHCP, DNS and NAT on a virtual Ethernet.\n\n"
+         << description;
+    result.action = ParsedDaemonOptions::Action::print_and_exit;
+    result.message = text.str();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.action = ParsedDaemonOptions::Action::print_and_exit;
+    result.message = std::string("usernetd ") + USERNET_VERSION + "\n";
+    return result;
+  }
+  try {
+    result.options = build(vm);
+  } catch (const BadOption& e) {
+    result.action = ParsedDaemonOptions::Action::fail;
+    result.message = e.what();
+  }
+  return result;
+}
+
+}  // namespace usernet

@@ -1,0 +1,35 @@
+// usernetd's command line: parsed and validated into one struct, so tools/usernetd.cpp
+// only wires things together and tests can check every rule without starting a daemon.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "netstack/virtual_network.hpp"
+
+namespace usernet {
+
+struct DaemonOptions {
+  NetworkConfig network;
+  std::string tap;      // --tap NAME
+  std::string netns;    // --netns PATH or NAME (/run/netns/NAME)
+  bool configure = false;
+  std::string log_level = "info";
+  std::string log_file;
+  std::string pid_file;
+  // Frame transports (issue: transports); strings are URLs, validated when opened.
+  std::vector<std::string> listen, listen_qemu, listen_vfkit, listen_bess;
+  bool listen_stdio = false;
+};
+
+/// What main() should do after parsing.
+struct ParsedDaemonOptions {
+  enum class Action { run, print_and_exit, fail } action = Action::run;
+  DaemonOptions options;
+  std::string message;  // help/version text, or the one-line error
+};
+
+/// Parses argv (argv[0] is skipped). Never throws; errors name the bad flag or value.
+ParsedDaemonOptions parse_daemon_options(int argc, const char* const argv[]);
+
+}  // namespace usernet

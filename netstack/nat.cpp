@@ -1,0 +1,121 @@
+#include "netstack/nat.hpp"
+
+extern "C" {
+#include "lwip/ip4.h"
+#include "lwip/pbuf.h"
+}
+
+namespace usernet {
+
+namespace {
+constexpr std::uint8_t kIcmpEchoRequest = 8;
+}
+
+Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
+         const NatOptions& options)
+    : gateway_(gateway),
+      tcp_(loop, end_of_turn, addresses, options.tcp_connect_timeout_ms),
+      udp_(loop, gateway.lwip_netif(), addresses, options.udp_idle_timeout_ms),
+      icmp_(loop, gateway.lwip_netif(), addresses, options.icmp_idle_timeout_ms) {}
+
+void Nat::add_udp_service(std::uint16_t port, UdpService service) {
+  udp_services_[port] = std::move(service);
+}
+
+bool Nat::intercept(pbuf* p, netif* input) {
+  auto ip = read_ipv4_header(p);
+  if (!ip) {
+    counters_.malformed++;
+    return false;  // lwIP drops it after its own checks
+  }
+  if (ip->is_fragment) {
+    // Reassemble here so that both the NAT and lwIP see whole datagrams; the result
+    // re-enters ip4_input (and this hook) as an unfragmented packet.
+    if (pbuf* whole = reassemble_ipv4(p)) ip4_input(whole, input);
+    return true;
+  }
+  const bool broadcast = ip->destination == 0xffffffff || ip->destination == gateway_.subnet().broadcast();
+  if (ip->destination == gateway_.address() || broadcast) return handle_for_gateway(p, *ip);
+  if (is_multicast(ip->destination)) {
+    pbuf_free(p);
+    return true;
+  }
+  if (!gateway_.subnet().contains(ip->source)) {
+    counters_.foreign_source++;
+    pbuf_free(p);
+    return true;
+  }
+  trim_to_ipv4_length(p, ip->total_length);
+  handle_foreign(p, *ip, input);
+  return true;
+}
+
+bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::udp)) {
+    auto udp = read_udp_header(p, ip);
+    if (!udp) return false;
+    auto it = udp_services_.find(udp->destination_port);
+    if (it == udp_services_.end()) return false;  // lwIP answers port unreachable
+    const std::uint16_t length = udp->length - 8;
+    scratch_.resize(length);
+    copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
+    pbuf_free(p);
+    it->second(UdpRequest{ip.source, udp->source_port, ip.destination, udp->destination_port,
+                          ByteSpan(scratch_.data(), length)});
+    return true;
+  }
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && ip.destination == gateway_.address()) {
+    auto tcp = read_tcp_header(p, ip);
+    if (tcp && !gateway_tcp_ports_.contains(tcp->destination_port)) {
+      // Not a gateway service: answer like a closed port instead of letting a NAT
+      // catch-all listener on the same port number accept it.
+      if (tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kRst)) send_tcp_reset_for(p, ip, *tcp);
+      pbuf_free(p);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
+  switch (static_cast<IpProtocol>(ip.protocol)) {
+    case IpProtocol::tcp: {
+      auto tcp = read_tcp_header(p, ip);
+      if (!tcp) break;
+      tcp_.on_guest_segment(p, ip, *tcp, input);
+      return;
+    }
+    case IpProtocol::udp: {
+      auto udp = read_udp_header(p, ip);
+      if (!udp) break;
+      const std::uint16_t length = udp->length - 8;
+      scratch_.resize(length);
+      copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
+      pbuf_free(p);
+      udp_.on_guest_datagram(FlowKey{ip.source, udp->source_port, ip.destination, udp->destination_port},
+                             scratch_.data(), length);
+      return;
+    }
+    case IpProtocol::icmp: {
+      const std::uint16_t length = ip.total_length - ip.header_length;
+      scratch_.resize(length);
+      if (length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&
+          scratch_[0] == kIcmpEchoRequest && scratch_[1] == 0) {
+        pbuf_free(p);
+        icmp_.on_echo_request(ip.source, ip.destination, scratch_.data(), length);
+        return;
+      }
+      counters_.unsupported++;
+      pbuf_free(p);
+      return;
+    }
+    default:
+      counters_.unsupported++;
+      pbuf_free(p);
+      return;
+  }
+  counters_.malformed++;
+  pbuf_free(p);
+}
+
+}  // namespace usernet

@@ -1,0 +1,76 @@
+// Sorts every IPv4 packet from the guest network: traffic for the gateway's own services
+// goes to lwIP (ICMP echo, TCP services) or to a registered UDP service (DHCP, DNS);
+// traffic for any other address goes to the TCP/UDP/ICMP NAT engines.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <unordered_map>
+
+#include "netstack/address_map.hpp"
+#include "netstack/end_of_turn.hpp"
+#include "netstack/gateway.hpp"
+#include "netstack/icmp_nat.hpp"
+#include "netstack/tcp_nat.hpp"
+#include "netstack/udp_nat.hpp"
+
+namespace usernet {
+
+struct NatOptions {
+  std::uint64_t tcp_connect_timeout_ms = 30000;
+  std::uint64_t udp_idle_timeout_ms = 60000;
+  std::uint64_t icmp_idle_timeout_ms = 30000;
+};
+
+/// A datagram for a UDP service on the gateway.
+struct UdpRequest {
+  Ipv4 source = 0;
+  std::uint16_t source_port = 0;
+  Ipv4 destination = 0;  // the gateway, or a broadcast address
+  std::uint16_t destination_port = 0;
+  ByteSpan payload;
+};
+
+struct NatCounters {
+  std::uint64_t malformed = 0;
+  std::uint64_t foreign_source = 0;  // source outside the guest subnet
+  std::uint64_t unsupported = 0;     // protocols and ICMP types we do not forward
+};
+
+class Nat : public Ipv4Interceptor {
+ public:
+  using UdpService = std::function<void(const UdpRequest&)>;
+
+  Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
+      const NatOptions& options);
+
+  bool intercept(pbuf* p, netif* input) override;
+
+  /// Serves UDP `port` on the gateway address (and on broadcast, for DHCP).
+  void add_udp_service(std::uint16_t port, UdpService service);
+  /// TCP ports lwIP serves on the gateway address; SYNs to other gateway ports get RST.
+  void add_tcp_service_port(std::uint16_t port) { gateway_tcp_ports_.insert(port); }
+
+  TcpNat& tcp() { return tcp_; }
+  UdpNat& udp() { return udp_; }
+  IcmpNat& icmp() { return icmp_; }
+  const NatCounters& counters() const { return counters_; }
+
+ private:
+  bool handle_for_gateway(pbuf* p, const Ipv4Header& ip);
+  void handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input);
+
+  Gateway& gateway_;
+  TcpNat tcp_;
+  UdpNat udp_;
+  IcmpNat icmp_;
+  std::unordered_map<std::uint16_t, UdpService> udp_services_;
+  std::set<std::uint16_t> gateway_tcp_ports_;
+  std::vector<std::uint8_t> scratch_;  // flattens chained (reassembled) payloads
+  NatCounters counters_;
+};
+
+}  // namespace usernet

@@ -1,0 +1,212 @@
+#include "netstack/tcp_nat.hpp"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "netstack/host_socket.hpp"
+#include "netstack/uv_handles.hpp"
+
+extern "C" {
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+}
+
+namespace usernet {
+
+namespace {
+// After the SYN was replayed, the guest must complete the handshake within this time.
+constexpr std::uint64_t kHandshakeTimeoutMs = 30000;
+constexpr std::uint8_t kIcmpHostUnreachable = 1;
+
+FlowKey key_of(const tcp_pcb* pcb) {
+  return FlowKey{ntohl(ip_2_ip4(&pcb->remote_ip)->addr), pcb->remote_port,
+                 ntohl(ip_2_ip4(&pcb->local_ip)->addr), pcb->local_port};
+}
+}  // namespace
+
+/// A guest SYN waiting for its host connect (then for the guest's handshake).
+struct TcpNat::PendingConnect {
+  pbuf* syn = nullptr;  // owned until replayed
+  Ipv4Header ip;
+  TcpHeader tcp;
+  netif* input = nullptr;
+  int fd = -1;
+  bool replayed = false;
+  std::unique_ptr<PollWatcher> watcher;
+  std::unique_ptr<Timer> timer;
+
+  ~PendingConnect() {
+    watcher.reset();  // stop polling before the fd goes
+    if (syn) pbuf_free(syn);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+TcpNat::TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addresses,
+               std::uint64_t connect_timeout_ms)
+    : loop_(loop), addresses_(addresses), connect_timeout_ms_(connect_timeout_ms),
+      relays_(loop, end_of_turn) {}
+
+TcpNat::~TcpNat() {
+  pending_.clear();
+  for (auto& [port, pcb] : listeners_) {
+    tcp_arg(pcb, nullptr);
+    tcp_accept(pcb, nullptr);
+    tcp_close(pcb);
+  }
+}
+
+void TcpNat::on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, netif* input) {
+  const FlowKey key{ip.source, tcp.source_port, ip.destination, tcp.destination_port};
+  auto it = pending_.find(key);
+  if (it != pending_.end()) {
+    PendingConnect& pending = *it->second;
+    if (tcp.has(TcpHeader::kRst) && !pending.replayed) {
+      pending_.erase(it);  // the guest gave up while we were connecting
+      pbuf_free(p);
+      return;
+    }
+    if (!pending.replayed) {  // SYN retransmission while connecting
+      pbuf_free(p);
+      return;
+    }
+    inject_tcp_segment(p, input);  // handshake in progress: lwIP's SYN_RCVD pcb handles it
+    return;
+  }
+  const bool opening = tcp.has(TcpHeader::kSyn) && !tcp.has(TcpHeader::kAck) && !tcp.has(TcpHeader::kRst);
+  if (opening) {
+    start_connect(p, key, ip, tcp, input);
+    return;
+  }
+  inject_tcp_segment(p, input);  // an established flow (or a stray segment lwIP will RST)
+}
+
+void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, const TcpHeader& tcp,
+                           netif* input) {
+  auto destination = addresses_.to_host(key.remote_ip);
+  if (!destination) {
+    counters_.policy_refused++;
+    send_tcp_reset_for(p, ip, tcp);
+    pbuf_free(p);
+    return;
+  }
+  counters_.connects++;
+  const int fd = start_tcp_connect(*destination, key.remote_port);
+  if (fd < 0) {
+    // Failed at once (e.g. ENETUNREACH from the routing table).
+    if (-fd == ECONNREFUSED) {
+      counters_.refused++;
+      send_tcp_reset_for(p, ip, tcp);
+    } else {
+      counters_.unreachable++;
+      send_icmp_unreachable_for(p, kIcmpHostUnreachable);
+    }
+    pbuf_free(p);
+    return;
+  }
+  auto pending = std::make_unique<PendingConnect>();
+  pending->syn = p;
+  pending->ip = ip;
+  pending->tcp = tcp;
+  pending->input = input;
+  pending->fd = fd;
+  pending->watcher = std::make_unique<PollWatcher>(loop_, fd, [this, key](int status, int) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;
+    // libuv reports a failed connect as a poll error; SO_ERROR says which failure it was.
+    const int error = socket_error(it->second->fd);
+    on_connect_result(key, error != 0 ? error : (status < 0 ? EIO : 0));
+  });
+  pending->watcher->watch(UV_WRITABLE);
+  pending->timer = std::make_unique<Timer>(loop_, [this, key] { on_handshake_timeout(key); });
+  pending->timer->start(connect_timeout_ms_);
+  pending_.emplace(key, std::move(pending));
+}
+
+void TcpNat::on_connect_result(FlowKey key, int error) {
+  auto it = pending_.find(key);
+  PendingConnect& pending = *it->second;
+  pending.watcher->watch(0);
+  if (error != 0) {
+    spdlog::debug("tcp {}: host connect failed: {}", key.to_string(), std::strerror(error));
+    if (error == ECONNREFUSED || error == ECONNRESET) {
+      counters_.refused++;
+      send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+    } else if (error == ETIMEDOUT) {
+      counters_.timed_out++;
+      send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+    } else {
+      counters_.unreachable++;
+      send_icmp_unreachable_for(pending.syn, kIcmpHostUnreachable);
+    }
+    pending_.erase(it);
+    return;
+  }
+  if (!ensure_listener(key.remote_port)) {
+    send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+    pending_.erase(it);
+    return;
+  }
+  // Hand the held SYN to lwIP: the listener creates the pcb and answers SYN-ACK.
+  pending.replayed = true;
+  pending.timer->start(kHandshakeTimeoutMs);
+  pbuf* syn = pending.syn;
+  pending.syn = nullptr;
+  inject_tcp_segment(syn, pending.input);
+}
+
+void TcpNat::on_handshake_timeout(FlowKey key) {
+  auto it = pending_.find(key);
+  if (it == pending_.end()) return;
+  PendingConnect& pending = *it->second;
+  if (!pending.replayed) {
+    counters_.timed_out++;
+    spdlog::debug("tcp {}: host connect timed out", key.to_string());
+    send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+  }
+  pending_.erase(it);
+}
+
+bool TcpNat::ensure_listener(std::uint16_t port) {
+  if (listeners_.contains(port)) return true;
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  if (pcb == nullptr) return false;
+  ip_set_option(pcb, SOF_REUSEADDR);
+  if (tcp_bind(pcb, IP4_ADDR_ANY, port) != ERR_OK) {
+    spdlog::warn("tcp NAT: cannot bind catch-all listener on port {}", port);
+    tcp_close(pcb);
+    return false;
+  }
+  tcp_pcb* listener = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+  if (listener == nullptr) {
+    tcp_close(pcb);
+    return false;
+  }
+  tcp_arg(listener, this);
+  tcp_accept(listener, &TcpNat::on_accept);
+  listeners_.emplace(port, listener);
+  return true;
+}
+
+err_t TcpNat::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
+  auto* self = static_cast<TcpNat*>(arg);
+  if (self == nullptr || err != ERR_OK || pcb == nullptr) return ERR_VAL;
+  const FlowKey key = key_of(pcb);
+  auto it = self->pending_.find(key);
+  if (it == self->pending_.end() || !it->second->replayed) {
+    // A connection nobody asked the host for (e.g. to the gateway's own address).
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  const int fd = it->second->fd;
+  it->second->fd = -1;
+  self->pending_.erase(it);
+  self->relays_.add(pcb, fd, key.to_string());
+  return ERR_OK;
+}
+
+}  // namespace usernet

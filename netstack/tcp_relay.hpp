@@ -1,0 +1,119 @@
+// Relays one TCP connection between an lwIP pcb (the guest side) and a connected host
+// socket, in both directions, with back-pressure and half-close:
+//  - guest → host: received pbufs are queued and written with one writev per turn; the
+//    guest's window reopens (tcp_recved) only for bytes the host socket accepted.
+//  - host → guest: the socket is read only while lwIP has send buffer space; reading
+//    resumes when the guest acknowledges data (tcp_sent).
+//  - FIN in either direction becomes shutdown(SHUT_WR) / tcp_shutdown on the other side;
+//    a reset on either side resets the other.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netstack/end_of_turn.hpp"
+#include "netstack/uv_handles.hpp"
+
+struct tcp_pcb;
+struct pbuf;
+
+namespace usernet {
+
+class TcpRelayGroup;
+
+struct TcpRelayCounters {
+  std::uint64_t opened = 0;
+  std::uint64_t closed = 0;
+  std::uint64_t reset_by_guest = 0;
+  std::uint64_t reset_by_host = 0;
+  std::uint64_t bytes_to_host = 0;
+  std::uint64_t bytes_to_guest = 0;
+};
+
+class TcpRelay {
+ public:
+  TcpRelay(TcpRelayGroup& group, tcp_pcb* pcb, int host_fd, std::string label);
+  ~TcpRelay();
+  TcpRelay(const TcpRelay&) = delete;
+  TcpRelay& operator=(const TcpRelay&) = delete;
+
+  /// Writes queued guest data to the host socket (called once per loop turn when dirty).
+  void flush_to_host();
+  const std::string& label() const { return label_; }
+
+ private:
+  struct Chunk {
+    pbuf* head;  // freed once its last chunk is written
+    const std::uint8_t* data;
+    std::size_t length;
+    bool last_of_chain;
+  };
+
+  static std::int8_t on_guest_data(void* arg, tcp_pcb* pcb, pbuf* p, std::int8_t err);
+  static std::int8_t on_guest_acked(void* arg, tcp_pcb* pcb, std::uint16_t length);
+  static void on_guest_error(void* arg, std::int8_t err);
+  void on_host_event(int status, int events);
+  void read_from_host();
+  bool push_to_guest(const std::uint8_t* data, std::size_t length);
+  void acknowledge_to_guest(std::size_t bytes);
+  void update_watch();
+  void maybe_finish();
+  void fail_from_host();
+  void detach_pcb();
+  void retire();
+
+  TcpRelayGroup& group_;
+  tcp_pcb* pcb_;
+  int fd_;
+  std::string label_;
+  PollWatcher watcher_;
+  std::deque<Chunk> to_host_;
+  std::size_t first_chunk_offset_ = 0;
+  std::vector<std::uint8_t> stash_;  // host bytes lwIP could not take yet
+  bool guest_eof_ = false;           // guest sent FIN
+  bool host_write_shut_ = false;     // we shut the host socket's write side
+  bool host_eof_ = false;            // host sent EOF
+  bool guest_write_shut_ = false;    // we sent FIN to the guest
+  bool host_paused_ = false;         // lwIP send buffer full
+  bool want_host_writable_ = false;  // a writev was partial
+  bool dirty_ = false;
+  bool retired_ = false;
+  friend class TcpRelayGroup;
+};
+
+/// Owns relays, batches their host writes at the end of each loop turn and destroys
+/// finished relays only then (never from inside their own callbacks).
+class TcpRelayGroup {
+ public:
+  TcpRelayGroup(uv_loop_t* loop, EndOfTurn& end_of_turn);
+  ~TcpRelayGroup();
+  TcpRelayGroup(const TcpRelayGroup&) = delete;
+  TcpRelayGroup& operator=(const TcpRelayGroup&) = delete;
+
+  /// Starts relaying between a connected pcb and a connected host socket.
+  void add(tcp_pcb* pcb, int host_fd, std::string label);
+  std::size_t active() const { return relays_.size() - retired_count_; }
+  uv_loop_t* loop() const { return loop_; }
+  TcpRelayCounters& counters() { return counters_; }
+
+ private:
+  void mark_dirty(TcpRelay* relay);
+  void retire(TcpRelay* relay);
+  void on_end_of_turn();
+
+  uv_loop_t* loop_;
+  EndOfTurn& end_of_turn_;
+  EndOfTurn::Token token_;
+  std::vector<std::unique_ptr<TcpRelay>> relays_;
+  std::vector<TcpRelay*> dirty_;
+  std::size_t retired_count_ = 0;
+  TcpRelayCounters counters_;
+  friend class TcpRelay;
+};
+
+}  // namespace usernet

@@ -1,0 +1,140 @@
+#include "netstack/udp_nat.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "netstack/host_socket.hpp"
+#include "netstack/lwip_packet_io.hpp"
+
+namespace usernet {
+
+namespace {
+constexpr unsigned kBatch = 16;             // datagrams per recvmmsg
+constexpr std::size_t kDatagramMax = 65536;  // largest UDP payload over IPv4 fits
+}  // namespace
+
+struct UdpNat::Flow {
+  FlowKey key;
+  int fd = -1;
+  std::uint64_t last_active = 0;
+  std::uint16_t last_length = 0;  // of the last guest datagram, to quote in ICMP errors
+  std::unique_ptr<PollWatcher> watcher;
+  ~Flow() {
+    watcher.reset();
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+UdpNat::UdpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses,
+               std::uint64_t idle_timeout_ms)
+    : loop_(loop), netif_(gateway_netif), addresses_(addresses), idle_timeout_ms_(idle_timeout_ms),
+      sweeper_(loop, [this] { expire_idle(); }) {
+  const std::uint64_t period = std::max<std::uint64_t>(idle_timeout_ms_ / 4, 250);
+  sweeper_.start(period, period);
+  sweeper_.unref();
+}
+
+UdpNat::~UdpNat() = default;
+
+UdpNat::Flow* UdpNat::open_flow(const FlowKey& key) {
+  auto destination = addresses_.to_host(key.remote_ip);
+  if (!destination) {
+    counters_.policy_refused++;
+    return nullptr;
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    spdlog::warn("udp {}: socket: {}", key.to_string(), std::strerror(errno));
+    return nullptr;
+  }
+  const sockaddr_in sin = make_sockaddr(*destination, key.remote_port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+    spdlog::debug("udp {}: connect: {}", key.to_string(), std::strerror(errno));
+    ::close(fd);
+    return nullptr;
+  }
+  auto flow = std::make_unique<Flow>();
+  flow->key = key;
+  flow->fd = fd;
+  Flow* raw = flow.get();
+  flow->watcher = std::make_unique<PollWatcher>(loop_, fd, [this, raw](int, int) { on_host_readable(*raw); });
+  flow->watcher->watch(UV_READABLE);
+  counters_.flows_opened++;
+  flows_.emplace(key, std::move(flow));
+  return raw;
+}
+
+void UdpNat::on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, std::size_t length) {
+  auto it = flows_.find(key);
+  Flow* flow = it != flows_.end() ? it->second.get() : open_flow(key);
+  if (flow == nullptr) return;
+  flow->last_active = uv_now(loop_);
+  flow->last_length = static_cast<std::uint16_t>(std::min<std::size_t>(length, 0xffff - 8));
+  if (::send(flow->fd, payload, length, 0) < 0) {
+    counters_.send_failures++;
+    return;
+  }
+  counters_.datagrams_to_host++;
+}
+
+void UdpNat::on_host_readable(Flow& flow) {
+  static std::vector<std::uint8_t> buffers(kBatch * kDatagramMax);
+  mmsghdr messages[kBatch];
+  iovec iov[kBatch];
+  for (unsigned i = 0; i < kBatch; ++i) {
+    iov[i] = iovec{buffers.data() + i * kDatagramMax, kDatagramMax};
+    messages[i] = mmsghdr{};
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int n = ::recvmmsg(flow.fd, messages, kBatch, MSG_DONTWAIT, nullptr);
+  if (n < 0) {
+    if (errno == ECONNREFUSED) {
+      // The destination answered "port unreachable": tell the guest the same way.
+      counters_.port_unreachable++;
+      std::uint8_t quote[8 + 20 + 8] = {3, 3};  // ICMP type 3 code 3, then IP + UDP headers
+      std::uint8_t* iph = quote + 8;
+      const std::uint16_t total = static_cast<std::uint16_t>(20 + 8 + flow.last_length);
+      const FlowKey& k = flow.key;
+      iph[0] = 0x45;
+      iph[2] = static_cast<std::uint8_t>(total >> 8);
+      iph[3] = static_cast<std::uint8_t>(total);
+      iph[8] = 64;
+      iph[9] = 17;
+      for (int i = 0; i < 4; ++i) {
+        iph[12 + i] = static_cast<std::uint8_t>(k.guest_ip >> (24 - 8 * i));
+        iph[16 + i] = static_cast<std::uint8_t>(k.remote_ip >> (24 - 8 * i));
+      }
+      std::uint8_t* udp = iph + 20;
+      udp[0] = static_cast<std::uint8_t>(k.guest_port >> 8);
+      udp[1] = static_cast<std::uint8_t>(k.guest_port);
+      udp[2] = static_cast<std::uint8_t>(k.remote_port >> 8);
+      udp[3] = static_cast<std::uint8_t>(k.remote_port);
+      udp[4] = static_cast<std::uint8_t>((8 + flow.last_length) >> 8);
+      udp[5] = static_cast<std::uint8_t>(8 + flow.last_length);
+      send_icmp_to_guest(netif_, k.remote_ip, k.guest_ip, ByteSpan(quote, sizeof quote));
+    }
+    return;
+  }
+  flow.last_active = uv_now(loop_);
+  for (int i = 0; i < n; ++i) {
+    const ByteSpan payload(buffers.data() + static_cast<std::size_t>(i) * kDatagramMax, messages[i].msg_len);
+    if (send_udp_to_guest(netif_, flow.key.remote_ip, flow.key.remote_port, flow.key.guest_ip,
+                          flow.key.guest_port, payload))
+      counters_.datagrams_to_guest++;
+  }
+}
+
+void UdpNat::expire_idle() {
+  const std::uint64_t now = uv_now(loop_);
+  const auto expired = std::erase_if(flows_, [&](const auto& item) {
+    return now - item.second->last_active >= idle_timeout_ms_;
+  });
+  counters_.flows_expired += expired;
+}
+
+}  // namespace usernet

@@ -1,0 +1,174 @@
+"""Network-namespace harness for usernet integration tests (Python stdlib only).
+
+Every test runs usernetd inside a "host" namespace it creates: loopback plus a veth
+pair whose ends both stay inside it and a default route to an address nobody answers
+(a black hole), so no NAT bug can reach the real network. Test servers listen on that
+namespace's 127.0.0.1; the guest is a second namespace. Both are deleted afterwards.
+"""
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_DIR = os.environ.get("USERNET_SOURCE_DIR",
+                            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD_DIR = os.environ.get("USERNET_BUILD_DIR", os.path.join(SOURCE_DIR, "build", "asan"))
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
+
+GATEWAY = "192.168.127.1"
+HOST_ALIAS = "192.168.127.254"
+GUEST_IP = "192.168.127.2"
+NOBODY = "198.51.100.7"  # TEST-NET-2: routed into the host namespace's black hole
+
+
+def binary(name, build_dir=None):
+    """Path of a program built by CMake (tools/)."""
+    return os.path.join(build_dir or BUILD_DIR, "tools", name)
+
+
+def run(args, check=True, **kwargs):
+    """Runs a command, returning CompletedProcess with text output."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    result = subprocess.run(args, **kwargs)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+class Namespace:
+    """A network namespace made by this test; deleted on close()."""
+
+    def __init__(self, role):
+        self.name = f"un-{role}-{os.getpid()}"
+        run(["ip", "netns", "add", self.name])
+        self.path = f"/run/netns/{self.name}"
+        self.ip("link", "set", "lo", "up")
+
+    def ip(self, *args, check=True):
+        return run(["ip", "-n", self.name, *args], check=check)
+
+    def cmd(self, args):
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def run(self, args, check=True, **kwargs):
+        return run(self.cmd(args), check=check, **kwargs)
+
+    def popen(self, args, **kwargs):
+        return subprocess.Popen(self.cmd(args), **kwargs)
+
+    def close(self):
+        run(["ip", "netns", "del", self.name], check=False)
+
+
+class Network:
+    """A host namespace (black-holed) and a guest namespace, plus processes to reap."""
+
+    def __init__(self):
+        self.processes = []
+        self.logs = []
+        self.host = Namespace("host")
+        self.guest = Namespace("guest")
+        h = self.host
+        h.ip("link", "add", "bh0", "type", "veth", "peer", "name", "bh1")
+        h.ip("link", "set", "bh0", "up")
+        h.ip("link", "set", "bh1", "up")
+        h.ip("addr", "add", "10.255.255.1/24", "dev", "bh0")
+        h.ip("route", "add", "default", "via", "10.255.255.2")  # nobody answers there
+        # Let unprivileged ICMP sockets work in the host namespace (ICMP echo NAT).
+        h.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+        atexit.register(self.close)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: sys.exit(1))
+
+    def start(self, ns, args, log_name=None):
+        """Starts a long-running process in a namespace; output goes to a log file."""
+        log = tempfile.NamedTemporaryFile(prefix=f"{log_name or 'proc'}-", suffix=".log", delete=False)
+        proc = ns.popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.processes.append(proc)
+        self.logs.append((log_name or args[0], log.name))
+        return proc
+
+    def start_peer(self, ns, *args):
+        """Starts tests/integration/peer.py in server mode; waits until it listens."""
+        proc = self.start(ns, [sys.executable, PEER, *args], log_name=f"peer-{args[0]}")
+        time.sleep(0.3)
+        return proc
+
+    def start_usernetd(self, *extra, tap=True, configure=True, build_dir=None, wait_for_tap=True):
+        args = [binary("usernetd", build_dir)]
+        if tap:
+            args += ["--tap", "tap0", "--netns", self.guest.path]
+            if configure:
+                args.append("--configure")
+        args += list(extra)
+        proc = self.start(self.host, args, log_name="usernetd")
+        if tap and wait_for_tap:
+            self.wait_for(lambda: "UP" in self.guest.ip("link", "show", "tap0", check=False).stdout
+                          or proc.poll() is not None, "tap0 up in the guest namespace")
+            if proc.poll() is not None:
+                raise RuntimeError("usernetd exited early:\n" + self.log_of("usernetd"))
+        return proc
+
+    def log_of(self, name):
+        for log_name, path in reversed(self.logs):
+            if log_name == name:
+                with open(path, errors="replace") as f:
+                    return f.read()
+        return ""
+
+    @staticmethod
+    def wait_for(predicate, what, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def guest_peer(self, *args, timeout=120, check=True):
+        """Runs peer.py in client mode in the guest; returns its stdout."""
+        return self.guest.run([sys.executable, PEER, *args], check=check, timeout=timeout).stdout
+
+    def stop(self, proc, timeout=10):
+        """SIGTERM, then wait; returns the exit code."""
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def close(self):
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.processes = []
+        self.host.close()
+        self.guest.close()
+        for _, path in self.logs:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self.logs = []
+
+
+def rss_kib(pid):
+    """Resident set size of a process in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def usernetd_pid(proc):
+    """The pid of usernetd itself (proc is `ip netns exec`, which execs it)."""
+    return proc.pid

@@ -1,0 +1,130 @@
+"""usernetd --tap: a guest namespace whose only interface is usernetd's TAP, with the real
+Linux TCP/IP stack as the guest, reaches servers on the host namespace's 127.0.0.1."""
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import GATEWAY, HOST_ALIAS, NOBODY  # noqa: E402
+
+MIB = 1 << 20
+
+
+class NatOverTap(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.net = harness.Network()
+        cls.net.start(cls.net.host, ["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
+                                     "--directory", harness.SOURCE_DIR], log_name="http")
+        cls.net.start_peer(cls.net.host, "tcp-sink", "9001")
+        cls.net.start_peer(cls.net.host, "tcp-source", "9002")
+        cls.net.start_peer(cls.net.host, "tcp-echo", "9003")
+        cls.net.start_peer(cls.net.host, "udp-echo", "9004")
+        cls.usernetd = cls.net.start_usernetd()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.net.stop(cls.usernetd)
+        cls.net.close()
+        assert code == 0, f"usernetd exited with {code} on SIGTERM"
+
+    def peer(self, *args, timeout=180):
+        return json.loads(self.net.guest_peer(*args, timeout=timeout))
+
+    def test_http_get_from_host_loopback_via_host_alias(self):
+        out = self.net.guest.run(["curl", "-sS", "-m", "10", f"http://{HOST_ALIAS}:8080/README.md"]).stdout
+        with open(os.path.join(harness.SOURCE_DIR, "README.md")) as f:
+            self.assertEqual(out, f.read())
+
+    def test_upload_64mib_arrives_intact(self):
+        result = self.peer("upload", HOST_ALIAS, "9001", str(64 * MIB))
+        self.assertEqual(result["remote"]["bytes"], 64 * MIB)
+        self.assertEqual(result["remote"]["sha256"], result["sha256"])
+
+    def test_download_64mib_arrives_intact(self):
+        result = self.peer("download", HOST_ALIAS, "9002", str(64 * MIB))
+        self.assertEqual(result["bytes"], 64 * MIB)
+        self.assertEqual(result["sha256"], result["expected"])
+
+    def test_closed_host_port_is_refused_within_a_second(self):
+        result = self.peer("connect", HOST_ALIAS, "9999")
+        self.assertEqual(result["outcome"], "ECONNREFUSED")
+        self.assertLess(result["seconds"], 1.0)
+
+    def test_unreachable_destination_reports_host_unreachable(self):
+        result = self.peer("connect", NOBODY, "80")
+        self.assertEqual(result["outcome"], "EHOSTUNREACH")
+
+    def test_udp_echo(self):
+        result = self.peer("udp", HOST_ALIAS, "9004", "50")
+        self.assertEqual(result["echoed"], 50)
+
+    def test_udp_to_closed_port_gets_port_unreachable(self):
+        out = self.net.guest.run([sys.executable, "-c", f"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.connect(("{HOST_ALIAS}", 9998)); s.send(b"x")
+try:
+    s.recv(10); print("answer")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+"""]).stdout.strip()
+        self.assertEqual(out, "refused")
+
+    def test_ping_gateway_and_host_alias(self):
+        for address in (GATEWAY, HOST_ALIAS):
+            result = self.net.guest.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", address], check=False)
+            self.assertEqual(result.returncode, 0, f"ping {address}: {result.stdout}")
+            self.assertIn("3 received", result.stdout)
+
+    def test_ping_of_silent_address_gets_no_reply(self):
+        result = self.net.guest.run(["ping", "-c", "2", "-W", "1", NOBODY], check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(" 0 received", result.stdout)
+
+    def test_link_local_is_refused(self):
+        result = self.peer("connect", "169.254.169.254", "80")
+        self.assertEqual(result["outcome"], "ECONNREFUSED")  # policy refusal answers with RST
+
+    def test_200_parallel_connections_complete(self):
+        result = self.peer("parallel", HOST_ALIAS, "9003", "200")
+        self.assertEqual(result["completed"], 200)
+
+    def test_gateway_port_without_service_is_closed(self):
+        result = self.peer("connect", GATEWAY, "2345")
+        self.assertEqual(result["outcome"], "ECONNREFUSED")
+
+
+class MemoryAfterConnections(unittest.TestCase):
+    """RSS returns near its starting point once many connections have closed (release
+    build: ASan's quarantine keeps freed memory on purpose)."""
+
+    def test_rss_returns_near_start(self):
+        release = os.path.join(harness.SOURCE_DIR, "build", "release")
+        if not os.path.exists(harness.binary("usernetd", release)):
+            self.skipTest("needs the release build (tools/test.sh builds it)")
+        net = harness.Network()
+        try:
+            net.start_peer(net.host, "tcp-echo", "9003")
+            proc = net.start_usernetd(build_dir=release)
+            json.loads(net.guest_peer("parallel", HOST_ALIAS, "9003", "20"))  # warm up
+            time.sleep(1)
+            before = harness.rss_kib(proc.pid)
+            for _ in range(3):
+                result = json.loads(net.guest_peer("parallel", HOST_ALIAS, "9003", "200"))
+                self.assertEqual(result["completed"], 200)
+            time.sleep(7)  # let the memory trimmer run
+            after = harness.rss_kib(proc.pid)
+            self.assertLess(after, before + 2048, f"RSS {before} KiB -> {after} KiB")
+            self.assertEqual(net.stop(proc), 0)
+        finally:
+            net.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
