@@ -14,8 +14,9 @@ namespace usernet {
 HttpResponse not_found_handler(const HttpRequest&) { return HttpResponse{}; }
 
 HttpConnection::HttpConnection(PortContext context, int fd, std::string description,
-                               const HttpHandler& handler)
+                               const HttpHandler& handler, const std::string& connect_alias)
     : context_(context), fd_(fd), description_(std::move(description)), handler_(handler) {
+  if (!connect_alias.empty()) reader_.add_connect_alias(connect_alias);
   set_nonblocking(fd_);
   watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
                                          [this](int status, int events) { on_event(status, events); });

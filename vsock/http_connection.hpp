@@ -23,7 +23,9 @@ HttpResponse not_found_handler(const HttpRequest& request);
 class HttpConnection final : public Peer {
  public:
   /// Takes ownership of fd. `handler` must outlive the connection (owned by Transports).
-  HttpConnection(PortContext context, int fd, std::string description, const HttpHandler& handler);
+  /// A non-empty `connect_alias` is accepted like /connect (see HttpRequestReader).
+  HttpConnection(PortContext context, int fd, std::string description, const HttpHandler& handler,
+                 const std::string& connect_alias = {});
   ~HttpConnection() override;
   void start();
   /// Completes a /connect hand-over (run by PeerSet at the end of the turn).

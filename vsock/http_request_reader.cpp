@@ -42,7 +42,8 @@ HttpRequestReader::Status HttpRequestReader::feed(ByteSpan bytes) {
     }
     if (parser.is_header_done()) {
       const auto& header = parser.get();
-      if (header.method() == http::verb::post && http_target_is(std::string_view(header.target().data(), header.target().size()), "/connect")) {
+      if (header.method() == http::verb::post &&
+          is_connect_target(std::string_view(header.target().data(), header.target().size()))) {
         finish_request(true);
         return status_ = Status::connect;
       }
@@ -54,6 +55,11 @@ HttpRequestReader::Status HttpRequestReader::feed(ByteSpan bytes) {
     if (used == 0) break;
   }
   return status_;
+}
+
+bool HttpRequestReader::is_connect_target(std::string_view target) const {
+  return http_target_is(target, "/connect") ||
+         (!connect_alias_.empty() && http_target_is(target, connect_alias_));
 }
 
 void HttpRequestReader::finish_request(bool headers_only) {

@@ -44,6 +44,10 @@ class HttpRequestReader {
 
   /// header_limit / body_limit bound what a client may make us buffer.
   explicit HttpRequestReader(std::size_t header_limit = 8192, std::size_t body_limit = 1 << 20);
+
+  /// Also treats POST to `path` as /connect. gvforwarder dialing unix:///P sends
+  /// "POST P" (the socket path) rather than "POST /connect".
+  void add_connect_alias(std::string path) { connect_alias_ = std::move(path); }
   ~HttpRequestReader();
   HttpRequestReader(const HttpRequestReader&) = delete;
   HttpRequestReader& operator=(const HttpRequestReader&) = delete;
@@ -61,12 +65,14 @@ class HttpRequestReader {
  private:
   struct Parser;
   void finish_request(bool headers_only);
+  bool is_connect_target(std::string_view target) const;
   std::unique_ptr<Parser> parser_;
   std::vector<std::uint8_t> buffer_;
   std::size_t parsed_ = 0;  // bytes of buffer_ the parser consumed
   Status status_ = Status::need_more;
   HttpRequest request_;
   std::string error_;
+  std::string connect_alias_;
 };
 
 /// True if the target's path (query ignored) is exactly `path`.

@@ -58,8 +58,10 @@ std::vector<std::uint16_t> Transports::tcp_ports() const {
 void Transports::add_http(const std::string& text) {
   const TransportUrl url =
       parse_expecting(text, {UrlScheme::unix_stream, UrlScheme::tcp, UrlScheme::vsock}, "--listen");
-  listeners_.push_back(std::make_unique<SocketListener>(loop_, url, [this, text](int fd) {
-    auto connection = std::make_unique<HttpConnection>(context(), fd, text, http_handler_);
+  // gvforwarder dialing unix:///P posts to P itself; accept that as /connect too.
+  const std::string alias = url.scheme == UrlScheme::unix_stream ? url.path : std::string();
+  listeners_.push_back(std::make_unique<SocketListener>(loop_, url, [this, text, alias](int fd) {
+    auto connection = std::make_unique<HttpConnection>(context(), fd, text, http_handler_, alias);
     auto& ref = *connection;
     peers_.add(std::move(connection));
     ref.start();

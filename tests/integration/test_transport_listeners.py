@@ -242,6 +242,13 @@ class TransportListeners(unittest.TestCase):
         self.assertTrue(vm.ping_gateway(1))
         vm.link.close()
 
+    def test_http_connect_to_the_socket_path_like_gvforwarder_over_unix(self):
+        sock = connect_unix(self.api)
+        sock.sendall(f"POST {self.api} HTTP/1.1\r\nHost: \r\n\r\n".encode())
+        vm = FakeVm(Framing(sock, "le16"), 0x15, "192.168.127.15")
+        self.check_vm(vm)
+        vm.link.close()
+
     def test_http_other_requests_get_404(self):
         sock = connect_unix(self.api)
         sock.sendall(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")

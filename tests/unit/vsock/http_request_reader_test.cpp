@@ -41,6 +41,16 @@ TEST_CASE("POST /connect split across reads: bytes after the headers, in any pie
   }
 }
 
+TEST_CASE("gvforwarder over unix posts to the socket path: accepted when declared as an alias") {
+  const std::string request = "POST /run/usernet/api.sock HTTP/1.1\r\nHost: \r\n\r\n";
+  HttpRequestReader plain;
+  CHECK(plain.feed(bytes(request)) == HttpRequestReader::Status::request);
+  HttpRequestReader aliased;
+  aliased.add_connect_alias("/run/usernet/api.sock");
+  CHECK(aliased.feed(bytes(request + "xy")) == HttpRequestReader::Status::connect);
+  CHECK(text(aliased.leftover()) == "xy");
+}
+
 TEST_CASE("a request with nothing after the headers leaves no frame bytes") {
   HttpRequestReader reader;
   CHECK(reader.feed(bytes(kGoConnect)) == HttpRequestReader::Status::connect);
