@@ -34,9 +34,16 @@ DatagramPort::DatagramPort(PortContext context, int fd, Mode mode, std::string d
     : context_(context), fd_(fd), mode_(mode), description_(std::move(description)) {
   receive_buffers_.resize(kBatch * context_.max_frame);
   set_nonblocking(fd_);
+  try {
+    watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
+                                           [this](int status, int events) { on_event(status, events); });
+  } catch (const std::exception&) {
+    ::close(fd_);
+    throw;
+  }
+  if (mode_ == Mode::learn_peer) retry_ = std::make_unique<Timer>(context_.loop, [this] { flush(); });
+  // Attach last: a constructor that throws must not leave the switch a dangling port.
   id_ = context_.sw.attach(*this);
-  watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
-                                         [this](int status, int events) { on_event(status, events); });
   if (mode_ == Mode::connected) {
     context_.counters.peers_accepted++;
     transport_log(LogLevel::info, description_ + ": connected");
@@ -45,6 +52,7 @@ DatagramPort::DatagramPort(PortContext context, int fd, Mode mode, std::string d
 
 DatagramPort::~DatagramPort() {
   if (!closed_) context_.sw.detach(id_);
+  retry_.reset();
   watch_.reset();
   ::close(fd_);
 }
@@ -53,7 +61,8 @@ void DatagramPort::start() { update_watch(); }
 
 void DatagramPort::update_watch() {
   if (closed_) return;
-  watch_->watch(UV_READABLE | (waiting_writable_ ? UV_WRITABLE : 0));
+  const bool poll_writable = waiting_writable_ && mode_ == Mode::connected;
+  watch_->watch(UV_READABLE | (poll_writable ? UV_WRITABLE : 0));
 }
 
 void DatagramPort::on_event(int status, int events) {
@@ -110,25 +119,15 @@ bool DatagramPort::handle_message(ByteSpan data, bool truncated, const sockaddr_
       return false;
     }
   } else {
+    if (from_length <= offsetof(sockaddr_un, sun_path)) {
+      // An unbound sender cannot be answered: nobody to learn, nothing to deliver.
+      context_.counters.vfkit_unaddressed++;
+      return true;
+    }
     const bool same_peer = peer_length_ > 0 && from_length == peer_length_ &&
                            std::memcmp(&from, &peer_, from_length) == 0;
     if (!same_peer) {
-      if (peer_length_ > 0) {
-        context_.counters.vfkit_foreign++;
-        return true;
-      }
-      if (from_length <= offsetof(sockaddr_un, sun_path)) {
-        // An unbound sender cannot be answered: nobody to learn.
-        context_.counters.vfkit_foreign++;
-        return true;
-      }
-      peer_ = from;
-      peer_length_ = from_length;
-      // Connecting makes the kernel report writability of the peer's queue and refuse
-      // other senders, exactly the "one peer" this transport has.
-      if (connect(fd_, reinterpret_cast<const sockaddr*>(&peer_), peer_length_) != 0)
-        transport_log(LogLevel::warn, description_ + ": connect to peer: " + errno_text(errno));
-      transport_log(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_));
+      learn_peer(from, from_length);
       if (is_vfkit_handshake(data)) {
         context_.counters.vfkit_handshakes++;
         return true;
@@ -165,6 +164,10 @@ void DatagramPort::flush() {
       vectors[i] = {queue_[i].data(), queue_[i].size()};
       messages[i].msg_hdr.msg_iov = &vectors[i];
       messages[i].msg_hdr.msg_iovlen = 1;
+      if (mode_ == Mode::learn_peer) {
+        messages[i].msg_hdr.msg_name = &peer_;
+        messages[i].msg_hdr.msg_namelen = peer_length_;
+      }
     }
     const int sent = sendmmsg(fd_, messages, static_cast<unsigned>(count), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent > 0) {
@@ -177,28 +180,45 @@ void DatagramPort::flush() {
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
       // The peer's queue is full: keep the frames and wait for room (back-pressure).
-      if (!waiting_writable_) context_.counters.send_blocked++;
-      waiting_writable_ = true;
-      update_watch();
-      return;
+      return wait_for_room();
     }
     const std::string reason = sent < 0 ? errno_text(errno) : "sent nothing";
     if (mode_ == Mode::connected) return close("send: " + reason);
     forget_peer("send: " + reason);
     return;
   }
+  retry_ms_ = 1;
   if (waiting_writable_) {
     waiting_writable_ = false;
     update_watch();
   }
 }
 
+void DatagramPort::learn_peer(const sockaddr_un& from, socklen_t from_length) {
+  if (peer_length_ > 0) {
+    context_.counters.vfkit_peer_changes++;
+    transport_log(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
+                                      " replaced by " + peer_name(from, from_length));
+    queue_.clear();  // frames meant for the old VM instance
+    queued_bytes_ = 0;
+  } else {
+    transport_log(LogLevel::info, description_ + ": peer " + peer_name(from, from_length));
+  }
+  peer_ = from;
+  peer_length_ = from_length;
+}
+
+void DatagramPort::wait_for_room() {
+  if (!waiting_writable_) context_.counters.send_blocked++;
+  waiting_writable_ = true;
+  if (mode_ == Mode::connected) return update_watch();
+  retry_->start(retry_ms_);
+  retry_ms_ = std::min<std::uint64_t>(retry_ms_ * 2, 16);
+}
+
 void DatagramPort::forget_peer(const std::string& reason) {
   transport_log(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
                                     " gone (" + reason + "); waiting for a new one");
-  sockaddr unspecified{};
-  unspecified.sa_family = AF_UNSPEC;
-  connect(fd_, &unspecified, sizeof unspecified);  // dissolve the association
   peer_length_ = 0;
   queue_.clear();
   queued_bytes_ = 0;

@@ -5,6 +5,9 @@
 //    vfkit handshake and is consumed; anything else is a frame.
 // Receives with recvmmsg and sends with sendmmsg; EAGAIN/ENOBUFS on send keeps the
 // frames queued and waits for the socket (back-pressure), never a crash or silent drop.
+// The vfkit socket stays unconnected so that a restarted VM (a new sender) is heard and
+// becomes the peer; as poll() cannot report room in an unconnected peer's queue, a
+// blocked send is retried on a short timer instead.
 #pragma once
 
 #include <sys/socket.h>
@@ -51,6 +54,8 @@ class DatagramPort final : public Peer, public SwitchPort {
   /// Handles one received message; false if the port closed.
   bool handle_message(ByteSpan data, bool truncated, const sockaddr_un& from, socklen_t from_length);
   void forget_peer(const std::string& reason);
+  void learn_peer(const sockaddr_un& from, socklen_t from_length);
+  void wait_for_room();
   void close(const std::string& reason);
   void update_watch();
 
@@ -67,6 +72,8 @@ class DatagramPort final : public Peer, public SwitchPort {
   std::deque<std::vector<std::uint8_t>> queue_;
   std::size_t queued_bytes_ = 0;
   std::unique_ptr<PollWatcher> watch_;
+  std::unique_ptr<Timer> retry_;  // learn_peer mode: re-tries a blocked send
+  std::uint64_t retry_ms_ = 1;
 };
 
 }  // namespace usernet

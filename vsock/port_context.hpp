@@ -19,7 +19,8 @@ struct TransportCounters {
   std::uint64_t protocol_errors = 0;     // peer disconnected for breaking its framing
   std::uint64_t oversize_datagrams = 0;  // datagrams/packets larger than the frame limit
   std::uint64_t vfkit_handshakes = 0;    // "VFKT" datagrams consumed
-  std::uint64_t vfkit_foreign = 0;       // datagrams from a sender other than the learned peer
+  std::uint64_t vfkit_peer_changes = 0;  // a new sender replaced the learned peer (VM restart)
+  std::uint64_t vfkit_unaddressed = 0;   // datagrams from an unbound sender (cannot be answered)
   std::uint64_t send_blocked = 0;        // EAGAIN/ENOBUFS: waited for the peer (back-pressure)
   std::uint64_t queue_full_drops = 0;    // frames refused because a peer's queue was full
   std::uint64_t http_requests = 0;       // non-/connect requests handed to the HTTP handler

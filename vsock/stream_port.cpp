@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include "vsock/socket_address.hpp"
 #include "vsock/transport_log.hpp"
@@ -32,16 +33,24 @@ StreamPort::StreamPort(PortContext context, int read_fd, int write_fd, LengthPre
   input_filled_ = initial.size();
   set_nonblocking(read_fd_);
   set_nonblocking(write_fd_);
-  id_ = context_.sw.attach(*this);
-  read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_, [this](int status, int events) {
-    if (status < 0) return close("poll error: " + std::string(uv_strerror(status)));
-    if ((events & UV_WRITABLE) && write_watch_ == nullptr) on_write_event(0);
-    if (!closed_ && (events & UV_READABLE)) on_read_event(0);
-  });
-  if (write_fd_ != read_fd_)
-    write_watch_ = std::make_unique<PollWatcher>(context_.loop, write_fd_, [this](int status, int) {
-      on_write_event(status);
+  try {
+    read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_, [this](int status, int events) {
+      if (status < 0) return close("poll error: " + std::string(uv_strerror(status)));
+      if ((events & UV_WRITABLE) && write_watch_ == nullptr) on_write_event(0);
+      if (!closed_ && (events & UV_READABLE)) on_read_event(0);
     });
+    if (write_fd_ != read_fd_)
+      write_watch_ = std::make_unique<PollWatcher>(context_.loop, write_fd_, [this](int status, int) {
+        on_write_event(status);
+      });
+  } catch (const std::exception& e) {  // e.g. stdin is a regular file: not pollable
+    read_watch_.reset();
+    ::close(read_fd_);
+    if (write_fd_ != read_fd_) ::close(write_fd_);
+    throw std::runtime_error(description_ + ": " + e.what());
+  }
+  // Attach last: a constructor that throws must not leave the switch a dangling port.
+  id_ = context_.sw.attach(*this);
   context_.counters.peers_accepted++;
   transport_log(LogLevel::info, description_ + ": connected");
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "netstack/switch.hpp"
 #include "vsock/frame_codec.hpp"
 #include "vsock/socket_address.hpp"
+#include "vsock/transport_log.hpp"
 #include "vsock/transports.hpp"
 
 using namespace usernet;
@@ -78,16 +80,28 @@ struct Fixture {
   PortId recorder_id;
   EndOfTurn* end_of_turn;
   TempDir dir;
+  std::string path;                       // the socket serve() listens on
+  std::optional<Transports> transports;  // destroyed before the loop and EndOfTurn
 
   Fixture() {
+    set_transport_log_level(LogLevel::warn);  // connect/disconnect lines are expected here
     uv_loop_init(&loop);
     end_of_turn = new EndOfTurn(&loop);
     recorder_id = sw.attach(recorder);
   }
   ~Fixture() {
+    transports.reset();
     delete end_of_turn;
     uv_run(&loop, UV_RUN_NOWAIT);  // let closed handles free themselves
     uv_loop_close(&loop);
+  }
+  // Starts Transports with one listener of the given kind on dir/name.
+  Transports& serve(std::vector<std::string> TransportOptions::*field, const std::string& scheme,
+                    const std::string& name) {
+    path = dir.file(name);
+    TransportOptions options;
+    (options.*field).push_back(scheme + path);
+    return transports.emplace(&loop, sw, *end_of_turn, options);
   }
   // Turns the loop until `done` holds or 2 s pass; returns done().
   bool run_until(const std::function<bool()>& done) {
@@ -143,6 +157,17 @@ Bytes prefixed(LengthPrefix prefix, const Bytes& frame) {
   return out;
 }
 
+// A vfkit-side datagram socket bound at `own` (replacing a leftover) and aimed at `server`.
+int open_vfkit_client(const std::string& own, const std::string& server) {
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const SocketAddress own_address = unix_socket_address(own);
+  unlink(own.c_str());
+  REQUIRE(bind(fd, own_address.get(), own_address.length) == 0);
+  const SocketAddress server_address = unix_socket_address(server);
+  REQUIRE(connect(fd, server_address.get(), server_address.length) == 0);
+  return fd;
+}
+
 bool socket_exists(const std::string& path) {
   struct stat st {};
   return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
@@ -151,10 +176,8 @@ bool socket_exists(const std::string& path) {
 
 TEST_CASE("qemu stream: frames both ways, several per write, split writes") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("qemu.sock");
-  options.listen_qemu = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  f.serve(&TransportOptions::listen_qemu, "unix://", "qemu.sock");
+  const std::string path = f.path;
   const int client = connect_unix(path);
 
   Bytes wire = prefixed(LengthPrefix::be32, make_frame(kBroadcastMac, kClientA, 60, 1));
@@ -180,10 +203,8 @@ TEST_CASE("qemu stream: frames both ways, several per write, split writes") {
 
 TEST_CASE("qemu stream: runt and oversize frames are counted, the peer keeps working") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("qemu.sock");
-  options.listen_qemu = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  f.serve(&TransportOptions::listen_qemu, "unix://", "qemu.sock");
+  const std::string path = f.path;
   const int client = connect_unix(path);
   write_all(client, prefixed(LengthPrefix::be32, Bytes(4, 0xaa)));
   write_all(client, prefixed(LengthPrefix::be32, make_frame(kRecorderMac, kClientA, 1515)));
@@ -197,10 +218,8 @@ TEST_CASE("qemu stream: runt and oversize frames are counted, the peer keeps wor
 
 TEST_CASE("qemu stream: an absurd length disconnects that peer only") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("qemu.sock");
-  options.listen_qemu = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  Transports& transports = f.serve(&TransportOptions::listen_qemu, "unix://", "qemu.sock");
+  const std::string path = f.path;
   const int bad = connect_unix(path);
   const int good = connect_unix(path);
   write_all(good, prefixed(LengthPrefix::be32, make_frame(kBroadcastMac, kClientB)));
@@ -223,10 +242,8 @@ TEST_CASE("qemu stream: an absurd length disconnects that peer only") {
 
 TEST_CASE("two qemu clients reach each other by MAC; one leaving does not disturb the other") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("qemu.sock");
-  options.listen_qemu = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  Transports& transports = f.serve(&TransportOptions::listen_qemu, "unix://", "qemu.sock");
+  const std::string path = f.path;
   const int a = connect_unix(path);
   const int b = connect_unix(path);
   write_all(a, prefixed(LengthPrefix::be32, make_frame(kBroadcastMac, kClientA)));
@@ -250,10 +267,8 @@ TEST_CASE("two qemu clients reach each other by MAC; one leaving does not distur
 
 TEST_CASE("HTTP /connect: frames pipelined in the same write as the request are not lost") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("api.sock");
-  options.listen = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  f.serve(&TransportOptions::listen, "unix://", "api.sock");
+  const std::string path = f.path;
   const int client = connect_unix(path);
   const std::string request = "POST /connect HTTP/1.1\r\nHost: \r\nContent-Length: 0\r\n\r\n";
   Bytes wire(request.begin(), request.end());
@@ -273,10 +288,8 @@ TEST_CASE("HTTP /connect: frames pipelined in the same write as the request are 
 
 TEST_CASE("HTTP: other requests go to the handler (404 by default), garbage gets 400") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("api.sock");
-  options.listen = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  Transports& transports = f.serve(&TransportOptions::listen, "unix://", "api.sock");
+  const std::string path = f.path;
   auto ask = [&](const std::string& request) {
     const int client = connect_unix(path);
     write_all(client, Bytes(request.begin(), request.end()));
@@ -304,15 +317,9 @@ TEST_CASE("HTTP: other requests go to the handler (404 by default), garbage gets
 
 TEST_CASE("vfkit: VFKT handshake is consumed; a 4-byte datagram is counted; frames flow both ways") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("vfkit.sock");
-  options.listen_vfkit = {"unixgram://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
-  const int client = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  const SocketAddress own = unix_socket_address(f.dir.file("vm.sock"));
-  REQUIRE(bind(client, own.get(), own.length) == 0);
-  const SocketAddress server = unix_socket_address(path);
-  REQUIRE(connect(client, server.get(), server.length) == 0);
+  Transports& transports = f.serve(&TransportOptions::listen_vfkit, "unixgram://", "vfkit.sock");
+  const std::string path = f.path;
+  const int client = open_vfkit_client(f.dir.file("vm.sock"), path);
 
   REQUIRE(send(client, "VFKT", 4, 0) == 4);
   REQUIRE(f.run_until([&] { return transports.counters().vfkit_handshakes == 1; }));
@@ -347,19 +354,9 @@ TEST_CASE("vfkit: VFKT handshake is consumed; a 4-byte datagram is counted; fram
 
 TEST_CASE("vfkit: without the handshake the first datagram is a frame; a new peer is learned after the old one goes") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("vfkit.sock");
-  options.listen_vfkit = {"unixgram://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
-  const SocketAddress server = unix_socket_address(path);
-  auto open_client = [&](const std::string& name) {
-    const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const SocketAddress own = unix_socket_address(f.dir.file(name));
-    unlink(f.dir.file(name).c_str());
-    REQUIRE(bind(fd, own.get(), own.length) == 0);
-    REQUIRE(connect(fd, server.get(), server.length) == 0);
-    return fd;
-  };
+  Transports& transports = f.serve(&TransportOptions::listen_vfkit, "unixgram://", "vfkit.sock");
+  const std::string path = f.path;
+  auto open_client = [&](const std::string& name) { return open_vfkit_client(f.dir.file(name), path); };
   int client = open_client("vm1.sock");
   const Bytes frame = make_frame(kBroadcastMac, kClientA, 60, 1);
   REQUIRE(send(client, frame.data(), frame.size(), 0) == 60);
@@ -378,15 +375,58 @@ TEST_CASE("vfkit: without the handshake the first datagram is a frame; a new pee
   ssize_t n = -1;
   REQUIRE(f.run_until([&] { return (n = recv(client, buffer, sizeof buffer, MSG_DONTWAIT)) > 0; }));
   CHECK(n == 77);
+
+  // A third instance appears while the second is still alive: it takes over at once.
+  const int third = open_client("vm3.sock");
+  const Bytes hello = make_frame(kBroadcastMac, kClientB, 64, 3);
+  REQUIRE(send(third, hello.data(), hello.size(), 0) == 64);
+  REQUIRE(f.run_until([&] { return transports.counters().vfkit_peer_changes == 1; }));
+  f.inject(make_frame(kClientB, kRecorderMac, 88));
+  REQUIRE(f.run_until([&] { return (n = recv(third, buffer, sizeof buffer, MSG_DONTWAIT)) > 0; }));
+  CHECK(n == 88);
+  close(third);
+  close(client);
+}
+
+TEST_CASE("vfkit: a peer that does not read gets back-pressure, then everything queued arrives") {
+  Fixture f;
+  Transports& transports = f.serve(&TransportOptions::listen_vfkit, "unixgram://", "vfkit.sock");
+  const std::string path = f.path;
+  const int client = open_vfkit_client(f.dir.file("vm.sock"), path);
+  REQUIRE(send(client, "VFKT", 4, 0) == 4);
+  const Bytes hello = make_frame(kBroadcastMac, kClientA);
+  REQUIRE(send(client, hello.data(), hello.size(), 0) == 60);
+  REQUIRE(f.run_until([&] { return f.recorder.frames.size() == 1; }));
+  // The socket's 1 MiB send buffer (2 MiB as the kernel counts) holds some 900 such
+  // datagrams in the unread receiver; the rest must wait in our queue, not be dropped.
+  constexpr int kFrames = 1200;
+  for (int batch = 0; batch < kFrames / 300; ++batch) {
+    for (int i = 0; i < 300; ++i)
+      f.inject(make_frame(kClientA, kRecorderMac, 1400, static_cast<std::uint8_t>(batch * 300 + i)));
+    f.spin(3);
+  }
+  CHECK(transports.counters().send_blocked >= 1);
+  CHECK(transports.counters().queue_full_drops == 0);
+  int received = 0;
+  bool in_order = true;
+  f.run_until([&] {
+    std::uint8_t buffer[2048];
+    ssize_t n;
+    while ((n = recv(client, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) {
+      in_order = in_order && n == 1400 && buffer[20] == static_cast<std::uint8_t>(received);
+      ++received;
+    }
+    return received == kFrames;
+  });
+  CHECK(received == kFrames);
+  CHECK(in_order);
   close(client);
 }
 
 TEST_CASE("bess: one frame per seqpacket, peers come and go") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("bess.sock");
-  options.listen_bess = {"unixpacket://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  Transports& transports = f.serve(&TransportOptions::listen_bess, "unixpacket://", "bess.sock");
+  const std::string path = f.path;
   const int client = connect_unix(path, SOCK_SEQPACKET);
   const Bytes frame = make_frame(kBroadcastMac, kClientA, 100, 3);
   REQUIRE(send(client, frame.data(), frame.size(), 0) == 100);
@@ -404,10 +444,8 @@ TEST_CASE("bess: one frame per seqpacket, peers come and go") {
 
 TEST_CASE("a slow reader gets a bounded queue: excess frames are refused and counted, never a crash") {
   Fixture f;
-  TransportOptions options;
-  const std::string path = f.dir.file("qemu.sock");
-  options.listen_qemu = {"unix://" + path};
-  Transports transports(&f.loop, f.sw, *f.end_of_turn, options);
+  Transports& transports = f.serve(&TransportOptions::listen_qemu, "unix://", "qemu.sock");
+  const std::string path = f.path;
   const int client = connect_unix(path);
   write_all(client, prefixed(LengthPrefix::be32, make_frame(kBroadcastMac, kClientA)));
   REQUIRE(f.run_until([&] { return f.recorder.frames.size() == 1; }));
