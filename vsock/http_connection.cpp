@@ -20,14 +20,22 @@ HttpConnection::HttpConnection(PortContext context, int fd, std::string descript
   set_nonblocking(fd_);
   watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
                                          [this](int status, int events) { on_event(status, events); });
+  deadline_ = std::make_unique<Timer>(context_.loop, [this] {
+    transport_log(LogLevel::info, description_ + ": HTTP client too slow; closing");
+    finish();
+  });
 }
 
 HttpConnection::~HttpConnection() {
+  deadline_.reset();
   watch_.reset();  // before closing fd_ (uv_close unregisters the descriptor)
   if (fd_ >= 0) ::close(fd_);
 }
 
-void HttpConnection::start() { watch_->watch(UV_READABLE); }
+void HttpConnection::start() {
+  watch_->watch(UV_READABLE);
+  deadline_->start(kHttpRequestTimeoutMs);
+}
 
 void HttpConnection::on_event(int status, int events) {
   if (done_) return;
@@ -72,6 +80,7 @@ void HttpConnection::become_switch_port() {
   done_ = true;
   handing_over_ = true;
   watch_->watch(0);
+  deadline_->stop();
   context_.peers.schedule_flush(*this);
 }
 
@@ -115,6 +124,7 @@ void HttpConnection::finish() {
   if (done_) return;
   done_ = true;
   watch_->watch(0);
+  deadline_->stop();
   context_.peers.retire(*this);
 }
 

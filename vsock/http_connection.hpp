@@ -49,6 +49,10 @@ class HttpConnection final : public Peer {
   bool done_ = false;
   bool handing_over_ = false;
   std::unique_ptr<PollWatcher> watch_;
+  std::unique_ptr<Timer> deadline_;  // a client must finish its request in time
 };
+
+/// How long a client may take to send its request (or read our answer).
+inline constexpr std::uint64_t kHttpRequestTimeoutMs = 30000;
 
 }  // namespace usernet
