@@ -108,6 +108,7 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
       return "cannot send the connect request: " + errno_text(errno);
   }
   set_nonblocking(stream);
+  enlarge_socket_buffers(stream, kRelaySocketBuffer);
 
   TapConfig config;
   if (!options.preexisting) {

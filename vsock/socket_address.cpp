@@ -78,6 +78,11 @@ bool set_nonblocking(int fd) {
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
+void enlarge_socket_buffers(int fd, int bytes) {
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
 int connect_stream(const TransportUrl& url) {
   if (socket_type_for(url.scheme) != SOCK_STREAM)
     throw std::runtime_error("cannot connect to '" + url.text + "': not a stream URL");

@@ -31,6 +31,13 @@ std::string errno_text(int error);
 /// Puts a descriptor in non-blocking mode; false on failure.
 bool set_nonblocking(int fd);
 
+/// Enlarges a socket's kernel buffers (best effort; no-op for non-sockets), so a frame
+/// relay moves bigger batches per wake-up.
+void enlarge_socket_buffers(int fd, int bytes);
+
+/// Buffer size the frame relays ask for on their stream sockets.
+inline constexpr int kRelaySocketBuffer = 4 << 20;
+
 /// Connects a blocking stream socket to the URL (unix, tcp or vsock) and returns it;
 /// throws std::runtime_error naming the URL on failure.
 int connect_stream(const TransportUrl& url);

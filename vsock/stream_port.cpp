@@ -32,6 +32,8 @@ StreamPort::StreamPort(PortContext context, int read_fd, int write_fd, LengthPre
   std::copy(initial.begin(), initial.end(), input_.begin());
   input_filled_ = initial.size();
   set_nonblocking(read_fd_);
+  enlarge_socket_buffers(read_fd_, kRelaySocketBuffer);
+  if (write_fd_ != read_fd_) enlarge_socket_buffers(write_fd_, kRelaySocketBuffer);
   set_nonblocking(write_fd_);
   try {
     read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_, [this](int status, int events) {
