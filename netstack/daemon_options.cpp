@@ -43,6 +43,16 @@ po::options_description describe_options() {
       ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
       ("listen-bess", po::value<std::vector<std::string>>()->composing(), "bess seqpacket socket (unixpacket://)")
       ("listen-stdio", "exchange frames on stdin/stdout")
+      ("forward", po::value<std::vector<std::string>>()->composing(),
+       "host -> guest port forward [udp:|unix:]LOCAL=REMOTE, e.g. 127.0.0.1:8080=192.168.127.2:80 or :2222=:22")
+      ("no-dhcp", "do not serve DHCP")
+      ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
+      ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
+      ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
+      ("dns-search", po::value<std::vector<std::string>>()->composing(), "search domain for guests (default: the host's resolv.conf), repeatable")
+      ("no-dns", "do not serve DNS")
+      ("dns-upstream", po::value<std::vector<std::string>>()->composing(), "upstream DNS server IP[:PORT] (default: the host's resolv.conf), repeatable")
+      ("dns-zone", po::value<std::vector<std::string>>()->composing(), "local zone ZONE[,default=IP][,record=NAME:IP][,regexp=RE:IP], repeatable")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
       ("pid-file", po::value<std::string>(), "write the process id to this file");
@@ -106,6 +116,33 @@ DaemonOptions build(const po::variables_map& vm) {
   o.listen_vfkit = strings("listen-vfkit");
   o.listen_bess = strings("listen-bess");
   o.listen_stdio = vm.count("listen-stdio") > 0;
+  o.dhcp.enabled = vm.count("no-dhcp") == 0;
+  o.dhcp.lease_time_s = vm["dhcp-lease-time"].as<unsigned>();
+  if (o.dhcp.lease_time_s < 60) throw BadOption("--dhcp-lease-time: must be at least 60 seconds");
+  for (const auto& text : strings("dhcp-static-lease")) {
+    auto lease = parse_static_lease(text);
+    if (!lease) throw BadOption("--dhcp-static-lease: '" + text + "' is not MAC=IP");
+    o.dhcp.static_leases.push_back(*lease);
+  }
+  for (const auto& text : strings("dhcp-route")) {
+    auto route = parse_classless_route(text);
+    if (!route) throw BadOption("--dhcp-route: '" + text + "' is not NET/LEN=ROUTER");
+    o.dhcp.routes.push_back(*route);
+  }
+  if (vm.count("dns-search")) {
+    o.search_from_host = false;
+    o.dhcp.search_domains = strings("dns-search");
+  }
+  if (auto error = dhcp::validate(make_dhcp_config(n, o.dhcp))) throw BadOption("DHCP: " + *error);
+  for (const auto& text : strings("forward")) {
+    std::string error;
+    auto spec = parse_forward(text, n.first_guest_ip, error);
+    if (!spec) throw BadOption("--forward '" + text + "': " + error);
+    o.forwards.push_back(*spec);
+  }
+  o.dns.enabled = vm.count("no-dns") == 0;
+  o.dns.upstream = strings("dns-upstream");
+  o.dns.zones = strings("dns-zone");
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
       o.listen_bess.empty() && !o.listen_stdio)
     throw BadOption("nothing to serve: give --tap or a --listen* option");

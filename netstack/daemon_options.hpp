@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "netstack/forward_spec.hpp"
+#include "netstack/gateway_dhcp.hpp"
+#include "netstack/gateway_dns.hpp"
 #include "netstack/virtual_network.hpp"
 
 namespace usernet {
@@ -20,6 +23,10 @@ struct DaemonOptions {
   // Frame transports (issue: transports); strings are URLs, validated when opened.
   std::vector<std::string> listen, listen_qemu, listen_vfkit, listen_bess;
   bool listen_stdio = false;
+  DhcpOptions dhcp;
+  bool search_from_host = true;  // no --dns-search: use the host's resolv.conf search line
+  DnsOptions dns;
+  std::vector<ForwardSpec> forwards;  // host -> guest port forwards
 };
 
 /// What main() should do after parsing.

@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "netstack/daemon_options.hpp"
+#include "netstack/gateway_dhcp.hpp"
+#include "netstack/gateway_dns.hpp"
 #include "netstack/memory_trimmer.hpp"
+#include "netstack/port_forwarder.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
 #include "vsock/transport_log.hpp"
@@ -62,6 +65,13 @@ usernet::TapConfig guest_tap_config(const usernet::DaemonOptions& options) {
   return config;
 }
 
+/// The search domains of the host's resolver (what guests should search too).
+std::vector<std::string> host_search_domains() {
+  std::ifstream file("/etc/resolv.conf");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return usernet::search_domains_from_resolv_conf(text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,10 +92,22 @@ int main(int argc, char** argv) {
   uv_loop_t* loop = uv_default_loop();
   std::optional<usernet::VirtualNetwork> network;
   std::unique_ptr<usernet::TapPort> tap;
+  std::unique_ptr<usernet::GatewayDhcp> dhcp;
+  std::unique_ptr<usernet::GatewayDns> dns;
+  std::unique_ptr<usernet::PortForwarder> forwarder;
   std::optional<usernet::Transports> transports;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
     network.emplace(loop, options.network);
+    if (options.dhcp.enabled) {
+      auto dhcp_options = options.dhcp;
+      if (options.search_from_host) dhcp_options.search_domains = host_search_domains();
+      dhcp = std::make_unique<usernet::GatewayDhcp>(*network, usernet::make_dhcp_config(options.network, dhcp_options));
+    }
+    if (options.dns.enabled) dns = std::make_unique<usernet::GatewayDns>(*network, options.dns);
+    forwarder = std::make_unique<usernet::PortForwarder>(*network);
+    for (const auto& spec : options.forwards)
+      if (auto error = forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);
     if (!options.tap.empty()) {
       auto device = usernet::TapDevice::open(options.tap, options.netns, guest_tap_config(options));
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
@@ -119,7 +141,10 @@ int main(int argc, char** argv) {
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
   transports.reset();
+  forwarder.reset();
   tap.reset();
+  dns.reset();
+  dhcp.reset();
   network.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);

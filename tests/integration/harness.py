@@ -107,8 +107,9 @@ class Network:
         args += list(extra)
         proc = self.start(self.host, args, log_name="usernetd")
         if tap and wait_for_tap:
-            self.wait_for(lambda: "UP" in self.guest.ip("link", "show", "tap0", check=False).stdout
-                          or proc.poll() is not None, "tap0 up in the guest namespace")
+            ready = "UP" if configure else "tap0"  # unconfigured TAPs stay down
+            self.wait_for(lambda: ready in self.guest.ip("link", "show", "tap0", check=False).stdout
+                          or proc.poll() is not None, "tap0 in the guest namespace")
             if proc.poll() is not None:
                 raise RuntimeError("usernetd exited early:\n" + self.log_of("usernetd"))
         return proc

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs dependencies, builds, and runs every
+# test — unit tests, namespace integration tests and QEMU e2e tests under ASan/UBSan,
+# plus a short run of each fuzz target. Needs root (network namespaces, TAP devices).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "tools/test.sh: run as root (it creates network namespaces and TAP devices)" >&2
+  exit 1
+fi
+
+tools/setup-deps.sh
+
+# The sanitizer build runs the tests; the release build serves the RSS test and benchmarks.
+cmake --preset asan >/dev/null && cmake --build --preset asan
+cmake --preset release >/dev/null && cmake --build --preset release
+
+# Fuzz each protocol engine briefly (clang + libFuzzer); a crash fails the run.
+cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
+fuzz_seconds=${USERNET_FUZZ_SECONDS:-20}
+for target in build/fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$target" ] || continue
+  corpus=$(mktemp -d)
+  echo "fuzzing $(basename "$target") for ${fuzz_seconds}s"
+  "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
+  rm -rf "$corpus"
+done
+
+ctest --preset asan --output-on-failure
