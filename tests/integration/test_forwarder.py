@@ -83,22 +83,30 @@ class ForwarderNat(test_nat_tap.NatOverTap):
 
 
 class ForwarderCreatesTap(unittest.TestCase):
-    """Without -preexisting: TAP created with the MAC, link up, DHCP client started."""
+    """Without -preexisting: TAP created with the MAC, link up, DHCP client started and
+    its lease obtained through the relay."""
 
-    def test_creates_tap_sets_mac_and_runs_dhcp_client(self):
+    def test_creates_tap_sets_mac_and_gets_a_dhcp_lease(self):
         net = harness.Network()
         work = tempfile.mkdtemp(prefix="usernet-forwarder-")
         try:
             api = os.path.join(work, "api.sock")
             daemon = net.start_usernetd("--listen", f"unix://{api}", tap=False)
             net.wait_for(lambda: os.path.exists(api), "API socket")
-            # A stand-in udhcpc records how it was called (the real one would rewrite the
-            # machine's resolv.conf); gvforwarder prefers udhcpc when it is on PATH.
+            # udhcpc on PATH is a wrapper that records how it was called and runs busybox
+            # udhcpc with a script that only configures tap0 (the default script would
+            # rewrite the machine's resolv.conf). gvforwarder prefers udhcpc when present.
             record = os.path.join(work, "udhcpc.args")
-            fake = os.path.join(work, "udhcpc")
-            with open(fake, "w") as f:
-                f.write(f"#!/bin/sh\necho \"$@\" > {record}\nexit 0\n")
-            os.chmod(fake, stat.S_IRWXU)
+            script = os.path.join(work, "dhcp-script")
+            with open(script, "w") as f:
+                f.write('#!/bin/sh\n[ "$1" = bound ] || exit 0\n'
+                        'ip addr add "$ip/$mask" dev "$interface"\n'
+                        'ip route add default via "$router" dev "$interface"\n')
+            wrapper = os.path.join(work, "udhcpc")
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\necho "$@" > {record}\nexec busybox udhcpc "$@" -s {script}\n')
+            for path in (script, wrapper):
+                os.chmod(path, stat.S_IRWXU)
             forwarder = start_forwarder(net, api, env_path=work)
             net.wait_for(lambda: "UP" in net.guest.ip("link", "show", "tap0", check=False).stdout,
                          "tap0 up in the guest")
@@ -106,9 +114,10 @@ class ForwarderCreatesTap(unittest.TestCase):
             net.wait_for(lambda: os.path.exists(record), "the DHCP client started")
             with open(record) as f:
                 self.assertEqual(f.read().split(), ["-f", "-q", "-i", "tap0", "-v"])
-            # The relay works on the created TAP too (address set by hand: no DHCP server).
-            net.guest.ip("addr", "add", "192.168.127.2/24", "dev", "tap0")
-            net.wait_for(lambda: ping_works(net.guest, GATEWAY), "ping through the created TAP")
+            # The lease travels through the relay: the static lease for the default MAC.
+            net.wait_for(lambda: "192.168.127.2/24" in net.guest.ip("addr", "show", "tap0").stdout,
+                         "DHCP address on tap0", timeout=20)
+            net.wait_for(lambda: ping_works(net.guest, HOST_ALIAS), "ping through the created TAP")
             self.assertEqual(net.stop(forwarder), 0)
             self.assertEqual(net.stop(daemon), 0)
         finally:
