@@ -14,20 +14,31 @@
 
 namespace usernet::test {
 
-/// Guest RAM of `size` bytes at guest-physical `base` (and QEMU-virtual base + 0x7f0000000000).
+/// Guest RAM of `size` bytes at guest-physical `base` (and QEMU-virtual base + 0x7f0000000000),
+/// in a vector or in memory the test mapped itself (a memfd shared with the back-end).
 struct TestGuestRam {
   static constexpr std::uint64_t kUserOffset = 0x7f0000000000ull;
   std::uint64_t base;
-  std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> owned;
+  std::span<std::uint8_t> bytes;
   vhost::GuestMemory memory;
   std::uint64_t next_free;
 
   explicit TestGuestRam(std::size_t size = 1 << 20, std::uint64_t base_ = 0x100000)
-      : base(base_), bytes(size), next_free(base_) {
+      : base(base_), owned(size), bytes(owned), next_free(base_) {
+    init_memory();
+  }
+  TestGuestRam(std::span<std::uint8_t> external, std::uint64_t base_)
+      : base(base_), bytes(external), next_free(base_) {
+    init_memory();
+  }
+  void init_memory() {
     std::string error;
-    vhost::GuestRegion region{{base, size, base + kUserOffset, 0}, std::span(bytes), nullptr};
+    vhost::GuestRegion region{{base, bytes.size(), base + kUserOffset, 0}, bytes, nullptr};
     memory = *vhost::GuestMemory::create({region}, error);
   }
+  /// QEMU-virtual address of a guest-physical one.
+  std::uint64_t user_address(std::uint64_t gpa) const { return gpa + kUserOffset; }
   /// Reserves `length` bytes (aligned to `align`) and returns their guest-physical address.
   std::uint64_t allocate(std::size_t length, std::size_t align = 16) {
     next_free = (next_free + align - 1) / align * align;
@@ -36,7 +47,7 @@ struct TestGuestRam {
     return at;
   }
   std::span<std::uint8_t> at(std::uint64_t gpa, std::size_t length) {
-    return std::span(bytes).subspan(gpa - base, length);
+    return bytes.subspan(gpa - base, length);
   }
 };
 
@@ -56,6 +67,10 @@ class TestRing {
         descriptors_(ram.allocate(vhost::SplitVirtqueue::descriptor_table_bytes(size), 16)),
         available_(ram.allocate(vhost::SplitVirtqueue::available_ring_bytes(size), 2)),
         used_(ram.allocate(vhost::SplitVirtqueue::used_ring_bytes(size), 4)) {}
+
+  std::uint64_t descriptor_table_address() const { return descriptors_; }
+  std::uint64_t available_ring_address() const { return available_; }
+  std::uint64_t used_ring_address() const { return used_; }
 
   vhost::VirtqueueRings rings() {
     return {ram_.at(descriptors_, vhost::SplitVirtqueue::descriptor_table_bytes(size_)),

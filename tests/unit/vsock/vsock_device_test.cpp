@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "tests/unit/vsock/virtqueue_test_ring.hpp"
+#include "tests/unit/vsock/vsock_test_driver.hpp"
 #include "vsock/vsock_device.hpp"
 
 using namespace usernet;
@@ -72,87 +72,36 @@ struct FakeConnector : HostConnector {
   }
 };
 
-struct Packet {
-  PacketHeader header;
-  std::string payload;
-};
-
-// Plays the guest driver: tx and rx rings in fake guest RAM, around a VsockDevice.
+// A VsockDevice over a test driver's rings, pumped after every guest action.
 struct Guest {
-  static constexpr std::uint64_t kCid = 3;
+  static constexpr std::uint64_t kCid = usernet::test::VsockTestDriver::kGuestCid;
   TestGuestRam ram{8 << 20};
-  TestRing rx_ring{ram, 64};
-  TestRing tx_ring{ram, 64};
+  usernet::test::VsockTestDriver driver{ram};
+  TestRing& rx_ring = driver.rx_ring;
+  TestRing& tx_ring = driver.tx_ring;
   vhost::SplitVirtqueue rx = rx_ring.device();
   vhost::SplitVirtqueue tx = tx_ring.device();
   FakeConnector connector;
   std::vector<QueueIndex> notified;
   VsockDevice device;
-  std::map<std::uint16_t, std::pair<std::uint64_t, std::uint64_t>> rx_buffers;
-  std::uint64_t tx_area = ram.allocate(1 << 20);
-  std::uint64_t tx_offset = 0;
 
   explicit Guest(DeviceConfig config = {})
       : device(config, connector, [this](QueueIndex q) { notified.push_back(q); }) {
     device.attach_queues(&rx, &tx);
   }
-
-  // Queues one packet on tx (header and payload in separate descriptors, like Linux 6.1).
   void send(PacketHeader h, const std::string& payload = {}, bool pump = true) {
-    h.len = static_cast<std::uint32_t>(payload.size());
-    if (tx_offset + 44 + payload.size() > (1 << 20)) tx_offset = 0;
-    const std::uint64_t at = tx_area + tx_offset;
-    tx_offset += 44 + payload.size() + 16;
-    const auto bytes = encode_packet_header(h);
-    std::copy(bytes.begin(), bytes.end(), ram.at(at, 44).begin());
-    std::copy(payload.begin(), payload.end(), ram.at(at + 44, payload.size()).begin());
-    if (payload.empty()) {
-      tx_ring.add_chain({{at, 44, false}});
-    } else {
-      tx_ring.add_chain({{at, 44, false}, {at + 44, static_cast<std::uint32_t>(payload.size()), false}});
-    }
+    driver.send(h, payload);
     if (pump) device.pump();
   }
-
-  PacketHeader header(Operation op, std::uint32_t guest_port, std::uint32_t host_port,
-                      std::uint32_t buf_alloc = 256 * 1024, std::uint32_t fwd_cnt = 0) {
-    PacketHeader h;
-    h.src_cid = kCid;
-    h.dst_cid = kHostCid;
-    h.src_port = guest_port;
-    h.dst_port = host_port;
-    h.type = static_cast<std::uint16_t>(SocketType::stream);
-    h.op = static_cast<std::uint16_t>(op);
-    h.buf_alloc = buf_alloc;
-    h.fwd_cnt = fwd_cnt;
-    return h;
+  static PacketHeader header(Operation op, std::uint32_t guest_port, std::uint32_t host_port,
+                             std::uint32_t buf_alloc = 256 * 1024, std::uint32_t fwd_cnt = 0) {
+    return usernet::test::VsockTestDriver::header(op, guest_port, host_port, buf_alloc, fwd_cnt);
   }
-
-  // Offers `count` rx buffers of 44 + `size` bytes (two descriptors each).
   void give_rx(int count, std::uint32_t size = 4096) {
-    for (int i = 0; i < count; ++i) {
-      const auto hdr = ram.allocate(44);
-      const auto data = ram.allocate(size);
-      const auto head = rx_ring.add_chain({{hdr, 44, true}, {data, size, true}});
-      rx_buffers[head] = {hdr, data};
-    }
+    driver.give_rx(count, size);
     device.pump();
   }
-
-  // Collects packets the device delivered.
-  std::vector<Packet> receive() {
-    std::vector<Packet> out;
-    for (auto used : rx_ring.take_used()) {
-      auto [hdr, data] = rx_buffers.at(static_cast<std::uint16_t>(used.id));
-      REQUIRE(used.length >= 44);
-      auto h = decode_packet_header(ram.at(hdr, 44));
-      REQUIRE(h);
-      REQUIRE(used.length == 44 + h->len);
-      auto payload = ram.at(data, h->len);
-      out.push_back({*h, std::string(payload.begin(), payload.end())});
-    }
-    return out;
-  }
+  std::vector<usernet::test::TestPacket> receive() { return driver.receive(); }
 };
 
 // Opens a guest-initiated connection from guest port 5000 to host port 1024.
