@@ -1,0 +1,190 @@
+#include "hypervisor/device_parser.hpp"
+
+#include <limits>
+
+#include "hypervisor/config_error.hpp"
+#include "hypervisor/option_list.hpp"
+
+namespace usernet {
+
+namespace {
+
+/// Throws ConfigError for key of device `what` with a message.
+[[noreturn]] void fail(const std::string& key, const std::string& what, const std::string& message) {
+  throw ConfigError(key, what + ": " + message);
+}
+
+/// A value that must be present.
+std::string required(OptionReader& reader, std::string_view key) {
+  auto text = reader.value(key);
+  if (!text) fail(std::string(key), reader.what(), "'" + std::string(key) + "=' is required");
+  return *text;
+}
+
+/// mac=: a unicast MAC address.
+std::optional<MacAddress> parse_mac_option(OptionReader& reader) {
+  const auto text = reader.value("mac");
+  if (!text) return std::nullopt;
+  const auto mac = parse_mac(*text);
+  if (!mac) fail("mac", reader.what(), "bad MAC address '" + *text + "'");
+  if (is_group_address(*mac)) fail("mac", reader.what(), "'" + *text + "' is a multicast address");
+  return mac;
+}
+
+/// virtio-net: at most one of nat, fd=N, unixSocketPath=P or type=unixgram,path=P
+/// (krunkit form, with vfkitMagic=on|off and offloading=off); none of them means usernet
+/// runs inside the launcher.
+VirtioNet parse_net(OptionReader& reader) {
+  VirtioNet net;
+  net.mac = parse_mac_option(reader);
+  const bool nat = reader.flag("nat");
+  const auto fd = reader.number("fd", 0, std::numeric_limits<int>::max());
+  const auto unix_socket_path = reader.value("unixSocketPath");
+  const auto type = reader.value("type");
+  const auto path = reader.value("path");
+  const auto vfkit_magic = reader.optional_flag("vfkitMagic");
+  const auto offloading = reader.value("offloading");
+
+  if (type && *type != "unixgram") fail("type", reader.what(), "type must be 'unixgram', not '" + *type + "'");
+  if (path && !type) fail("path", reader.what(), "'path' needs type=unixgram");
+  if (offloading && !type) fail("offloading", reader.what(), "'offloading' needs type=unixgram");
+  if (type && !path) fail("path", reader.what(), "type=unixgram needs path=");
+  if (offloading && *offloading != "off") fail("offloading", reader.what(), "only offloading=off is supported");
+
+  const int chosen = int{nat} + int{fd.has_value()} + int{unix_socket_path.has_value()} + int{type.has_value()};
+  if (chosen > 1) {
+    fail(nat ? "nat" : (fd ? "fd" : "unixSocketPath"), reader.what(),
+         "nat, fd, unixSocketPath and type=unixgram exclude each other");
+  }
+  if (vfkit_magic && !unix_socket_path && !type) {
+    fail("vfkitMagic", reader.what(), "vfkitMagic needs unixSocketPath or type=unixgram");
+  }
+
+  if (nat) {
+    net.attachment = NatNet{};
+  } else if (fd) {
+    net.attachment = InheritedFdNet{static_cast<int>(*fd)};
+  } else if (unix_socket_path || type) {
+    net.attachment = UnixgramNet{unix_socket_path ? *unix_socket_path : *path, vfkit_magic.value_or(true)};
+  } else {
+    net.attachment = EmbeddedNet{};
+  }
+  return net;
+}
+
+/// virtio-vsock: port=N (1..2^32-2), socketURL=P, listen (default) or connect.
+VirtioVsock parse_vsock(OptionReader& reader) {
+  VirtioVsock vsock;
+  const auto port = reader.number("port", 1, 0xfffffffeULL);
+  if (!port) fail("port", reader.what(), "'port=' is required");
+  vsock.port = static_cast<std::uint32_t>(*port);
+  vsock.socket_url = required(reader, "socketURL");
+  const bool listen = reader.flag("listen");
+  const bool connect = reader.flag("connect");
+  if (listen && connect) fail("connect", reader.what(), "'listen' and 'connect' exclude each other");
+  vsock.direction = connect ? VsockDirection::connect : VsockDirection::listen;
+  return vsock;
+}
+
+/// virtio-blk: path=P, readonly, deviceId=ID (at most 20 bytes: the virtio serial field),
+/// type=image|dev.
+VirtioBlk parse_blk(OptionReader& reader) {
+  VirtioBlk blk;
+  blk.path = required(reader, "path");
+  blk.readonly = reader.flag("readonly");
+  if (const auto id = reader.value("deviceId")) {
+    if (id->size() > 20) fail("deviceId", reader.what(), "deviceId is limited to 20 characters");
+    blk.device_id = *id;
+  }
+  if (const auto type = reader.value("type")) {
+    if (*type == "image") {
+      blk.type = BlockType::image;
+    } else if (*type == "dev") {
+      blk.type = BlockType::dev;
+    } else {
+      fail("type", reader.what(), "type must be 'image' or 'dev', not '" + *type + "'");
+    }
+  }
+  return blk;
+}
+
+/// virtio-serial / serial: exactly one of logFilePath=F, stdio, pty.
+SerialPort parse_serial(OptionReader& reader, SerialBus bus) {
+  SerialPort serial;
+  serial.bus = bus;
+  const auto log_file = reader.value("logFilePath");
+  const bool stdio = reader.flag("stdio");
+  const bool pty = reader.flag("pty");
+  const int chosen = int{log_file.has_value()} + int{stdio} + int{pty};
+  if (chosen == 0) fail("logFilePath", reader.what(), "one of logFilePath=, stdio or pty is required");
+  if (chosen > 1) fail(pty ? "pty" : "stdio", reader.what(), "logFilePath, stdio and pty exclude each other");
+  if (log_file) {
+    serial.output = SerialOutput::log_file;
+    serial.log_file = *log_file;
+  } else {
+    serial.output = stdio ? SerialOutput::stdio : SerialOutput::pty;
+  }
+  return serial;
+}
+
+/// virtio-fs: sharedDir=D, mountTag=T (at most 36 bytes: the virtio-fs tag field).
+VirtioFs parse_fs(OptionReader& reader) {
+  VirtioFs fs;
+  fs.shared_dir = required(reader, "sharedDir");
+  fs.mount_tag = required(reader, "mountTag");
+  if (fs.mount_tag.size() > 36) fail("mountTag", reader.what(), "mountTag is limited to 36 characters");
+  return fs;
+}
+
+}  // namespace
+
+Device parse_device(std::string_view text) {
+  OptionList list = split_options(text);
+  OptionReader reader(list.type, std::move(list.options));
+  Device device;
+  if (list.type == "virtio-net") {
+    device = parse_net(reader);
+  } else if (list.type == "virtio-vsock") {
+    device = parse_vsock(reader);
+  } else if (list.type == "virtio-blk") {
+    device = parse_blk(reader);
+  } else if (list.type == "virtio-serial") {
+    device = parse_serial(reader, SerialBus::virtio);
+  } else if (list.type == "serial") {
+    device = parse_serial(reader, SerialBus::isa);
+  } else if (list.type == "virtio-rng") {
+    device = VirtioRng{};
+  } else if (list.type == "virtio-balloon") {
+    device = VirtioBalloon{};
+  } else if (list.type == "virtio-fs") {
+    device = parse_fs(reader);
+  } else {
+    throw ConfigError(list.type, "unknown device type '" + list.type + "'");
+  }
+  reader.reject_unknown();
+  return device;
+}
+
+Bootloader parse_bootloader(std::string_view text) {
+  OptionList list = split_options(text);
+  if (list.type == "linux") {
+    OptionReader reader("linux bootloader", std::move(list.options));
+    LinuxBootloader linux_boot;
+    linux_boot.kernel = required(reader, "kernel");
+    linux_boot.initrd = reader.value("initrd").value_or("");
+    linux_boot.cmdline = reader.value("cmdline").value_or("");
+    reader.reject_unknown();
+    return linux_boot;
+  }
+  if (list.type == "efi") {
+    OptionReader reader("efi bootloader", std::move(list.options));
+    EfiBootloader efi;
+    efi.variable_store = required(reader, "variable-store");
+    efi.create = reader.flag("create");
+    reader.reject_unknown();
+    return efi;
+  }
+  throw ConfigError(list.type, "unknown bootloader type '" + list.type + "' (linux or efi)");
+}
+
+}  // namespace usernet

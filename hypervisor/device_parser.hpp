@@ -1,0 +1,21 @@
+// vfkit-style --device and --bootloader strings -> VM model. Errors are ConfigError
+// naming the bad key (the caller exits with status 2).
+#pragma once
+
+#include <string_view>
+
+#include "hypervisor/vm_config.hpp"
+
+namespace usernet {
+
+/// Parses one --device value, e.g. "virtio-net,mac=5a:94:ef:e4:0c:ee" or
+/// "virtio-blk,path=disk.img,readonly,deviceId=root". Types: virtio-net, virtio-vsock,
+/// virtio-blk, virtio-serial, serial (QEMU extension: COM1/ttyS0), virtio-rng,
+/// virtio-balloon, virtio-fs.
+Device parse_device(std::string_view text);
+
+/// Parses one --bootloader value: "linux,kernel=K[,initrd=I][,cmdline=C]" or
+/// "efi,variable-store=V[,create]".
+Bootloader parse_bootloader(std::string_view text);
+
+}  // namespace usernet

@@ -1,0 +1,112 @@
+// The VM model of usernet-vm: what vfkit's command line describes (CPUs, memory, one
+// bootloader, a list of devices), independent of the hypervisor that runs it.
+// qemu_argv.hpp turns it into a QEMU command line; device_parser.hpp builds it from
+// vfkit-style strings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "netstack/ethernet.hpp"
+
+namespace usernet {
+
+/// Direct kernel boot: kernel (bzImage or PVH ELF vmlinux), optional initrd and command line.
+struct LinuxBootloader {
+  std::string kernel;
+  std::string initrd;   // empty: none
+  std::string cmdline;  // empty: none
+};
+
+/// UEFI firmware (OVMF) with a per-VM variable store; create: copy the template if missing.
+struct EfiBootloader {
+  std::string variable_store;
+  bool create = false;
+};
+
+using Bootloader = std::variant<LinuxBootloader, EfiBootloader>;
+
+/// virtio-net attachments.
+/// usernet runs inside the launcher; QEMU gets one end of a socketpair.
+struct EmbeddedNet {};
+/// An external usernetd/gvproxy on a unix datagram socket (vfkit `unixSocketPath=` or
+/// krunkit `type=unixgram,path=`); vfkit_magic: send the 4-byte "VFKT" datagram first.
+struct UnixgramNet {
+  std::string path;
+  bool vfkit_magic = true;
+};
+/// QEMU's own user-mode network (slirp), vfkit `nat`.
+struct NatNet {};
+/// vfkit `fd=N`: a connected SOCK_DGRAM socket inherited from the parent process.
+struct InheritedFdNet {
+  int fd = -1;
+};
+using NetAttachment = std::variant<EmbeddedNet, UnixgramNet, NatNet, InheritedFdNet>;
+
+struct VirtioNet {
+  std::optional<MacAddress> mac;
+  NetAttachment attachment = EmbeddedNet{};
+};
+
+/// vsock direction, vfkit semantics: listen = the guest connects to a host unix socket
+/// (socket_url), connect = host clients connect to socket_url and reach the guest's port.
+enum class VsockDirection { listen, connect };
+
+/// One vsock port mapping; all of them share a single virtio-vsock device.
+struct VirtioVsock {
+  std::uint32_t port = 0;
+  std::string socket_url;
+  VsockDirection direction = VsockDirection::listen;
+};
+
+/// vfkit `type=`: a disk image file or a host block device (both are raw for QEMU).
+enum class BlockType { image, dev };
+
+struct VirtioBlk {
+  std::string path;
+  bool readonly = false;
+  std::string device_id;  // becomes the disk's serial (guest: /dev/disk/by-id/virtio-<id>)
+  BlockType type = BlockType::image;
+};
+
+/// Where a serial port's output goes.
+enum class SerialOutput { log_file, stdio, pty };
+
+/// Guest console. virtio = vfkit `virtio-serial` (guest hvc0); isa = QEMU-native extension
+/// `serial` (the legacy COM1 UART, guest ttyS0, usable before any module is loaded).
+enum class SerialBus { virtio, isa };
+
+struct SerialPort {
+  SerialBus bus = SerialBus::virtio;
+  SerialOutput output = SerialOutput::stdio;
+  std::string log_file;  // for SerialOutput::log_file
+};
+
+struct VirtioRng {};
+struct VirtioBalloon {};
+
+/// Host directory shared through virtiofsd; the guest mounts it by mount_tag.
+struct VirtioFs {
+  std::string shared_dir;
+  std::string mount_tag;
+};
+
+using Device =
+    std::variant<VirtioNet, VirtioVsock, VirtioBlk, SerialPort, VirtioRng, VirtioBalloon, VirtioFs>;
+
+/// Hardware acceleration. tcg works everywhere; kvm only where /dev/kvm really runs guests.
+enum class Accel { tcg, kvm };
+
+struct VmConfig {
+  unsigned cpus = 1;              // vfkit default
+  std::uint64_t memory_mib = 512; // vfkit default
+  std::optional<Bootloader> bootloader;
+  std::vector<Device> devices;
+  Accel accel = Accel::tcg;
+  std::string pidfile;            // empty: none
+};
+
+}  // namespace usernet
