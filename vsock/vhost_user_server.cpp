@@ -1,8 +1,9 @@
 // vhost-user socket server; see vhost_user_server.hpp.
 #include "vsock/vhost_user_server.hpp"
 
+#include "vsock/vhost_user_log.hpp"
+
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -116,7 +117,7 @@ void Server::adopt(int fd) {
   });
   frontend_watch_->watch(UV_READABLE);
   if (listener_watch_) listener_watch_->watch(0);
-  spdlog::info("vhost-user: front-end connected");
+  log(LogLevel::info, "vhost-user: front-end connected");
 }
 
 // One message per readiness event keeps the loop fair to the data path.
@@ -131,9 +132,9 @@ void Server::on_frontend_readable() {
   auto outcome = backend_.handle(std::move(message));
   if (!outcome.error.empty()) {
     ++refused_messages_;
-    spdlog::warn("vhost-user: {}: {}", request_name(request), outcome.error);
+    log(LogLevel::warn, "vhost-user: " + request_name(request) + ": " + outcome.error);
   } else {
-    spdlog::debug("vhost-user: {}", request_name(request));
+    log(LogLevel::debug, "vhost-user: " + request_name(request));
   }
   if (outcome.fatal) {
     drop_frontend("protocol error");
@@ -179,7 +180,7 @@ bool Server::read_message(IncomingMessage& message) {
 // Resets the device and frees every resource of the old front-end.
 void Server::drop_frontend(const std::string& reason) {
   if (frontend_fd_ < 0) return;
-  if (!reason.empty()) spdlog::info("vhost-user: {}; device reset", reason);
+  if (!reason.empty()) log(LogLevel::info, "vhost-user: " + reason + "; device reset");
   frontend_watch_.reset();
   backend_.reset();
   close_fd(frontend_fd_);

@@ -1,9 +1,8 @@
 // vhost-user-vsock device wiring; see vhost_user_vsock.hpp.
 #include "vsock/vhost_user_vsock.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "vsock/vhost_user_bytes.hpp"
+#include "vsock/vhost_user_log.hpp"
 
 namespace usernet::vsock {
 
@@ -45,7 +44,8 @@ void VhostUserVsock::queues_changed(std::span<vhost::SplitVirtqueue* const> queu
   rx_ = queues.size() == 2 ? queues[0] : nullptr;
   tx_ = queues.size() == 2 ? queues[1] : nullptr;
   queues_running_ = rx_ != nullptr;
-  spdlog::info("vsock: queues {}", queues_running_ ? "running" : "stopped; connections reset");
+  vhost::log(vhost::LogLevel::info, queues_running_ ? "vsock: queues running"
+                                                 : "vsock: queues stopped; connections reset");
   device_.attach_queues(rx_, tx_);
   if (queues_running_) device_.pump();
 }

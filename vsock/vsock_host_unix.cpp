@@ -2,7 +2,6 @@
 #include "vsock/vsock_host_unix.hpp"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -13,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "vsock/vhost_user_log.hpp"
 #include "vsock/vsock_host_command.hpp"
 
 namespace usernet::vsock {
@@ -85,7 +85,8 @@ std::unique_ptr<HostStream> UnixHostConnector::connect(std::uint32_t port) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return nullptr;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    spdlog::debug("vsock: guest connect to port {}: {}: {}", port, path, std::strerror(errno));
+    vhost::log(vhost::LogLevel::debug, "vsock: guest connect to port " + std::to_string(port) +
+                                           ": " + path + ": " + std::strerror(errno));
     ::close(fd);
     return nullptr;
   }
@@ -173,7 +174,8 @@ void UnixHostListener::read_command(int fd) {
     return;
   }
   if (!handler_(*port, std::make_unique<UnixHostStream>(loop_, fd))) {
-    spdlog::debug("vsock: host CONNECT {} refused (device not running)", *port);
+    vhost::log(vhost::LogLevel::debug,
+               "vsock: host CONNECT " + std::to_string(*port) + " refused (device not running)");
   }
 }
 
