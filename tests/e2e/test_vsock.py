@@ -19,14 +19,6 @@ STREAM_BYTES = 64 << 20
 CONNECTIONS = 50
 HOST_CONNECT_BYTES = 1 << 20
 
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-
 
 def pump_and_hash(sock, data_chunks, result):
     """Sends the chunks (then half-closes) while reading everything back; stores the
@@ -108,9 +100,8 @@ def host_connect(uds, port, result):
 
 def main():
     e2e.require_qemu()
-    work = e2e.Workdir()
-    vsockd = guest = None
-    try:
+    with e2e.Session() as session:
+        work = session.work
         kernel, initrd = e2e.build_guest(work, {
             "vsock_stream": "vsock-echo connect-echo 5000\n",
             "vsock_multi": f"vsock-echo multi 5001 {CONNECTIONS}\n",
@@ -124,7 +115,7 @@ def main():
                 "step vsock.listening PASS\n"
                 "wait $pid\n"),
         })
-        vsockd, vhost, uds = e2e.start_vsockd(work)
+        vsockd, vhost, uds = e2e.start_vsockd(session)
         stream_listener = e2e.listen_unix(uds + "_5000")
         echo_listener = e2e.listen_unix(uds + "_5001")
         stream_result, echo_result, connect_result = {}, {}, {}
@@ -134,7 +125,7 @@ def main():
         for t in threads:
             t.daemon = True
             t.start()
-        guest = e2e.Guest(work, kernel, initrd, vhost,
+        guest = e2e.Guest(session, kernel, initrd, vhost,
                           "usernet.test=devices,vsock_stream,vsock_multi,vsock_listen "
                           "usernet.arg.devices=vsock usernet.timeout=600")
         if guest.wait_for("USERNET-STEP vsock.listening", 900):
@@ -144,36 +135,23 @@ def main():
             t.join(10)
         steps = guest.steps()
         for name in ("devices", "vsock_stream", "vsock_multi", "vsock_listen"):
-            check(steps.get(name, ("missing",))[0] == "PASS", f"guest step {name}: {steps.get(name)}")
-        check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest result: {result}")
-        check(stream_result.get("received_bytes") == STREAM_BYTES,
-              f"64 MiB echoed back: {stream_result.get('received_bytes')} bytes")
-        check(stream_result.get("sent") == stream_result.get("received"),
-              "SHA-256 of 64 MiB sent == SHA-256 of the echo")
-        check(echo_result.get("accepted") == CONNECTIONS,
-              f"{CONNECTIONS} concurrent guest connections accepted: {echo_result.get('accepted')}")
-        check(connect_result.get("ok_line", "").startswith("OK "),
-              f"host CONNECT answered: {connect_result.get('ok_line')!r}")
-        check(connect_result.get("received_bytes") == HOST_CONNECT_BYTES and
-              connect_result.get("sent") == connect_result.get("received"),
-              "host CONNECT: 1 MiB echoed by the guest listener, SHA-256 equal")
+            e2e.check(steps.get(name, ("missing",))[0] == "PASS", f"guest step {name}: {steps.get(name)}")
+        e2e.check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest result: {result}")
+        e2e.check(stream_result.get("received_bytes") == STREAM_BYTES,
+                  f"64 MiB echoed back: {stream_result.get('received_bytes')} bytes")
+        e2e.check(stream_result.get("sent") == stream_result.get("received"),
+                  "SHA-256 of 64 MiB sent == SHA-256 of the echo")
+        e2e.check(echo_result.get("accepted") == CONNECTIONS,
+                  f"{CONNECTIONS} concurrent guest connections accepted: {echo_result.get('accepted')}")
+        e2e.check(connect_result.get("ok_line", "").startswith("OK "),
+                  f"host CONNECT answered: {connect_result.get('ok_line')!r}")
+        e2e.check(connect_result.get("received_bytes") == HOST_CONNECT_BYTES and
+                  connect_result.get("sent") == connect_result.get("received"),
+                  "host CONNECT: 1 MiB echoed by the guest listener, SHA-256 equal")
         guest.proc.wait(60)
-        check(vsockd.poll() is None, "usernet-vsockd still running after the VM exited")
-        check(e2e.stop_process(vsockd) == 0, "usernet-vsockd exits 0 on SIGTERM")
-    finally:
-        if guest:
-            guest.stop()
-        if vsockd:
-            e2e.stop_process(vsockd)
-        if failures:
-            print("logs kept in", work.path)
-        else:
-            work.cleanup()
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("all passed")
-    return 0
+        e2e.check(vsockd.poll() is None, "usernet-vsockd still running after the VM exited")
+        e2e.check(e2e.stop_process(vsockd) == 0, "usernet-vsockd exits 0 on SIGTERM")
+    return e2e.result()
 
 
 if __name__ == "__main__":

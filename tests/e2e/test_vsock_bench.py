@@ -16,13 +16,6 @@ import vsock_e2e as e2e  # noqa: E402
 
 BENCH_BYTES = int(os.environ.get("USERNET_BENCH_MIB", "32")) << 20
 CHUNK = 1 << 20
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
 
 
 def receive_timed(conn, expected, result):
@@ -60,15 +53,14 @@ def report(name, result):
     mbps = result.get("bytes", 0) / max(result.get("seconds", 0), 1e-9) / 1e6
     print(f"BENCH {name}: {result.get('bytes', 0)} bytes in {result.get('seconds', 0):.2f} s "
           f"= {mbps:.1f} MB/s", flush=True)
-    check(result.get("bytes") == BENCH_BYTES, f"{name}: all {BENCH_BYTES} bytes arrived")
+    e2e.check(result.get("bytes") == BENCH_BYTES, f"{name}: all {BENCH_BYTES} bytes arrived")
 
 
 def main():
     e2e.require_qemu()
-    work = e2e.Workdir()
-    vsockd = guest = None
     n = BENCH_BYTES
-    try:
+    with e2e.Session() as session:
+        work = session.work
         find_port = ("port=\n"
                      "for p in /sys/class/virtio-ports/*; do\n"
                      "  [ \"$(cat $p/name 2>/dev/null)\" = bench.0 ] && port=/dev/$(basename $p)\n"
@@ -81,7 +73,7 @@ def main():
             "bench_serial_rx": find_port + "step bench.serial.ready PASS\n"
                                f"head -c {n} $port | wc -c\n",
         })
-        vsockd, vhost, uds = e2e.start_vsockd(work)
+        vsockd, vhost, uds = e2e.start_vsockd(session)
         results = {k: {} for k in ("vsock guest->host", "vsock host->guest",
                                    "virtio-serial guest->host", "virtio-serial host->guest")}
         tx_listener = e2e.listen_unix(uds + "_7000")
@@ -91,7 +83,7 @@ def main():
             tx_listener, lambda c: receive_timed(c, n + 1, results["vsock guest->host"]))).start()
         threading.Thread(daemon=True, target=serve_once, args=(
             rx_listener, lambda c: send_timed(c, n, results["vsock host->guest"]))).start()
-        guest = e2e.Guest(work, kernel, initrd, vhost,
+        guest = e2e.Guest(session, kernel, initrd, vhost,
                           "usernet.test=bench_vsock_tx,bench_vsock_rx,bench_serial_tx,"
                           "bench_serial_rx usernet.timeout=900",
                           ["-device", "virtio-serial-pci",
@@ -105,17 +97,8 @@ def main():
         serial.close()
         for name, r in results.items():
             report(name, r)
-        check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest: {result}")
-    finally:
-        if guest:
-            guest.stop()
-        if vsockd:
-            e2e.stop_process(vsockd)
-        if failures:
-            print("logs kept in", work.path)
-        else:
-            work.cleanup()
-    return 1 if failures else 0
+        e2e.check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest: {result}")
+    return e2e.result()
 
 
 if __name__ == "__main__":

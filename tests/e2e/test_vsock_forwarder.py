@@ -20,13 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vsock_e2e as e2e  # noqa: E402
 
 MARKER = "usernet-vsock-mission-marker"
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
 
 
 def is_static(path):
@@ -87,9 +80,8 @@ def main():
         e2e.skip("needs root for ip netns")
     forwarder = find_forwarder()
     usernetd = usernetd_path()
-    work = e2e.Workdir()
-    netns = vsockd = guest = None
-    try:
+    with e2e.Session() as session:
+        work = session.work
         script = (
             "usernet-forwarder >/run/usernet/forwarder.log 2>&1 &\n"
             "i=0\n"
@@ -112,36 +104,26 @@ def main():
         with open(os.path.join(www, "page.txt"), "w") as f:
             f.write(MARKER + "\n")
         netns = Namespace()
+        session.on_exit(netns.close)
         netns.start(["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
                      "--directory", www], work("http.log"))
-        vsockd, vhost, uds = e2e.start_vsockd(work)
+        vsockd, vhost, uds = e2e.start_vsockd(session)
         daemon = netns.start([usernetd, "--listen", f"unix://{uds}_1024"], work("usernetd.log"))
         for _ in range(500):
             if os.path.exists(uds + "_1024") or daemon.poll() is not None:
                 break
             time.sleep(0.01)
-        check(os.path.exists(uds + "_1024"), "usernetd listens on <uds-path>_1024")
-        guest = e2e.Guest(work, kernel, initrd, vhost,
+        e2e.check(os.path.exists(uds + "_1024"), "usernetd listens on <uds-path>_1024")
+        guest = e2e.Guest(session, kernel, initrd, vhost,
                           "usernet.test=vsock_mission usernet.timeout=120")
         result = guest.wait_for("USERNET-RESULT", 600)
         steps = guest.steps()
-        check(steps.get("vsock.lease", ("missing",))[0] == "PASS",
-              f"guest TAP got a DHCP lease over vsock: {steps.get('vsock.lease')}")
-        check(steps.get("vsock.http", ("missing",))[0] == "PASS",
-              f"guest fetched the host's 127.0.0.1 page via 192.168.127.254: {steps.get('vsock.http')}")
-        check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest: {result}")
-    finally:
-        if guest:
-            guest.stop()
-        if vsockd:
-            e2e.stop_process(vsockd)
-        if netns:
-            netns.close()
-        if failures:
-            print("logs kept in", work.path)
-        else:
-            work.cleanup()
-    return 1 if failures else 0
+        e2e.check(steps.get("vsock.lease", ("missing",))[0] == "PASS",
+                  f"guest TAP got a DHCP lease over vsock: {steps.get('vsock.lease')}")
+        e2e.check(steps.get("vsock.http", ("missing",))[0] == "PASS",
+                  f"guest fetched the host's 127.0.0.1 page via 192.168.127.254: {steps.get('vsock.http')}")
+        e2e.check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest: {result}")
+    return e2e.result()
 
 
 def build_guest_with_forwarder(work, forwarder, script):

@@ -64,13 +64,16 @@ def build_guest(work, tests):
     return os.path.join(out, "vmlinux"), os.path.join(out, "initramfs.cpio.gz")
 
 
-def start_vsockd(work, cid=3, extra=()):
-    """Starts usernet-vsockd; returns (process, vhost socket path, uds base path)."""
+def start_vsockd(session, cid=3, extra=()):
+    """Starts usernet-vsockd (stopped when the session ends); returns (process, vhost
+    socket path, uds base path)."""
+    work = session.work
     vhost = work("vhost.sock")
     uds = work("vsock")
     log = open(work("vsockd.log"), "w")
     proc = subprocess.Popen([program("usernet-vsockd"), "--socket", vhost, "--uds-path", uds,
                              "--guest-cid", str(cid), *extra], stdout=log, stderr=log)
+    session.on_exit(lambda: stop_process(proc))
     for _ in range(500):
         if os.path.exists(vhost) and os.path.exists(uds):
             return proc, vhost, uds
@@ -81,14 +84,18 @@ def start_vsockd(work, cid=3, extra=()):
 
 
 class Guest:
-    """QEMU under TCG with a vhost-user-vsock device; collects console lines in a thread."""
+    """QEMU under TCG with a vhost-user-vsock device; collects console lines in a thread.
+    Killed when the session ends."""
 
-    def __init__(self, work, kernel, initrd, vhost_socket, cmdline, extra_args=()):
+    def __init__(self, session, kernel, initrd, vhost_socket, cmdline, extra_args=(),
+                 allow_reboot=False):
+        work = session.work
         self.lines = []
         self.cond = threading.Condition()
         self.log = open(work("console.log"), "w")
         args = ["qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", "128", "-nographic",
-                "-no-reboot", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
+                *([] if allow_reboot else ["-no-reboot"]),
+                "-nic", "none", "-kernel", kernel, "-initrd", initrd,
                 "-append", "console=ttyS0 panic=-1 loglevel=4 usernet.dhcp=off " + cmdline,
                 "-object", "memory-backend-memfd,id=mem,size=128M,share=on",
                 "-machine", "memory-backend=mem",
@@ -97,6 +104,7 @@ class Guest:
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         threading.Thread(target=self._read, daemon=True).start()
+        session.on_exit(self.stop)
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -110,14 +118,15 @@ class Guest:
             self.lines.append(None)  # end of console
             self.cond.notify_all()
 
-    def wait_for(self, prefix, timeout):
-        """Returns the first console line starting with `prefix`, or None on timeout/exit."""
+    def wait_for(self, prefix, timeout, occurrence=1):
+        """Returns the `occurrence`-th console line starting with `prefix`, or None on
+        timeout or when the console ends."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for line in self.lines:
-                    if line is not None and line.startswith(prefix):
-                        return line
+                found = [line for line in self.lines if line is not None and line.startswith(prefix)]
+                if len(found) >= occurrence:
+                    return found[occurrence - 1]
                 if None in self.lines:
                     return None
                 left = deadline - time.monotonic()
@@ -159,3 +168,47 @@ def stop_process(proc, timeout=5):
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+FAILURES = []
+
+
+def check(condition, message):
+    """Records one named check: printed as ok/FAIL, failures counted for result()."""
+    print(("ok   " if condition else "FAIL ") + message, flush=True)
+    if not condition:
+        FAILURES.append(message)
+
+
+class Session:
+    """A test's work directory and everything it started. On exit, the registered
+    cleanups run newest first; logs are kept when a check failed or an exception escaped."""
+
+    def __init__(self):
+        self.work = Workdir()
+        self._cleanups = []
+
+    def on_exit(self, cleanup):
+        self._cleanups.append(cleanup)
+        return cleanup
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for cleanup in reversed(self._cleanups):
+            cleanup()
+        if FAILURES or exc_type is not None:
+            print("logs kept in", self.work.path)
+        else:
+            self.work.cleanup()
+        return False
+
+
+def result():
+    """Exit status of the test: 0 when every check passed."""
+    if FAILURES:
+        print(f"{len(FAILURES)} failure(s)")
+        return 1
+    print("all passed")
+    return 0

@@ -181,6 +181,11 @@ struct Frontend {
     send(Request::set_mem_table, encode_memory_table_payload(std::span(&region, 1)), {ram_fd},
          true);
     CHECK(*decode_u64(reply(Request::set_mem_table)) == 0);
+    start_rings();
+  }
+
+  // Per-ring setup, as at boot and again after a guest reboot.
+  void start_rings() {
     for (std::uint32_t i = 0; i < 2; ++i) {
       auto& ring = i == 0 ? driver->rx_ring : driver->tx_ring;
       send(Request::set_vring_num, encode_vring_state_payload({i, 64}));
@@ -227,6 +232,16 @@ struct Frontend {
   std::string host_path(const std::string& suffix = {}) {
     return (dir.path / "vsock").string() + suffix;
   }
+
+  // Starts the device with rx buffers offered and the host service on port 1024 listening;
+  // returns the service's listening socket.
+  int start_with_service() {
+    const int service = listen_unix(host_path("_1024"));
+    negotiate_and_start();
+    driver->give_rx(16);
+    kick_queue(0);
+    return service;
+  }
 };
 
 std::string read_some(int fd, std::size_t want) {
@@ -244,10 +259,7 @@ std::string read_some(int fd, std::size_t want) {
 
 TEST_CASE("vhost-user front-end: guest connects to a host unix socket and data flows") {
   Frontend f;
-  const int service = listen_unix(f.host_path("_1024"));
-  f.negotiate_and_start();
-  f.driver->give_rx(16);
-  f.kick_queue(0);
+  const int service = f.start_with_service();
   f.guest_send(VsockTestDriver::header(Operation::request, 40000, 1024));
   auto packets = f.guest_receive(1);
   REQUIRE(packets.size() == 1);
@@ -325,10 +337,7 @@ TEST_CASE("vhost-user front-end: a CONNECT the guest refuses closes the client")
 
 TEST_CASE("vhost-user front-end: malformed descriptor chains are refused, device keeps working") {
   Frontend f;
-  const int service = listen_unix(f.host_path("_1024"));
-  f.negotiate_and_start();
-  f.driver->give_rx(16);
-  f.kick_queue(0);
+  const int service = f.start_with_service();
   auto& tx = f.driver->tx_ring;
   // A buffer beyond the end of guest RAM, one crossing it, and a descriptor loop.
   tx.write_descriptor(10, kRamSize + 4096, 44, 0, 0);
@@ -383,4 +392,41 @@ TEST_CASE("vhost-user front-end: bad messages are refused without harm") {
   char byte;
   REQUIRE(f.run_until([&] { return readable(f.sock); }));
   CHECK(recv(f.sock, &byte, 1, 0) == 0);
+}
+
+TEST_CASE("vhost-user front-end: guest reboot stops the rings, resets connections, restarts") {
+  Frontend f;
+  const int service = f.start_with_service();
+  f.guest_send(VsockTestDriver::header(Operation::request, 40000, 1024));
+  REQUIRE(f.guest_receive(1).size() == 1);
+  const int host = accept(service, nullptr, nullptr);
+  REQUIRE(host >= 0);
+  CHECK(f.device->connection_count() == 1);
+
+  // QEMU stops the device (reset/reboot): GET_VRING_BASE per ring returns where it stopped.
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    f.send(Request::get_vring_base, encode_vring_state_payload({i, 0}));
+    const auto state = decode_vring_state(f.reply(Request::get_vring_base));
+    REQUIRE(state);
+    CHECK(state->index == i);
+    CHECK(state->num == 1u);  // rx: one buffer used (RESPONSE); tx: one request consumed
+  }
+  CHECK_FALSE(f.device->queues_running());
+  CHECK(f.device->connection_count() == 0);
+  char byte;
+  REQUIRE(readable(host, 2000));
+  CHECK(recv(host, &byte, 1, 0) == 0);  // the host side of the old connection is closed
+  close(host);
+
+  // The rebooted driver sets up fresh rings elsewhere in RAM; the device serves them.
+  f.driver = std::make_unique<VsockTestDriver>(*f.ram, 64);
+  f.start_rings();
+  f.driver->give_rx(16);
+  f.kick_queue(0);
+  f.guest_send(VsockTestDriver::header(Operation::request, 40002, 1024));
+  auto packets = f.guest_receive(1);
+  REQUIRE(packets.size() == 1);
+  CHECK(packets[0].header.operation() == Operation::response);
+  CHECK(packets[0].header.dst_port == 40002);
+  close(service);
 }
