@@ -404,7 +404,6 @@ void VsockDevice::fill_rx() {
         write_header(*chain, orphan_resets_.front());
         orphan_resets_.pop_front();
         written = kPacketHeaderSize;
-        if (orphan_resets_.size() + 1 == config_.max_pending_replies) pump_again_ = true;
       } else {
         const Key key = ready_.front();
         ready_.pop_front();
