@@ -381,3 +381,29 @@ TEST_CASE("detaching the queues drops all connections") {
   CHECK(g.connector.destroyed[0]);
   CHECK_FALSE(g.device.connect_to_guest(1, std::make_unique<FakeStream>()));
 }
+
+TEST_CASE("ByteQueue keeps order, refuses overflow and stays bounded") {
+  ByteQueue q(10);
+  const std::vector<std::uint8_t> a{1, 2, 3, 4, 5, 6}, b{7, 8, 9, 10}, c{11};
+  CHECK(q.push(a));
+  CHECK(q.push(b));
+  CHECK_FALSE(q.push(c));  // full: nothing appended
+  CHECK(q.size() == 10);
+  q.consume(7);
+  CHECK(q.front().size() == 3);
+  CHECK(q.front()[0] == 8);
+  CHECK(q.push(c));
+  CHECK(std::vector<std::uint8_t>(q.front().begin(), q.front().end()) ==
+        std::vector<std::uint8_t>{8, 9, 10, 11});
+  // Steady trickle: content stays in order through many compactions.
+  std::uint8_t next_in = 12, next_out = 8;
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint8_t byte = next_in++;
+    REQUIRE(q.push(std::span(&byte, 1)));
+    CHECK(q.front()[0] == next_out);
+    q.consume(1);
+    ++next_out;
+  }
+  q.consume(100);
+  CHECK(q.empty());
+}
