@@ -21,9 +21,15 @@ VhostUserVsock::VhostUserVsock(uv_loop_t* loop, VhostUserVsockConfig config)
       device_(device_config(config_), connector_,
               [this](QueueIndex q) { server_.notify(static_cast<std::uint32_t>(q)); }),
       server_(loop, *this),
-      listener_(loop, [this](std::uint32_t port, std::unique_ptr<HostStream> stream) {
-        return device_.connect_to_guest(port, std::move(stream));
-      }) {}
+      listener_(loop,
+                [this](std::uint32_t port, std::unique_ptr<HostStream> stream) {
+                  return device_.connect_to_guest(port, std::move(stream), uv_now(loop_));
+                }),
+      loop_(loop),
+      request_timer_(loop, [this] { device_.expire_requests(uv_now(loop_)); }) {
+  request_timer_.start(1000, 1000);
+  request_timer_.unref();
+}
 
 VhostUserVsock::~VhostUserVsock() { device_.attach_queues(nullptr, nullptr); }
 

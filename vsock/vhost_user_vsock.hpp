@@ -50,6 +50,8 @@ class VhostUserVsock : private vhost::DeviceModel {
   VsockDevice device_;
   vhost::Server server_;
   UnixHostListener listener_;
+  uv_loop_t* loop_;
+  Timer request_timer_;  // expires host CONNECTs the guest never answers
   vhost::SplitVirtqueue* rx_ = nullptr;
   vhost::SplitVirtqueue* tx_ = nullptr;
   bool queues_running_ = false;

@@ -456,7 +456,8 @@ void VsockDevice::close(Connection& c, bool send_reset) {
 std::uint32_t VsockDevice::allocate_host_port() { return next_host_port_++; }
 
 // Host client's CONNECT: REQUEST to the guest; the stream waits for RESPONSE.
-bool VsockDevice::connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream) {
+bool VsockDevice::connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream,
+                                   std::uint64_t now_ms) {
   if (rx_ == nullptr || tx_ == nullptr || connections_.size() >= config_.max_connections) {
     ++stats_.connections_refused;
     return false;
@@ -468,11 +469,28 @@ bool VsockDevice::connect_to_guest(std::uint32_t guest_port, std::unique_ptr<Hos
   }
   Connection& c = add_connection(host_port, guest_port, std::move(stream));
   c.state = Connection::State::awaiting_guest;
+  c.requested_at_ms = now_ms;
   c.owe_request = true;
   update_watch(c);
   mark_ready(c);
   pump();
   return true;
+}
+
+// Collects first, then closes: close() erases from the map being walked.
+void VsockDevice::expire_requests(std::uint64_t now_ms) {
+  std::vector<Key> expired;
+  for (auto& [key, c] : connections_) {
+    if (c->state == Connection::State::awaiting_guest &&
+        now_ms - c->requested_at_ms >= config_.request_timeout_ms) {
+      expired.push_back(key);
+    }
+  }
+  for (Key key : expired) {
+    auto it = connections_.find(key);
+    if (it != connections_.end()) close(*it->second, true);
+  }
+  if (!expired.empty()) pump();
 }
 
 }  // namespace usernet::vsock

@@ -39,6 +39,7 @@ struct DeviceConfig {
   std::uint32_t buffer_per_connection = 256 * 1024;
   std::size_t max_connections = 4096;
   std::size_t max_pending_replies = 256;
+  std::uint64_t request_timeout_ms = 30'000;  // host CONNECT waiting for the guest's answer
 };
 
 class VsockDevice {
@@ -62,7 +63,13 @@ class VsockDevice {
   /// A host client asked (via `CONNECT port`) to reach the guest's listener on `port`.
   /// The device sends REQUEST; on RESPONSE the stream first receives "OK <host port>\n".
   /// Returns false (stream dropped) if the device is not running or the table is full.
-  bool connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream);
+  /// `now_ms` starts the answer timeout (see expire_requests).
+  bool connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream,
+                        std::uint64_t now_ms = 0);
+
+  /// Gives up on host CONNECTs the guest left unanswered for request_timeout_ms: the host
+  /// client is closed and the guest gets RST. Call periodically with a monotonic clock.
+  void expire_requests(std::uint64_t now_ms);
 
   /// Drops every connection (host streams closed) without telling the guest.
   void reset();

@@ -89,6 +89,7 @@ struct Connection {
   ByteQueue to_host;          // guest → host bytes not yet written
   std::string preamble;       // written to the host before any guest data ("OK <port>\n")
   Credit credit;
+  std::uint64_t requested_at_ms = 0;  // awaiting_guest: when REQUEST was queued
 
   // Packets owed to the guest (sent in this order when an rx buffer is available).
   bool owe_request = false;

@@ -407,3 +407,29 @@ TEST_CASE("ByteQueue keeps order, refuses overflow and stays bounded") {
   q.consume(100);
   CHECK(q.empty());
 }
+
+TEST_CASE("a host CONNECT the guest never answers times out: client closed, guest told") {
+  DeviceConfig config;
+  config.request_timeout_ms = 5000;
+  Guest g(config);
+  g.give_rx(8);
+  bool destroyed = false;
+  auto owned = std::make_unique<FakeStream>();
+  owned->destroyed = &destroyed;
+  REQUIRE(g.device.connect_to_guest(4000, std::move(owned), 1000));
+  const auto request = g.receive().at(0).header;
+  g.device.expire_requests(5999);
+  CHECK_FALSE(destroyed);
+  g.device.expire_requests(6000);
+  CHECK(destroyed);
+  CHECK(g.device.connection_count() == 0);
+  auto packets = g.receive();
+  REQUIRE(packets.size() == 1);
+  CHECK(packets[0].header.operation() == Operation::rst);
+  CHECK(packets[0].header.src_port == request.src_port);
+  // A late RESPONSE finds no connection and is answered with RST.
+  g.send(g.header(Operation::response, 4000, request.src_port));
+  packets = g.receive();
+  REQUIRE(packets.size() == 1);
+  CHECK(packets[0].header.operation() == Operation::rst);
+}
