@@ -430,3 +430,28 @@ TEST_CASE("vhost-user front-end: guest reboot stops the rings, resets connection
   CHECK(packets[0].header.dst_port == 40002);
   close(service);
 }
+
+TEST_CASE("vhost-user front-end: after QEMU disconnects, a new front-end starts from scratch") {
+  Frontend f;
+  const int service = f.start_with_service();
+  f.guest_send(VsockTestDriver::header(Operation::request, 40000, 1024));
+  REQUIRE(f.guest_receive(1).size() == 1);
+  close(f.sock);
+  REQUIRE(f.run_until([&] { return !f.device->queues_running(); }));
+
+  // A new QEMU (new socket, new rings; the old kick/call eventfds are reused here).
+  int sv[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  f.sock = sv[0];
+  f.device->adopt_frontend(sv[1]);
+  f.driver = std::make_unique<VsockTestDriver>(*f.ram, 64);
+  f.negotiate_and_start();
+  f.driver->give_rx(16);
+  f.kick_queue(0);
+  f.guest_send(VsockTestDriver::header(Operation::request, 40000, 1024));  // same ports again
+  auto packets = f.guest_receive(1);
+  REQUIRE(packets.size() == 1);
+  CHECK(packets[0].header.operation() == Operation::response);
+  CHECK(f.device->connection_count() == 1);
+  close(service);
+}
