@@ -50,13 +50,23 @@ void VhostUserVsock::queues_changed(std::span<vhost::SplitVirtqueue* const> queu
   rx_ = queues.size() == 2 ? queues[0] : nullptr;
   tx_ = queues.size() == 2 ? queues[1] : nullptr;
   queues_running_ = rx_ != nullptr;
+  broken_reported_ = false;
   vhost::log(vhost::LogLevel::info, queues_running_ ? "vsock: queues running"
                                                  : "vsock: queues stopped; connections reset");
   device_.attach_queues(rx_, tx_);
   if (queues_running_) device_.pump();
 }
 
-void VhostUserVsock::queue_kicked(std::uint32_t) { device_.pump(); }
+// Runs the device; reports (once per queue start) a ring the driver broke.
+void VhostUserVsock::queue_kicked(std::uint32_t) {
+  device_.pump();
+  for (auto* queue : {rx_, tx_}) {
+    if (queue != nullptr && queue->broken() && !broken_reported_) {
+      broken_reported_ = true;
+      vhost::log(vhost::LogLevel::warn, "vsock: guest broke a virtqueue: " + queue->broken_reason());
+    }
+  }
+}
 
 std::uint64_t VhostUserVsock::refused_chains() const {
   return (rx_ ? rx_->refused_chains() : 0) + (tx_ ? tx_->refused_chains() : 0);

@@ -55,6 +55,7 @@ class VhostUserVsock : private vhost::DeviceModel {
   vhost::SplitVirtqueue* rx_ = nullptr;
   vhost::SplitVirtqueue* tx_ = nullptr;
   bool queues_running_ = false;
+  bool broken_reported_ = false;
 };
 
 }  // namespace usernet::vsock
