@@ -29,7 +29,8 @@ def is_static(path):
 
 def find_forwarder():
     for path in (os.environ.get("USERNET_FORWARDER"),
-                 os.path.join(e2e.BUILD, "tools", "usernet-forwarder")):
+                 os.path.join(e2e.BUILD, "tools", "usernet-forwarder"),
+                 os.path.join(e2e.SOURCE, "build", "release", "tools", "usernet-forwarder")):
         if path and os.access(path, os.X_OK) and is_static(path):
             return path
     e2e.skip("no statically linked usernet-forwarder (set USERNET_FORWARDER or use a "
@@ -85,14 +86,15 @@ def main():
         script = (
             "usernet-forwarder >/run/usernet/forwarder.log 2>&1 &\n"
             "i=0\n"
-            "until ip -4 addr show dev tap0 2>/dev/null | grep -q inet; do\n"
+            "until ip addr show dev tap0 2>/dev/null | grep -q \"inet \"; do\n"
             "  sleep 0.5; i=$((i+1)); [ $i -lt 60 ] || break\n"
             "done\n"
-            "if ip -4 addr show dev tap0 2>/dev/null | grep -q inet; then\n"
-            "  step vsock.lease PASS \"$(ip -4 addr show dev tap0 | grep inet)\"\n"
+            "if ip addr show dev tap0 2>/dev/null | grep -q \"inet \"; then\n"
+            "  step vsock.lease PASS \"$(ip addr show dev tap0 | grep \"inet \")\"\n"
             "else\n"
             "  # No lease: still check the rest of the path with gvproxy's static address.\n"
             "  step vsock.lease FAIL \"no DHCP lease on tap0 in 30 s\"\n"
+            "  sed 's/^/forwarder: /' /run/usernet/forwarder.log\n"
             "  ip addr add 192.168.127.2/24 dev tap0 && ip route add default via 192.168.127.1\n"
             "fi\n"
             "timeout 30 wget -q -O /tmp/page http://192.168.127.254:8080/page.txt || exit 1\n"
@@ -127,7 +129,8 @@ def main():
 
 
 def build_guest_with_forwarder(work, forwarder, script):
-    """The test guest plus usernet-forwarder and the udhcpc hook at busybox's default path
+    """The test guest plus usernet-forwarder and the udhcpc hook at Debian busybox's default path,
+    /etc/udhcpc/default.script
     (the forwarder runs `udhcpc -f -q -i tap0 -v` like gvforwarder)."""
     path = work("vsock_mission.sh")
     with open(path, "w") as f:
@@ -136,7 +139,7 @@ def build_guest_with_forwarder(work, forwarder, script):
     subprocess.run([os.path.join(e2e.SOURCE, "tools", "make-guest.sh"),
                     "--add", forwarder + ":/usr/bin/usernet-forwarder",
                     "--add", os.path.join(e2e.SOURCE, "tools", "guest", "udhcpc.script") +
-                    ":/usr/share/udhcpc/default.script",
+                    ":/etc/udhcpc/default.script",
                     "--test", path, out], check=True, stdout=subprocess.DEVNULL)
     return os.path.join(out, "vmlinux"), os.path.join(out, "initramfs.cpio.gz")
 
