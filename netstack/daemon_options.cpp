@@ -43,6 +43,8 @@ po::options_description describe_options() {
       ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
       ("listen-bess", po::value<std::vector<std::string>>()->composing(), "bess seqpacket socket (unixpacket://)")
       ("listen-stdio", "exchange frames on stdin/stdout")
+      ("forward", po::value<std::vector<std::string>>()->composing(),
+       "host -> guest port forward [udp:|unix:]LOCAL=REMOTE, e.g. 127.0.0.1:8080=192.168.127.2:80 or :2222=:22")
       ("no-dhcp", "do not serve DHCP")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
@@ -132,6 +134,12 @@ DaemonOptions build(const po::variables_map& vm) {
     o.dhcp.search_domains = strings("dns-search");
   }
   if (auto error = dhcp::validate(make_dhcp_config(n, o.dhcp))) throw BadOption("DHCP: " + *error);
+  for (const auto& text : strings("forward")) {
+    std::string error;
+    auto spec = parse_forward(text, n.first_guest_ip, error);
+    if (!spec) throw BadOption("--forward '" + text + "': " + error);
+    o.forwards.push_back(*spec);
+  }
   o.dns.enabled = vm.count("no-dns") == 0;
   o.dns.upstream = strings("dns-upstream");
   o.dns.zones = strings("dns-zone");

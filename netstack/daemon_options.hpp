@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/forward_spec.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
 #include "netstack/virtual_network.hpp"
@@ -25,6 +26,7 @@ struct DaemonOptions {
   DhcpOptions dhcp;
   bool search_from_host = true;  // no --dns-search: use the host's resolv.conf search line
   DnsOptions dns;
+  std::vector<ForwardSpec> forwards;  // host -> guest port forwards
 };
 
 /// What main() should do after parsing.

@@ -66,10 +66,12 @@ bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
   }
   if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && ip.destination == gateway_.address()) {
     auto tcp = read_tcp_header(p, ip);
-    if (tcp && !gateway_tcp_ports_.contains(tcp->destination_port)) {
-      // Not a gateway service: answer like a closed port instead of letting a NAT
-      // catch-all listener on the same port number accept it.
-      if (tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kRst)) send_tcp_reset_for(p, ip, *tcp);
+    const bool opening = tcp && tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kAck) && !tcp->has(TcpHeader::kRst);
+    if (opening && !gateway_tcp_ports_.contains(tcp->destination_port)) {
+      // A new connection to a port the gateway does not serve: answer like a closed port
+      // instead of letting a NAT catch-all listener on the same port number accept it.
+      // Everything else (e.g. SYN-ACKs to port forwards' connections) goes to lwIP.
+      send_tcp_reset_for(p, ip, *tcp);
       pbuf_free(p);
       return true;
     }

@@ -51,6 +51,8 @@ class Nat : public Ipv4Interceptor {
 
   /// Serves UDP `port` on the gateway address (and on broadcast, for DHCP).
   void add_udp_service(std::uint16_t port, UdpService service);
+  void remove_udp_service(std::uint16_t port) { udp_services_.erase(port); }
+  bool has_udp_service(std::uint16_t port) const { return udp_services_.contains(port); }
   /// TCP ports lwIP serves on the gateway address; SYNs to other gateway ports get RST.
   void add_tcp_service_port(std::uint16_t port) { gateway_tcp_ports_.insert(port); }
 

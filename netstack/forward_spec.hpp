@@ -1,0 +1,42 @@
+// What a port forward is: a host endpoint (TCP/UDP address or unix socket path) whose
+// traffic goes to an ip:port inside the guest network. Text forms, shared by the
+// command line (--forward) and the API (gvproxy's expose request):
+//   [udp:|unix:]LOCAL=REMOTE   LOCAL: HOST:PORT, :PORT (127.0.0.1) or a path for unix:
+//                              REMOTE: IP:PORT, or :PORT (the first guest's address)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "netstack/ipv4.hpp"
+
+namespace usernet {
+
+enum class ForwardProtocol { tcp, udp, unix_socket };
+
+struct ForwardSpec {
+  ForwardProtocol protocol = ForwardProtocol::tcp;
+  Ipv4 local_ip = 0;           // tcp/udp
+  std::uint16_t local_port = 0;
+  std::string local_path;      // unix
+  Ipv4 remote_ip = 0;
+  std::uint16_t remote_port = 0;
+
+  /// "127.0.0.1:8080" or the unix path: the key the API uses.
+  std::string local() const;
+  std::string remote() const;
+  std::string protocol_name() const;
+};
+
+/// Parses "HOST:PORT" / ":PORT" (host defaults to `default_ip`); nullopt if malformed.
+std::optional<std::pair<Ipv4, std::uint16_t>> parse_host_port(std::string_view text, Ipv4 default_ip);
+/// Parses the --forward text form; on failure returns nullopt and sets `error`.
+std::optional<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest, std::string& error);
+/// Builds a spec from the API's fields (protocol "tcp", "udp" or "unix").
+std::optional<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
+                                        Ipv4 default_guest, std::string& error);
+std::optional<ForwardProtocol> parse_forward_protocol(std::string_view text);
+
+}  // namespace usernet

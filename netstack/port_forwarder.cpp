@@ -1,0 +1,285 @@
+#include "netstack/port_forwarder.hpp"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "netstack/host_socket.hpp"
+#include "netstack/lwip_packet_io.hpp"
+#include "netstack/uv_handles.hpp"
+
+extern "C" {
+#include "lwip/tcp.h"
+}
+
+namespace usernet {
+
+namespace {
+// Gateway-side UDP ports for forwarded datagrams: below lwIP's TCP ephemeral range.
+constexpr std::uint16_t kUdpPortFirst = 30000;
+constexpr std::uint16_t kUdpPortLast = 39999;
+constexpr std::uint64_t kUdpIdleMs = 60000;
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+/// A listening socket for a TCP or unix forward; -1 and `error` set on failure.
+int open_stream_listener(const ForwardSpec& spec, std::string& error) {
+  const bool is_unix = spec.protocol == ForwardProtocol::unix_socket;
+  const int fd = ::socket(is_unix ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno_text("socket");
+    return -1;
+  }
+  int rc;
+  if (is_unix) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (spec.local_path.size() >= sizeof sun.sun_path) {
+      ::close(fd);
+      error = spec.local_path + ": path too long";
+      return -1;
+    }
+    std::strcpy(sun.sun_path, spec.local_path.c_str());
+    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun);
+    if (rc == 0) ::chmod(spec.local_path.c_str(), 0600);
+  } else {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
+    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+  }
+  if (rc != 0 || ::listen(fd, 128) != 0) {
+    error = errno_text(spec.local());
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+ip_addr_t lwip_address(Ipv4 ip) {
+  ip_addr_t a;
+  ip_addr_set_ip4_u32_val(a, htonl(ip));
+  return a;
+}
+}  // namespace
+
+/// A host client waiting for its connection into the guest.
+struct PortForwarder::Connecting {
+  PortForwarder* owner;
+  tcp_pcb* pcb;
+  int fd;
+  std::string label;
+};
+
+/// Accepts host connections (TCP or unix) and connects each into the guest.
+class PortForwarder::StreamForward {
+ public:
+  StreamForward(PortForwarder& owner, ForwardSpec spec, int fd)
+      : owner_(owner), spec_(std::move(spec)), fd_(fd),
+        watcher_(owner.network_.loop(), fd, [this](int, int) { on_accept(); }) {
+    watcher_.watch(UV_READABLE);
+  }
+  ~StreamForward() {
+    watcher_.watch(0);
+    ::close(fd_);
+    if (spec_.protocol == ForwardProtocol::unix_socket) ::unlink(spec_.local_path.c_str());
+  }
+  const ForwardSpec& spec() const { return spec_; }
+
+ private:
+  void on_accept() {
+    for (int i = 0; i < 64; ++i) {
+      const int client = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client < 0) return;
+      if (spec_.protocol == ForwardProtocol::tcp) tune_tcp_socket(client);
+      owner_.counters_.accepted++;
+      owner_.connect_into_guest(client, spec_);
+    }
+  }
+  PortForwarder& owner_;
+  ForwardSpec spec_;
+  int fd_;
+  PollWatcher watcher_;
+};
+
+/// Relays datagrams of host clients to the guest; one gateway-side port per client.
+class PortForwarder::DatagramForward {
+ public:
+  DatagramForward(PortForwarder& owner, ForwardSpec spec, int fd)
+      : owner_(owner), spec_(std::move(spec)), fd_(fd),
+        watcher_(owner.network_.loop(), fd, [this](int, int) { on_host_datagram(); }),
+        sweeper_(owner.network_.loop(), [this] { expire(); }) {
+    watcher_.watch(UV_READABLE);
+    sweeper_.start(kUdpIdleMs / 4, kUdpIdleMs / 4);
+    sweeper_.unref();
+  }
+  ~DatagramForward() {
+    for (auto& [client, session] : sessions_) owner_.network_.nat().remove_udp_service(session.gateway_port);
+    watcher_.watch(0);
+    ::close(fd_);
+  }
+  const ForwardSpec& spec() const { return spec_; }
+
+ private:
+  struct Session {
+    sockaddr_in client;
+    std::uint16_t gateway_port;
+    std::uint64_t last_active;
+  };
+  using ClientKey = std::pair<std::uint32_t, std::uint16_t>;
+
+  void on_host_datagram() {
+    std::uint8_t buffer[65536];
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n = ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) return;
+      const ClientKey key{from.sin_addr.s_addr, from.sin_port};
+      auto it = sessions_.find(key);
+      if (it == sessions_.end()) {
+        const std::uint16_t port = owner_.allocate_udp_port();
+        if (port == 0) continue;
+        it = sessions_.emplace(key, Session{from, port, 0}).first;
+        owner_.network_.nat().add_udp_service(port, [this, key](const UdpRequest& r) { on_guest_datagram(key, r); });
+      }
+      it->second.last_active = uv_now(owner_.network_.loop());
+      auto& gateway = owner_.network_.gateway();
+      if (send_udp_to_guest(gateway.lwip_netif(), gateway.address(), it->second.gateway_port, spec_.remote_ip,
+                            spec_.remote_port, ByteSpan(buffer, static_cast<std::size_t>(n))))
+        owner_.counters_.udp_to_guest++;
+    }
+  }
+
+  void on_guest_datagram(const ClientKey& key, const UdpRequest& request) {
+    auto it = sessions_.find(key);
+    if (it == sessions_.end() || request.source != spec_.remote_ip || request.source_port != spec_.remote_port)
+      return;
+    it->second.last_active = uv_now(owner_.network_.loop());
+    const auto& client = it->second.client;
+    if (::sendto(fd_, request.payload.data(), request.payload.size(), 0, reinterpret_cast<const sockaddr*>(&client),
+                 sizeof client) >= 0)
+      owner_.counters_.udp_to_host++;
+  }
+
+  void expire() {
+    const std::uint64_t now = uv_now(owner_.network_.loop());
+    std::erase_if(sessions_, [&](auto& item) {
+      if (now - item.second.last_active < kUdpIdleMs) return false;
+      owner_.network_.nat().remove_udp_service(item.second.gateway_port);
+      return true;
+    });
+  }
+
+  PortForwarder& owner_;
+  ForwardSpec spec_;
+  int fd_;
+  PollWatcher watcher_;
+  Timer sweeper_;
+  std::map<ClientKey, Session> sessions_;
+};
+
+PortForwarder::PortForwarder(VirtualNetwork& network)
+    : network_(network), relays_(network.loop(), network.end_of_turn()) {}
+
+PortForwarder::~PortForwarder() {
+  for (Connecting* c : connecting_) {
+    tcp_arg(c->pcb, nullptr);
+    tcp_err(c->pcb, nullptr);
+    tcp_abort(c->pcb);
+    ::close(c->fd);
+    delete c;
+  }
+}
+
+std::optional<std::string> PortForwarder::add(const ForwardSpec& spec) {
+  const auto key = std::make_pair(spec.protocol, spec.local());
+  if (streams_.contains(key) || datagrams_.contains(key)) return spec.local() + ": already forwarded";
+  std::string error;
+  if (spec.protocol == ForwardProtocol::udp) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+      error = errno_text(spec.local());
+      if (fd >= 0) ::close(fd);
+      return error;
+    }
+    datagrams_.emplace(key, std::make_unique<DatagramForward>(*this, spec, fd));
+  } else {
+    const int fd = open_stream_listener(spec, error);
+    if (fd < 0) return error;
+    streams_.emplace(key, std::make_unique<StreamForward>(*this, spec, fd));
+  }
+  spdlog::info("forwarding {} {} -> {}", spec.protocol_name(), spec.local(), spec.remote());
+  return std::nullopt;
+}
+
+bool PortForwarder::remove(ForwardProtocol protocol, const std::string& local) {
+  const auto key = std::make_pair(protocol, local);
+  return streams_.erase(key) + datagrams_.erase(key) > 0;
+}
+
+std::vector<ForwardSpec> PortForwarder::list() const {
+  std::vector<ForwardSpec> out;
+  for (const auto& [key, forward] : streams_) out.push_back(forward->spec());
+  for (const auto& [key, forward] : datagrams_) out.push_back(forward->spec());
+  std::sort(out.begin(), out.end(), [](const ForwardSpec& a, const ForwardSpec& b) { return a.local() < b.local(); });
+  return out;
+}
+
+std::uint16_t PortForwarder::allocate_udp_port() {
+  const unsigned span = kUdpPortLast - kUdpPortFirst + 1;
+  for (unsigned i = 0; i < span; ++i) {
+    const auto port = static_cast<std::uint16_t>(kUdpPortFirst + (next_udp_port_++ % span));
+    if (!network_.nat().has_udp_service(port)) return port;
+  }
+  return 0;
+}
+
+void PortForwarder::connect_into_guest(int client_fd, const ForwardSpec& spec) {
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  const ip_addr_t local = lwip_address(network_.gateway().address());
+  const ip_addr_t remote = lwip_address(spec.remote_ip);
+  if (pcb == nullptr || tcp_bind(pcb, &local, 0) != ERR_OK) {
+    if (pcb) tcp_abort(pcb);
+    ::close(client_fd);
+    return;
+  }
+  auto* c = new Connecting{this, pcb, client_fd, spec.local() + " -> " + spec.remote()};
+  connecting_.push_back(c);
+  tcp_arg(pcb, c);
+  tcp_err(pcb, [](void* arg, err_t) {
+    // The guest refused or never answered; lwIP already freed the pcb.
+    auto* failed = static_cast<Connecting*>(arg);
+    failed->owner->counters_.guest_refused++;
+    close_with_reset(failed->fd);
+    std::erase(failed->owner->connecting_, failed);
+    delete failed;
+  });
+  const err_t err = tcp_connect(pcb, &remote, spec.remote_port, [](void* arg, tcp_pcb* connected, err_t) -> err_t {
+    auto* done = static_cast<Connecting*>(arg);
+    tcp_arg(connected, nullptr);
+    tcp_err(connected, nullptr);
+    std::erase(done->owner->connecting_, done);
+    done->owner->relays_.add(connected, done->fd, done->label);
+    delete done;
+    return ERR_OK;
+  });
+  if (err != ERR_OK) {
+    tcp_arg(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_abort(pcb);
+    ::close(client_fd);
+    std::erase(connecting_, c);
+    delete c;
+  }
+}
+
+}  // namespace usernet

@@ -1,0 +1,58 @@
+// Port forwarding from the host into the guest network: a host TCP listener, UDP socket
+// or unix socket whose traffic goes to a guest ip:port. Connections and datagrams enter
+// the guest from the gateway's address; TCP uses the same relay (back-pressure,
+// half-close) as the NAT path.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "netstack/forward_spec.hpp"
+#include "netstack/tcp_relay.hpp"
+#include "netstack/virtual_network.hpp"
+
+namespace usernet {
+
+struct PortForwardCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t guest_refused = 0;  // the guest did not accept the connection
+  std::uint64_t udp_to_guest = 0;
+  std::uint64_t udp_to_host = 0;
+};
+
+class PortForwarder {
+ public:
+  explicit PortForwarder(VirtualNetwork& network);
+  ~PortForwarder();
+  PortForwarder(const PortForwarder&) = delete;
+  PortForwarder& operator=(const PortForwarder&) = delete;
+
+  /// Opens the host side; on failure an error sentence (e.g. the address is in use).
+  std::optional<std::string> add(const ForwardSpec& spec);
+  /// Closes a forward by protocol and local address; false if there is none.
+  bool remove(ForwardProtocol protocol, const std::string& local);
+  std::vector<ForwardSpec> list() const;
+  const PortForwardCounters& counters() const { return counters_; }
+  TcpRelayGroup& relays() { return relays_; }
+
+ private:
+  class StreamForward;
+  class DatagramForward;
+  struct Connecting;
+  void connect_into_guest(int client_fd, const ForwardSpec& spec);
+  std::uint16_t allocate_udp_port();
+
+  VirtualNetwork& network_;
+  TcpRelayGroup relays_;
+  std::map<std::pair<ForwardProtocol, std::string>, std::unique_ptr<StreamForward>> streams_;
+  std::map<std::pair<ForwardProtocol, std::string>, std::unique_ptr<DatagramForward>> datagrams_;
+  std::vector<Connecting*> connecting_;
+  std::uint16_t next_udp_port_ = 0;
+  PortForwardCounters counters_;
+};
+
+}  // namespace usernet
