@@ -241,7 +241,8 @@ def parse_args(argv: list[str]) -> Settings:
 
 
 def raise_keyboard_interrupt(signum, frame):
-    """SIGTERM/SIGHUP take the same clean-up path as Ctrl-C."""
+    """SIGINT, SIGTERM and SIGHUP all take the clean-up path of Ctrl-C (also when the parent
+    shell started us with SIGINT ignored, as it does for background jobs)."""
     raise KeyboardInterrupt
 
 
@@ -254,8 +255,8 @@ def main(argv: list[str]) -> int:
         if not shutil.which(tool):
             print(f"bench: {tool} not found (tools/setup-deps.sh installs it)", file=sys.stderr)
             return 1
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
-    signal.signal(signal.SIGHUP, raise_keyboard_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, raise_keyboard_interrupt)
     scratch = Path(tempfile.mkdtemp(prefix="usernet-bench-"))
     records: list[dict] = []
     try:
@@ -274,6 +275,10 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         log("interrupted; summarising what was measured")
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
+        for env in list(RunEnv.live):
+            env.teardown()
         shutil.rmtree(scratch, ignore_errors=True)
     if not records:
         return 1

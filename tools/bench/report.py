@@ -135,6 +135,7 @@ def format_report(records: list[dict], mtus: list[int], stacks: list[str], meta:
         for stack in stacks:
             for error in summary[mtu][stack]["errors"]:
                 parts.append(f"  note: {stack} mtu {mtu}: {error}")
-    if BASELINE in stacks or "usernetd" in stacks:
-        parts += [""] + target_lines(summary, mtus, stacks)
+    targets = target_lines(summary, mtus, stacks)
+    if len(targets) > 1:
+        parts += [""] + targets
     return "\n".join(parts), {str(mtu): value for mtu, value in summary.items()}

@@ -23,6 +23,7 @@ NAMESPACE_SYSCTLS = {"net.ipv4.ip_local_port_range": "10000 65000", "net.ipv4.tc
 class RunEnv:
     """Namespaces and processes of one (stack, MTU, repetition) run."""
     _counter = 0
+    live: set["RunEnv"] = set()  # not yet torn down: swept once more when the benchmark exits
 
     def __init__(self, work: Path):
         RunEnv._counter += 1
@@ -32,6 +33,7 @@ class RunEnv:
         self.work.mkdir(parents=True, exist_ok=True)
         self.processes: list[tuple[subprocess.Popen, object]] = []
         self.namespaces: list[str] = []
+        RunEnv.live.add(self)
 
     def guest_path(self) -> str:
         """Filesystem path of the guest namespace (what the stacks are given)."""
@@ -102,3 +104,4 @@ class RunEnv:
         for ns in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
         self.namespaces.clear()
+        RunEnv.live.discard(self)
