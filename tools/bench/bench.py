@@ -11,7 +11,8 @@ and pasta, 192.168.127.254 for usernetd).
 
 Per run: iperf3 single stream up (guest -> host) and -R down, 1-byte TCP_NODELAY round trips
 (p50/p99), connect/round-trip/close rate, stack CPU seconds per GB over the two iperf3 runs
-(utime+stime of the stack's processes), peak RSS (VmHWM) and idle RSS (VmRSS before traffic).
+(utime+stime of the stack's processes), the same rate with the server closing first (the stack
+then holds TIME_WAIT towards the guest), peak RSS (VmHWM) and idle RSS (VmRSS before traffic).
 Medians over the repetitions are printed as one table per MTU with ratios to slirp4netns, the
 issue's targets are checked, and everything (raw runs too) is written as JSON.
 
@@ -41,7 +42,7 @@ from stacks import STACKS, Stack  # noqa: E402
 from report import format_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-IPERF_UP_PORT, IPERF_DOWN_PORT, RR_PORT = 5201, 5202, 7000
+IPERF_UP_PORT, IPERF_DOWN_PORT, RR_PORT = 5201, 5202, 7000  # rr also serves CRR on 7001..7009
 READY_TIMEOUT = 15.0
 
 
@@ -168,6 +169,10 @@ def measure_one(settings: Settings, stack: Stack, mtu: int, repetition: int, rr:
         record["crr"] = rr_client(env, rr, ["crr", stack.target, str(RR_PORT), str(settings.crr_seconds)],
                                   timeout=settings.crr_seconds + 30)
         record["peak_rss_mb"] = sum(process_memory_kib(p, "VmHWM") for p in pids) / 1024
+        # Last, because a stack keeping TIME_WAIT state (with buffers) may grow a lot here.
+        record["crr_server_close"] = rr_client(env, rr, ["crr-server-close", stack.target, str(RR_PORT),
+                                                         str(settings.crr_seconds)], timeout=settings.crr_seconds + 30)
+        record["peak_rss_after_server_close_mb"] = sum(process_memory_kib(p, "VmHWM") for p in pids) / 1024
         if any(not Path(f"/proc/{pid}").exists() for pid in pids):
             record["error"] = "a stack process died during the run"
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:

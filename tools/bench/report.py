@@ -13,8 +13,10 @@ COLUMNS = [
     ("rr_p50_us", "RR p50 µs", 1, True),
     ("rr_p99_us", "RR p99 µs", 1, True),
     ("conn_per_s", "conn/s", 0, True),
+    ("server_close_conn_per_s", "conn/s srv-close", 0, True),
     ("cpu_s_per_gb", "CPU s/GB", 2, True),
     ("peak_rss_mb", "peak RSS MB", 1, False),
+    ("peak_rss_after_server_close_mb", "peak RSS after srv-close MB", 1, False),
     ("idle_rss_mb", "idle RSS MB", 1, False),
 ]
 
@@ -33,8 +35,10 @@ def metrics_of(record: dict) -> dict[str, float]:
     take("rr_p50_us", "rr", "p50_us")
     take("rr_p99_us", "rr", "p99_us")
     take("conn_per_s", "crr", "conn_per_s")
+    take("server_close_conn_per_s", "crr_server_close", "conn_per_s")
     take("cpu_s_per_gb", None, "cpu_s_per_gb")
     take("peak_rss_mb", None, "peak_rss_mb")
+    take("peak_rss_after_server_close_mb", None, "peak_rss_after_server_close_mb")
     take("idle_rss_mb", None, "idle_rss_mb")
     return values
 
@@ -51,8 +55,10 @@ def summarise(records: list[dict], mtus: list[int], stacks: list[str]) -> dict:
                 for key, value in metrics_of(run).items():
                     per_metric.setdefault(key, []).append(value)
             entry: dict = {"runs": len(runs), "errors": [r["error"] for r in runs if "error" in r]}
-            for side in ("up", "down"):
-                entry["errors"] += [r[side]["error"] for r in runs if "error" in r.get(side, {})]
+            for part in ("up", "down", "rr", "crr", "crr_server_close"):
+                entry["errors"] += [f"{part}: {r[part]['error']}" for r in runs if "error" in r.get(part, {})]
+                entry["errors"] += [f"{part}: {r[part]['errors']} connection(s) failed or stalled > 5 s (run {r['run'] + 1})"
+                                    for r in runs if r.get(part, {}).get("errors")]
             for key, values in per_metric.items():
                 entry[key] = statistics.median(values)
                 entry[key + "_range"] = [min(values), max(values)]
@@ -98,8 +104,9 @@ def check(label: str, actual: float | None, target: float, at_least: bool, unit:
     met = actual >= target if at_least else actual <= target
     if met:
         return f"  MET   {label} {relation} {target:g}{unit}: {actual:.2f}{unit}"
-    gap = (target - actual) / target if at_least else (actual - target) / target
-    return f"  MISS  {label} {relation} {target:g}{unit}: {actual:.2f}{unit} ({gap:.0%} short)"
+    if at_least:
+        return f"  MISS  {label} {relation} {target:g}{unit}: {actual:.2f}{unit} ({(target - actual) / target:.0%} short)"
+    return f"  MISS  {label} {relation} {target:g}{unit}: {actual:.2f}{unit} ({(actual - target) / target:.0%} over)"
 
 
 def target_lines(summary: dict, mtus: list[int], stacks: list[str]) -> list[str]:

@@ -1,15 +1,28 @@
 /*
- * rr: the benchmark's latency tool. One binary, three modes:
+ * rr: the benchmark's latency tool. One binary, four modes:
  *
- *   rr server PORT                 echo server on 127.0.0.1:PORT (epoll, any number of clients)
- *   rr rr HOST PORT COUNT WARMUP   one connection, TCP_NODELAY, COUNT timed 1-byte round trips
- *                                  after WARMUP untimed ones; prints p50/p90/p99 in µs as JSON
- *   rr crr HOST PORT SECONDS       for SECONDS: connect, 1-byte round trip, close; prints the
- *                                  connection rate and per-connection p50/p99 in µs as JSON
+ *   rr server PORT                 on 127.0.0.1: PORT .. PORT+8 echo everything back until the
+ *                                  client closes; PORT+9 echoes one request and then closes.
+ *                                  epoll, any number of clients.
+ *   rr rr HOST PORT COUNT WARMUP   one connection to PORT, TCP_NODELAY, COUNT timed 1-byte round
+ *                                  trips after WARMUP untimed ones; prints p50/p90/p99 in µs
+ *   rr crr HOST PORT SECONDS       for SECONDS: connect, 1-byte round trip, close (the client
+ *                                  closes first, like netperf/neper TCP_CRR), cycling over
+ *                                  PORT+1 .. PORT+8; prints conn/s and per-connection p50/p99
+ *   rr crr-server-close HOST PORT SECONDS
+ *                                  the same against PORT+9, where the server closes first and the
+ *                                  client closes once it has read the FIN (HTTP/1.0 style)
+ *
+ * Why eight ports for crr: the closing client keeps each 4-tuple in TIME_WAIT for 60 s, and the
+ * stacks do not echo TCP timestamps, so the guest kernel cannot reuse them; with one destination
+ * port every stack was capped at ~27,500 connections per run (the even half of the port range),
+ * after which connect() crawls. Eight destinations give each source port eight 4-tuples.
+ * With the server closing first the guest keeps no TIME_WAIT; the stack does (on its guest side),
+ * and a guest reusing a port the stack still holds shows up here as stalls or timeouts.
  *
  * bench.py compiles it with the system cc into a temporary folder for each invocation.
- * Clients give up on a stuck peer after 5 s (socket timeouts), so a stalled stack shows up
- * as an error, not a hang. Plain C so the measurement itself adds as little as possible.
+ * Clients give up on a stuck peer after 5 s (socket timeouts, connect included), so a stalled
+ * stack shows up as an error count, not a hang. Plain C so the measurement adds little.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,7 +38,14 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { IO_TIMEOUT_SECONDS = 5, MAX_EVENTS = 64, MAX_CRR_SAMPLES = 4 * 1000 * 1000 };
+enum {
+  IO_TIMEOUT_SECONDS = 5,
+  MAX_EVENTS = 64,
+  MAX_CRR_SAMPLES = 4 * 1000 * 1000,
+  CRR_PORTS = 8,                       /* PORT+1 .. PORT+8: client-close CRR */
+  SERVER_CLOSE_OFFSET = CRR_PORTS + 1, /* PORT+9: server-close CRR */
+  LISTENERS = SERVER_CLOSE_OFFSET + 1,
+};
 
 /* Monotonic clock in nanoseconds. */
 static int64_t now_ns(void) {
@@ -91,22 +111,46 @@ static double percentile_us(const int64_t *sorted, size_t count, double fraction
   return (double)sorted[rank - 1] / 1000.0;
 }
 
-/* Echo server: accepts on 127.0.0.1:PORT and writes back whatever each client sends. */
-static int run_server(const char *port_text) {
+/* Opens a non-blocking listener on 127.0.0.1:port and registers it with epoll; -1 on error. */
+static int listen_on(int epoll, long port) {
+  char port_text[16];
+  snprintf(port_text, sizeof port_text, "%ld", port);
   struct sockaddr_in address = make_address("127.0.0.1", port_text);
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listener < 0) return -1;
   int one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 ||
-      listen(listener, 4096) != 0) {
-    perror("rr server: listen");
-    return 1;
+  struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)listener};
+  if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 4096) != 0 ||
+      epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event) != 0) {
+    close(listener);
+    return -1;
   }
+  return listener;
+}
+
+/* Accepts every pending client of a listener; a one-shot client is tagged in the epoll data. */
+static void accept_clients(int epoll, int listener, int one_shot) {
+  int client, one = 1;
+  while ((client = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event event = {.events = EPOLLIN,
+                                .data.u64 = (uint64_t)client | ((uint64_t)one_shot << 32)};
+    if (epoll_ctl(epoll, EPOLL_CTL_ADD, client, &event) != 0) close(client);
+  }
+}
+
+/* Echo server: PORT .. PORT+8 echo until the client closes, PORT+9 echoes one read and closes. */
+static int run_server(const char *port_text) {
+  long port = parse_count(port_text, "port");
   int epoll = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event event = {.events = EPOLLIN, .data.fd = listener};
-  if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event) != 0) {
-    perror("rr server: epoll");
-    return 1;
+  int listeners[LISTENERS];
+  for (int i = 0; i < LISTENERS; ++i) {
+    listeners[i] = epoll < 0 || port + i > 65535 ? -1 : listen_on(epoll, port + i);
+    if (listeners[i] < 0) {
+      perror("rr server: listen");
+      return 1;
+    }
   }
   struct epoll_event events[MAX_EVENTS];
   char buffer[4096];
@@ -118,22 +162,20 @@ static int run_server(const char *port_text) {
       return 1;
     }
     for (int i = 0; i < ready; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == listener) {
-        int client;
-        while ((client = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-          setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          struct epoll_event client_event = {.events = EPOLLIN, .data.fd = client};
-          if (epoll_ctl(epoll, EPOLL_CTL_ADD, client, &client_event) != 0) close(client);
-        }
+      int fd = (int)(events[i].data.u64 & 0xffffffffu), one_shot = (int)(events[i].data.u64 >> 32);
+      int listener_index = -1;
+      for (int l = 0; l < LISTENERS; ++l)
+        if (fd == listeners[l]) listener_index = l;
+      if (listener_index >= 0) {
+        accept_clients(epoll, fd, listener_index == SERVER_CLOSE_OFFSET);
         continue;
       }
       /* Client sockets are blocking: an echo of what was just read always fits the send
        * buffer of a request/response client. */
       ssize_t got = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (got > 0 && send(fd, buffer, (size_t)got, MSG_NOSIGNAL) == got) continue;
       if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      close(fd); /* EOF, error or short echo: the client is done */
+      if (got > 0 && send(fd, buffer, (size_t)got, MSG_NOSIGNAL) == got && !one_shot) continue;
+      close(fd); /* one-shot done, EOF, error or short echo */
     }
   }
 }
@@ -172,20 +214,34 @@ static int run_rr(const char *host, const char *port, long count, long warmup) {
   return 0;
 }
 
-/* One CRR transaction: connect, 1-byte round trip, close. Returns 0 on success. */
-static int connect_round_trip_close(const struct sockaddr_in *address) {
+/* One CRR transaction: connect, 1-byte round trip, close. With server_closes, read the
+ * server's FIN before closing. Returns 0 on success. */
+static int connect_round_trip_close(const struct sockaddr_in *address, int server_closes) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   tune_client(fd);
   int result = -1;
-  if (connect(fd, (const struct sockaddr *)address, sizeof *address) == 0) result = round_trip(fd);
+  char byte;
+  if (connect(fd, (const struct sockaddr *)address, sizeof *address) == 0 && round_trip(fd) == 0)
+    result = !server_closes || recv(fd, &byte, 1, 0) == 0 ? 0 : -1;
   close(fd);
   return result;
 }
 
-/* CRR client: as many connect/round-trip/close transactions as fit in SECONDS. */
-static int run_crr(const char *host, const char *port, long seconds) {
-  struct sockaddr_in address = make_address(host, port);
+/* CRR client: as many transactions as fit in SECONDS, over the eight client-close ports or
+ * against the server-close port. */
+static int run_crr(const char *host, const char *port, long seconds, int server_closes) {
+  struct sockaddr_in addresses[CRR_PORTS];
+  int count = server_closes ? 1 : CRR_PORTS;
+  long base = parse_count(port, "port");
+  if (base + SERVER_CLOSE_OFFSET > 65535) {
+    fprintf(stderr, "rr crr: PORT+%d must be a port\n", SERVER_CLOSE_OFFSET);
+    return 2;
+  }
+  for (int i = 0; i < count; ++i) {
+    addresses[i] = make_address(host, port);
+    addresses[i].sin_port = htons((uint16_t)(base + (server_closes ? SERVER_CLOSE_OFFSET : 1 + i)));
+  }
   int64_t *samples = calloc(MAX_CRR_SAMPLES, sizeof *samples);
   if (!samples) return 1;
   size_t done = 0;
@@ -194,7 +250,7 @@ static int run_crr(const char *host, const char *port, long seconds) {
   int64_t now = start;
   while (now < deadline && done < MAX_CRR_SAMPLES) {
     int64_t begin = now;
-    int failed = connect_round_trip_close(&address);
+    int failed = connect_round_trip_close(&addresses[(done + (size_t)errors) % (size_t)count], server_closes);
     now = now_ns();
     if (failed) {
       /* A few failures are reported; a stack that refuses everything ends the run. */
@@ -218,8 +274,11 @@ int main(int argc, char **argv) {
   if (argc == 6 && strcmp(argv[1], "rr") == 0)
     return run_rr(argv[2], argv[3], parse_count(argv[4], "count"), parse_count(argv[5], "warm-up"));
   if (argc == 5 && strcmp(argv[1], "crr") == 0)
-    return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"));
+    return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"), 0);
+  if (argc == 5 && strcmp(argv[1], "crr-server-close") == 0)
+    return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"), 1);
   fprintf(stderr,
-          "usage: rr server PORT | rr rr HOST PORT COUNT WARMUP | rr crr HOST PORT SECONDS\n");
+          "usage: rr server PORT | rr rr HOST PORT COUNT WARMUP | rr crr HOST PORT SECONDS |\n"
+          "       rr crr-server-close HOST PORT SECONDS\n");
   return 2;
 }
