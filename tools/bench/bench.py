@@ -214,7 +214,11 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--usernetd", default=str(REPO / "build/release/tools/usernetd"))
     parser.add_argument("--forwarder", default=str(REPO / "build/release/tools/usernet-forwarder"))
     parser.add_argument("--json", default=None, help="result file (default build/bench/bench-TIME.json)")
+    parser.add_argument("--summarise", nargs="+", metavar="JSON",
+                        help="measure nothing: pool the runs of earlier result files and print their table")
     args = parser.parse_args(argv)
+    if args.summarise:
+        sys.exit(summarise_files([Path(p) for p in args.summarise]))
     if args.quick:
         args.runs, args.seconds, args.rr_count, args.crr_seconds = 1, 2, 2000, 1
     try:
@@ -243,6 +247,21 @@ def parse_args(argv: list[str]) -> Settings:
     json_path = Path(args.json) if args.json else REPO / "build/bench" / time.strftime("bench-%Y%m%d-%H%M%S.json")
     return Settings(mtus, args.runs, args.seconds, args.rr_count, max(1, args.rr_count // 20),
                     args.crr_seconds, stacks, json_path, binaries)
+
+
+def summarise_files(paths: list[Path]) -> int:
+    """Prints the table for the pooled runs of earlier result files (e.g. two invocations)."""
+    try:
+        files = [json.loads(path.read_text()) for path in paths]
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"bench: cannot read results: {error}", file=sys.stderr)
+        return 1
+    records = [run for data in files for run in data["runs"]]
+    meta = dict(files[-1]["meta"], runs=sum(data["meta"]["runs"] for data in files))
+    meta["mtus"] = sorted({run["mtu"] for run in records})
+    stacks = list(dict.fromkeys(run["stack"] for run in records))
+    print(format_report(records, meta["mtus"], stacks, meta)[0])
+    return 0
 
 
 def raise_keyboard_interrupt(signum, frame):
