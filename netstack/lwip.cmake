@@ -32,7 +32,8 @@ add_library(lwip STATIC
   ${_lw}/core/tcp_in.c ${_lw}/core/tcp_out.c ${_lw}/core/timeouts.c ${_lw}/core/udp.c
   ${_lw}/core/ipv4/etharp.c ${_lw}/core/ipv4/icmp.c ${_lw}/core/ipv4/ip4.c
   ${_lw}/core/ipv4/ip4_addr.c ${_lw}/core/ipv4/ip4_frag.c
-  ${_lw}/netif/ethernet.c)
+  ${_lw}/netif/ethernet.c
+  ${CMAKE_SOURCE_DIR}/netstack/lwip-port/usernet_chksum.c)
 target_include_directories(lwip SYSTEM PUBLIC ${CMAKE_SOURCE_DIR}/netstack/lwip-port ${_lw}/include)
 target_compile_definitions(lwip PUBLIC LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS=1)
 target_compile_options(lwip PRIVATE -w)

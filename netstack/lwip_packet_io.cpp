@@ -161,6 +161,19 @@ void send_tcp_reset_for(const pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
   tcp_rst(nullptr, seq, ack, &local, &remote, tcp.destination_port, tcp.source_port);
 }
 
+bool drop_time_wait(Ipv4 local_ip, std::uint16_t local_port, Ipv4 remote_ip, std::uint16_t remote_port) {
+  const ip_addr_t local = to_lwip(local_ip);
+  const ip_addr_t remote = to_lwip(remote_ip);
+  for (tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->local_port == local_port && pcb->remote_port == remote_port && ip_addr_cmp(&pcb->local_ip, &local) &&
+        ip_addr_cmp(&pcb->remote_ip, &remote)) {
+      tcp_abort(pcb);  // for a TIME_WAIT pcb: unlink and free, no RST
+      return true;
+    }
+  }
+  return false;
+}
+
 void send_icmp_unreachable_for(pbuf* p, std::uint8_t code) {
   icmp_dest_unreach(p, static_cast<icmp_dur_type>(code));
 }

@@ -73,6 +73,11 @@ void send_tcp_reset_for(const pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
 /// Answers the datagram in p with ICMP destination unreachable (code: 1 host, 3 port).
 void send_icmp_unreachable_for(pbuf* p, std::uint8_t code);
 
+/// Frees lwIP's TIME_WAIT pcb for this 4-tuple, if any, so that a new guest SYN reusing
+/// the 4-tuple starts a fresh connection (as Linux allows) instead of being answered
+/// with the old connection's ACK. Returns true if one was freed.
+bool drop_time_wait(Ipv4 local_ip, std::uint16_t local_port, Ipv4 remote_ip, std::uint16_t remote_port);
+
 /// Copies `length` bytes at `offset` of a pbuf chain; false if the chain is shorter.
 bool copy_from_pbuf(const pbuf* p, std::uint16_t offset, void* out, std::uint16_t length);
 

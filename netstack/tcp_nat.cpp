@@ -151,7 +151,9 @@ void TcpNat::on_connect_result(FlowKey key, int error) {
     pending_.erase(it);
     return;
   }
-  // Hand the held SYN to lwIP: the listener creates the pcb and answers SYN-ACK.
+  // Hand the held SYN to lwIP: the listener creates the pcb and answers SYN-ACK. A pcb
+  // of an earlier connection on the same 4-tuple still in TIME_WAIT would capture it.
+  if (drop_time_wait(key.remote_ip, key.remote_port, key.guest_ip, key.guest_port)) counters_.time_wait_reused++;
   pending.replayed = true;
   pending.timer->start(kHandshakeTimeoutMs);
   pbuf* syn = pending.syn;

@@ -26,6 +26,7 @@ struct TcpNatCounters {
   std::uint64_t unreachable = 0;
   std::uint64_t timed_out = 0;
   std::uint64_t policy_refused = 0;  // e.g. link-local without --allow-link-local
+  std::uint64_t time_wait_reused = 0;  // a new SYN replaced a TIME_WAIT pcb
 };
 
 class TcpNat {

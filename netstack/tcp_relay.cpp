@@ -168,6 +168,12 @@ void TcpRelay::flush_to_host() {
     }
   }
   want_host_writable_ = false;
+  // Acknowledge what arrived this turn now rather than on lwIP's 250 ms delayed-ACK
+  // timer: a guest that waits that long fires tail-loss probes and retransmits.
+  if (pcb_ != nullptr && (pcb_->flags & TF_ACK_DELAY)) {
+    tcp_set_flags(pcb_, TF_ACK_NOW);
+    tcp_output(pcb_);
+  }
   if (guest_eof_ && !host_write_shut_) {
     ::shutdown(fd_, SHUT_WR);
     host_write_shut_ = true;

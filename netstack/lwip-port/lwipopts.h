@@ -67,7 +67,9 @@
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_KEEPALIVE 1
 #define LWIP_TCP_TIMESTAMPS 0
-#define TCP_MSL 10000UL /* TIME_WAIT = 2*MSL = 20 s: a NAT sees many short connections */
+/* TIME_WAIT = 2*MSL = 4 s: the host kernel keeps the real TIME_WAIT of each NAT flow, and
+ * a new guest SYN for a 4-tuple still in TIME_WAIT replaces it (netstack/tcp_nat.cpp). */
+#define TCP_MSL 2000UL
 #define TCP_LISTEN_BACKLOG 0
 #define TCP_DEFAULT_LISTEN_BACKLOG 0xff
 /* The u16 sanity checks in init.c assume a window without scaling; our values are
@@ -84,7 +86,19 @@
 #define CHECKSUM_CHECK_TCP 0
 #define CHECKSUM_CHECK_ICMP 0
 #define LWIP_CHECKSUM_ON_COPY 1
+/* Our own checksum and fused copy+checksum (lwip-port/usernet_chksum.c); lwIP's
+ * algorithm 3 is still built as the reference the unit tests compare against. */
 #define LWIP_CHKSUM_ALGORITHM 3
+#define LWIP_CHKSUM usernet_chksum
+#define LWIP_CHKSUM_COPY(dst, src, len) usernet_chksum_copy((dst), (src), (len))
+#ifdef __cplusplus
+extern "C" {
+#endif
+unsigned short usernet_chksum(const void *dataptr, int len);
+unsigned short usernet_chksum_copy(void *dst, const void *src, unsigned short len);
+#ifdef __cplusplus
+}
+#endif
 
 /* --- callbacks and hooks --- */
 #define LWIP_NETIF_STATUS_CALLBACK 0

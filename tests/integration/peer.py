@@ -63,6 +63,12 @@ def source_handler(conn):
     conn.close()
 
 
+def hello_handler(conn):
+    """Says hi and closes first (the server-closes-first pattern of HTTP/1.0)."""
+    conn.sendall(b"hi")
+    conn.close()
+
+
 def echo_handler(conn):
     while True:
         data = conn.recv(65536)
@@ -186,6 +192,8 @@ def main():
         serve_tcp(int(args[0]), sink_handler)
     elif mode == "tcp-source":
         serve_tcp(int(args[0]), source_handler)
+    elif mode == "tcp-hello":
+        serve_tcp(int(args[0]), hello_handler)
     elif mode == "tcp-echo":
         serve_tcp(int(args[0]), echo_handler)
     elif mode == "udp-echo":

@@ -39,12 +39,8 @@ class ForwarderNat(test_nat_tap.NatOverTap):
         cls.dir = tempfile.mkdtemp(prefix="usernet-forwarder-")
         cls.api = os.path.join(cls.dir, "api.sock")
         net = cls.net
-        net.start(net.host, ["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
-                             "--directory", harness.SOURCE_DIR], log_name="http")
-        net.start_peer(net.host, "tcp-sink", "9001")
-        net.start_peer(net.host, "tcp-source", "9002")
-        net.start_peer(net.host, "tcp-echo", "9003")
-        net.start_peer(net.host, "udp-echo", "9004")
+        cls.start_servers(net)
+        cls.pid_file = os.path.join(net.scratch(), "usernetd.pid")
         # A pre-made, configured TAP, like podman machine's NetworkManager "vsock0".
         g = net.guest
         g.ip("tuntap", "add", "dev", "tap0", "mode", "tap")
@@ -58,7 +54,7 @@ class ForwarderNat(test_nat_tap.NatOverTap):
 
     @classmethod
     def start_daemon(cls):
-        proc = cls.net.start_usernetd("--listen", f"unix://{cls.api}", tap=False)
+        proc = cls.net.start_usernetd("--listen", f"unix://{cls.api}", "--pid-file", cls.pid_file, tap=False)
         cls.net.wait_for(lambda: os.path.exists(cls.api) or proc.poll() is not None, "API socket")
         if proc.poll() is not None:
             raise RuntimeError("usernetd exited:\n" + cls.net.log_of("usernetd"))

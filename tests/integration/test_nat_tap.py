@@ -17,14 +17,20 @@ class NatOverTap(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.net = harness.Network()
-        cls.net.start(cls.net.host, ["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
-                                     "--directory", harness.SOURCE_DIR], log_name="http")
-        cls.net.start_peer(cls.net.host, "tcp-sink", "9001")
-        cls.net.start_peer(cls.net.host, "tcp-source", "9002")
-        cls.net.start_peer(cls.net.host, "tcp-echo", "9003")
-        cls.net.start_peer(cls.net.host, "udp-echo", "9004")
+        cls.start_servers(cls.net)
         cls.pid_file = os.path.join(cls.net.scratch(), "usernetd.pid")
         cls.usernetd = cls.net.start_usernetd("--pid-file", cls.pid_file)
+
+    @staticmethod
+    def start_servers(net):
+        """The host-side servers every test of this class uses (also the forwarder test's)."""
+        net.start(net.host, ["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
+                             "--directory", harness.SOURCE_DIR], log_name="http")
+        net.start_peer(net.host, "tcp-sink", "9001")
+        net.start_peer(net.host, "tcp-source", "9002")
+        net.start_peer(net.host, "tcp-echo", "9003")
+        net.start_peer(net.host, "udp-echo", "9004")
+        net.start_peer(net.host, "tcp-hello", "9005")
 
     @classmethod
     def tearDownClass(cls):
@@ -95,6 +101,25 @@ except socket.timeout:
     def test_200_parallel_connections_complete(self):
         result = self.peer("parallel", HOST_ALIAS, "9003", "200")
         self.assertEqual(result["completed"], 200)
+
+    def test_reused_source_port_after_server_closed_first(self):
+        # The host server closes first, so lwIP's side of each flow ends in TIME_WAIT; a
+        # guest reusing the same source port at once must still get a new connection.
+        out = self.net.guest.run([sys.executable, "-c", f"""
+import socket, time
+done = 0
+for i in range(5):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(3); s.bind(("0.0.0.0", 40123))
+    s.connect(("{HOST_ALIAS}", 9005))
+    data = b""
+    while chunk := s.recv(10):  # read to EOF: the server closes first, the guest second
+        data += chunk
+    done += data == b"hi"
+    s.close()
+    time.sleep(0.1)  # let the guest's own LAST_ACK finish; lwIP's TIME_WAIT lasts seconds
+print(done)"""], timeout=60).stdout.strip()
+        self.assertEqual(out, "5")
 
     def test_pid_file_names_the_daemon(self):
         with open(self.pid_file) as f:
