@@ -183,6 +183,9 @@ bool SshForwardSession::serve_once() {
   std::vector<std::unique_ptr<SshForwardChannel>> still_open;
   for (std::size_t i = 0; i < channels_.size(); ++i)
     if (channels_[i]->pump(fds[i + 3].revents)) still_open.push_back(std::move(channels_[i]));
+  if (still_open.size() != channels_.size())
+    spdlog::debug("{}: {} channel(s) closed ({} active)", label_, channels_.size() - still_open.size(),
+                  still_open.size());
   channels_ = std::move(still_open);
   if (!ssh_is_connected(session_)) return false;
   if ((fds[1].revents & POLLIN) != 0) return accept_clients();
