@@ -44,8 +44,8 @@ bool SshForwardStop::sleep_ms(std::uint32_t ms) const {
 }
 
 SshForwardSession::SshForwardSession(const SshForwardSpec& spec, ssh_key key, int listener_fd, Dial dial,
-                                     SshForwardStop& stop)
-    : spec_(spec), key_(key), listener_fd_(listener_fd), dial_(std::move(dial)), stop_(stop),
+                                     SshForwardStop& stop, int tries)
+    : spec_(spec), key_(key), listener_fd_(listener_fd), dial_(std::move(dial)), stop_(stop), tries_(tries),
       label_("ssh forward " + spec.socket_path + " -> " + spec.user + "@" + format_ipv4(spec.guest_ip) + ":" +
              spec.dest_path) {}
 
@@ -70,10 +70,10 @@ void SshForwardSession::run() {
   disconnect();
 }
 
-/// Tries to connect up to kSshConnectTries times with backoff; true once connected.
+/// Tries to connect up to tries_ times with backoff; true once connected.
 bool SshForwardSession::connect_with_retries() {
   std::string error;
-  for (int attempt = 0; attempt < kSshConnectTries; ++attempt) {
+  for (int attempt = 0; attempt < tries_; ++attempt) {
     if (!stop_.sleep_ms(ssh_retry_delay_ms(attempt))) return false;
     if (connect_once(error)) {
       spdlog::info("{}: connected{}", label_, attempt > 0 ? " after " + std::to_string(attempt + 1) + " tries" : "");
@@ -82,7 +82,7 @@ bool SshForwardSession::connect_with_retries() {
     if (stop_.requested()) return false;
     spdlog::debug("{}: try {} failed: {}", label_, attempt + 1, error);
   }
-  spdlog::error("{}: giving up after {} tries: {}", label_, kSshConnectTries, error);
+  spdlog::error("{}: giving up after {} tries: {}", label_, tries_, error);
   return false;
 }
 

@@ -58,8 +58,10 @@ class SshForwardSession {
   using Dial = std::function<int()>;
 
   /// `key` stays owned by the caller and must outlive the session; `listener_fd` is the
-  /// listening host socket (non-blocking), also still owned by the caller.
-  SshForwardSession(const SshForwardSpec& spec, ssh_key key, int listener_fd, Dial dial, SshForwardStop& stop);
+  /// listening host socket (non-blocking), also still owned by the caller. `tries` per
+  /// round of connection attempts (tests use fewer).
+  SshForwardSession(const SshForwardSpec& spec, ssh_key key, int listener_fd, Dial dial, SshForwardStop& stop,
+                    int tries = kSshConnectTries);
   ~SshForwardSession();
   SshForwardSession(const SshForwardSession&) = delete;
   SshForwardSession& operator=(const SshForwardSession&) = delete;
@@ -83,6 +85,7 @@ class SshForwardSession {
   int listener_fd_;
   Dial dial_;
   SshForwardStop& stop_;
+  int tries_;
   std::string label_;
   ssh_session session_ = nullptr;
   ssh_event event_ = nullptr;

@@ -89,10 +89,12 @@ struct RunningSession {
   ssh_key key = test_key();
   SshForwardSpec spec{"/tmp/unused.sock", "/run/dest.sock", "root", "/unused", make_ipv4(192, 168, 127, 2), 22};
   SshForwardStop stop_request;
-  SshForwardSession session{spec, key, listener.fd, [this] { return guest.dial(); }, stop_request};
+  int tries;
+  SshForwardSession session{spec, key, listener.fd, [this] { return guest.dial(); }, stop_request, tries};
   std::thread worker{[this] { session.run(); }};
 
-  explicit RunningSession(bool silent_guest) : guest(silent_guest) {}
+  explicit RunningSession(bool silent_guest, int tries_per_round = kSshConnectTries)
+      : guest(silent_guest), tries(tries_per_round) {}
   ~RunningSession() {
     stop();
     ssh_key_free(key);
@@ -154,4 +156,23 @@ TEST_CASE("stopping interrupts a handshake with a guest that never answers") {
   running.stop();
   CHECK(Clock::now() - start < std::chrono::seconds(5));  // not the 10 s handshake timeout
   CHECK(running.guest.dials() == 1);                        // and no retry after the stop
+}
+
+TEST_CASE("after a failed round, waiting clients are closed and the next client starts a new round") {
+  RunningSession running(false, 2);
+  REQUIRE(wait_until([&] { return running.guest.dials() == 2; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(running.guest.dials() == 2);  // the round is over: no dialling without demand
+
+  const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, running.listener.path.c_str());
+  REQUIRE(::connect(client, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0);
+  REQUIRE(wait_until([&] { return running.guest.dials() == 4; }, std::chrono::seconds(10)));
+  timeval timeout{10, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  char byte;
+  CHECK(::recv(client, &byte, 1, 0) == 0);  // closed, not left hanging
+  ::close(client);
 }
