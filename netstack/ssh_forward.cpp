@@ -15,6 +15,7 @@ namespace usernet {
 
 namespace {
 
+/// The sockaddr_un for a path; throws if the path does not fit.
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;

@@ -17,6 +17,7 @@ constexpr long kSshTimeoutSeconds = 10;     // handshake, auth and channel opens
 constexpr int kKeepaliveIntervalMs = 15000;  // idle time before a keepalive goes out
 }  // namespace
 
+/// The eventfd poll() and sleep_ms() wait on besides their real work.
 SshForwardStop::SshForwardStop() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -225,6 +226,7 @@ void SshForwardSession::reject_waiting_clients() {
   }
 }
 
+/// True if a client waits in the listener's backlog (demand for a session).
 bool SshForwardSession::listener_has_client() const {
   pollfd p{listener_fd_, POLLIN, 0};
   return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
