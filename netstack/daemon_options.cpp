@@ -45,6 +45,10 @@ po::options_description describe_options() {
       ("listen-stdio", "exchange frames on stdin/stdout")
       ("forward", po::value<std::vector<std::string>>()->composing(),
        "host -> guest port forward [udp:|unix:]LOCAL=REMOTE, e.g. 127.0.0.1:8080=192.168.127.2:80 or :2222=:22")
+      ("forward-sock", po::value<std::vector<std::string>>()->composing(), "host unix socket forwarded over SSH to --forward-dest, repeatable")
+      ("forward-dest", po::value<std::vector<std::string>>()->composing(), "guest unix socket for the matching --forward-sock")
+      ("forward-user", po::value<std::vector<std::string>>()->composing(), "SSH user in the guest for the matching --forward-sock")
+      ("forward-identity", po::value<std::vector<std::string>>()->composing(), "SSH private key file for the matching --forward-sock")
       ("no-dhcp", "do not serve DHCP")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
@@ -140,6 +144,12 @@ DaemonOptions build(const po::variables_map& vm) {
     if (!spec) throw BadOption("--forward '" + text + "': " + error);
     o.forwards.push_back(*spec);
   }
+  std::string ssh_error;
+  auto ssh_forwards = make_ssh_forwards(
+      {strings("forward-sock"), strings("forward-dest"), strings("forward-user"), strings("forward-identity")},
+      n.first_guest_ip, ssh_error);
+  if (!ssh_forwards) throw BadOption(ssh_error);
+  o.ssh_forwards = std::move(*ssh_forwards);
   o.dns.enabled = vm.count("no-dns") == 0;
   o.dns.upstream = strings("dns-upstream");
   o.dns.zones = strings("dns-zone");

@@ -8,6 +8,7 @@
 #include "netstack/forward_spec.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
+#include "netstack/ssh_forward_spec.hpp"
 #include "netstack/virtual_network.hpp"
 
 namespace usernet {
@@ -27,6 +28,7 @@ struct DaemonOptions {
   bool search_from_host = true;  // no --dns-search: use the host's resolv.conf search line
   DnsOptions dns;
   std::vector<ForwardSpec> forwards;  // host -> guest port forwards
+  std::vector<SshForwardSpec> ssh_forwards;  // --forward-sock & co.: host unix socket -> guest unix socket over SSH
 };
 
 /// What main() should do after parsing.

@@ -38,12 +38,16 @@ class PortForwarder {
   std::vector<ForwardSpec> list() const;
   const PortForwardCounters& counters() const { return counters_; }
   TcpRelayGroup& relays() { return relays_; }
+  /// Connects an already-open host stream socket (non-blocking) to ip:port in the guest
+  /// network, entering from the gateway address, and relays it once the guest accepts.
+  /// Takes ownership of fd: if the guest refuses, fd is closed (with a reset where the
+  /// socket type has one). Loop thread only, like every lwIP call.
+  void connect_fd_to_guest(int fd, Ipv4 ip, std::uint16_t port, std::string label);
 
  private:
   class StreamForward;
   class DatagramForward;
   struct Connecting;
-  void connect_into_guest(int client_fd, const ForwardSpec& spec);
   std::uint16_t allocate_udp_port();
 
   VirtualNetwork& network_;

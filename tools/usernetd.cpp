@@ -17,6 +17,7 @@
 #include "netstack/gateway_dns.hpp"
 #include "netstack/memory_trimmer.hpp"
 #include "netstack/port_forwarder.hpp"
+#include "netstack/ssh_forward.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
 #include "vsock/transport_log.hpp"
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<usernet::GatewayDhcp> dhcp;
   std::unique_ptr<usernet::GatewayDns> dns;
   std::unique_ptr<usernet::PortForwarder> forwarder;
+  std::vector<std::unique_ptr<usernet::SshForward>> ssh_forwards;
   std::optional<usernet::Transports> transports;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
     forwarder = std::make_unique<usernet::PortForwarder>(*network);
     for (const auto& spec : options.forwards)
       if (auto error = forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);
+    for (const auto& spec : options.ssh_forwards)
+      ssh_forwards.push_back(std::make_unique<usernet::SshForward>(loop, *forwarder, spec));
     if (!options.tap.empty()) {
       auto device = usernet::TapDevice::open(options.tap, options.netns, guest_tap_config(options));
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
   transports.reset();
+  ssh_forwards.clear();
   forwarder.reset();
   tap.reset();
   dns.reset();
