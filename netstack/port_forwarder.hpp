@@ -38,12 +38,16 @@ class PortForwarder {
   std::vector<ForwardSpec> list() const;
   const PortForwardCounters& counters() const { return counters_; }
   TcpRelayGroup& relays() { return relays_; }
+  /// Connects a host stream socket (taking its ownership) to ip:port in the guest network
+  /// from the gateway's address and relays it; the socket is reset if the guest refuses.
+  /// Port forwards and the API's /tunnel use this.
+  void connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label);
+  std::size_t connecting() const { return connecting_.size(); }
 
  private:
   class StreamForward;
   class DatagramForward;
   struct Connecting;
-  void connect_into_guest(int client_fd, const ForwardSpec& spec);
   std::uint16_t allocate_udp_port();
 
   VirtualNetwork& network_;
