@@ -35,6 +35,7 @@ void setup_logging(const usernet::DaemonOptions& options) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("usernetd"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::info);  // a log file is read while we run (podman, CRC)
   // The transports log through their own sink (vsock/ stays free of spdlog).
   usernet::set_transport_log_sink([](usernet::LogLevel level, const std::string& message) {
     static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
