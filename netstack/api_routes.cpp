@@ -92,8 +92,7 @@ std::string http_query_parameter(const std::string& target, const std::string& n
 }
 
 StatsSnapshot ApiRoutes::stats() const {
-  return collect_stats(StatsSources{services_.network, services_.forwarder, services_.dhcp, services_.dns,
-                                    services_.extra_stats});
+  return collect_stats(services_);
 }
 
 HttpResponse ApiRoutes::handle(const HttpRequest& request, const ApiCaller& caller) {
@@ -157,7 +156,7 @@ HttpResponse ApiRoutes::forwarder_expose(const HttpRequest& request, const ApiCa
   auto spec = make_forward(protocol, local, strip_tcp_scheme(remote), default_guest, error);
   if (!spec) throw BadRequest(error);
   if (caller.from_guest) {
-    if (!services_.guest_expose) return plain(403, "exposing ports from the guest is disabled (--guest-expose)");
+    if (!guest_expose_) return plain(403, "exposing ports from the guest is disabled (--guest-expose)");
     if (spec->protocol == ForwardProtocol::unix_socket || spec->local_ip != make_ipv4(127, 0, 0, 1))
       return plain(403, "the guest may only expose tcp or udp ports on 127.0.0.1");
   }
@@ -173,13 +172,13 @@ HttpResponse ApiRoutes::forwarder_unexpose(const HttpRequest& request, const Api
   if (!protocol) throw BadRequest("protocol must be tcp, udp or unix");
   const std::string key = normalize_local(*protocol, local);
   if (caller.from_guest) {
-    if (!services_.guest_expose) return plain(403, "exposing ports from the guest is disabled (--guest-expose)");
+    if (!guest_expose_) return plain(403, "exposing ports from the guest is disabled (--guest-expose)");
     if (*protocol == ForwardProtocol::unix_socket || !key.starts_with("127.0.0.1:"))
       return plain(403, "the guest may only unexpose tcp or udp ports on 127.0.0.1");
   }
   if (services_.forwarder == nullptr || !services_.forwarder->remove(*protocol, key))
     throw std::runtime_error("proxy not found");
-  spdlog::info("unexposed {} {}", string_field(body, "protocol").empty() ? "tcp" : string_field(body, "protocol"), key);
+  spdlog::info("unexposed {}", key);
   return ok();
 }
 

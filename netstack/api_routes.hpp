@@ -23,30 +23,24 @@
 
 namespace usernet {
 
-class VirtualNetwork;
-class PortForwarder;
-class GatewayDhcp;
-class GatewayDns;
-
 /// Who is asking.
 struct ApiCaller {
   bool from_guest = false;  // the in-guest API on gateway:80
   Ipv4 guest_ip = 0;        // its address (a remote of ":PORT" means this guest)
 };
 
+/// What the routes act on: the services (network required; null = switched off), which
+/// are also where the counters live, and the guest's rights.
 struct ApiServices {
-  VirtualNetwork* network = nullptr;  // required
-  PortForwarder* forwarder = nullptr;
-  GatewayDhcp* dhcp = nullptr;
-  GatewayDns* dns = nullptr;
-  std::function<void(StatsSnapshot&)> extra_stats;  // transports, pcap
+  StatsSources services;
   /// --guest-expose: guests may expose (and unexpose) ports on the host's 127.0.0.1.
   bool guest_expose = false;
 };
 
 class ApiRoutes {
  public:
-  explicit ApiRoutes(ApiServices services) : services_(std::move(services)) {}
+  explicit ApiRoutes(ApiServices services)
+      : services_(std::move(services.services)), guest_expose_(services.guest_expose) {}
 
   /// Answers one request. Never throws: an unexpected exception becomes a 500.
   HttpResponse handle(const HttpRequest& request, const ApiCaller& caller);
@@ -64,7 +58,8 @@ class ApiRoutes {
   HttpResponse cam();
   HttpResponse tunnel(const HttpRequest& request);
 
-  ApiServices services_;
+  StatsSources services_;
+  bool guest_expose_;
 };
 
 /// The value of `name` in the target's query string ("" if absent). No percent-decoding:

@@ -196,20 +196,21 @@ int main(int argc, char** argv) {
       spdlog::info("serving TAP {}{}", options.tap, options.netns.empty() ? "" : " in " + options.netns);
     }
     transports.emplace(loop, network->network_switch(), network->end_of_turn(), transport_options(options));
-    usernet::ApiServices services{&*network, forwarder.get(), dhcp.get(), dns.get(), {}, options.guest_expose};
-    services.extra_stats = [&transports, &pcap](usernet::StatsSnapshot& s) {
+    usernet::ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, options.guest_expose};
+    services.services.extra = [&transports, &pcap](usernet::StatsSnapshot& s) {
       add_transport_stats(s, *transports, pcap.get());
     };
     api = std::make_unique<usernet::ApiRoutes>(std::move(services));
     transports->set_http_handler([routes = api.get()](const usernet::HttpRequest& request) {
       return routes->handle(request, usernet::ApiCaller{});
     });
-    guest_api = std::make_unique<usernet::ApiGuestListener>(*network, [&transports, routes = api.get()](int fd, usernet::Ipv4 guest) {
+    auto serve_guest = [&transports, routes = api.get()](int fd, usernet::Ipv4 guest) {
       transports->serve_http(fd, "guest API " + usernet::format_ipv4(guest),
                              [routes, guest](const usernet::HttpRequest& request) {
                                return routes->handle(request, usernet::ApiCaller{true, guest});
                              });
-    });
+    };
+    guest_api = std::make_unique<usernet::ApiGuestListener>(*network, serve_guest);
     trimmer.emplace(loop);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

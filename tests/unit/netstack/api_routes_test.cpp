@@ -47,7 +47,7 @@ struct ApiFixture {
     dns_options.upstream = {"127.0.0.1:5353"};
     dns = std::make_unique<GatewayDns>(*network, dns_options);
     dhcp = std::make_unique<GatewayDhcp>(*network, make_dhcp_config(network->config(), DhcpOptions{}));
-    ApiServices services{&*network, forwarder.get(), dhcp.get(), dns.get(), {}, guest_expose};
+    ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, guest_expose};
     routes = std::make_unique<ApiRoutes>(std::move(services));
   }
   ~ApiFixture() {
