@@ -49,6 +49,11 @@ po::options_description describe_options() {
       ("forward-dest", po::value<std::vector<std::string>>()->composing(), "guest unix socket for the matching --forward-sock")
       ("forward-user", po::value<std::vector<std::string>>()->composing(), "SSH user in the guest for the matching --forward-sock")
       ("forward-identity", po::value<std::vector<std::string>>()->composing(), "SSH private key file for the matching --forward-sock")
+      ("services", po::value<std::vector<std::string>>()->composing(), "HTTP API endpoint without /connect (unix://, tcp://)")
+      ("ssh-port", po::value<int>()->default_value(2222), "forward 127.0.0.1:PORT to the first guest's port 22 (-1: off)")
+      ("guest-expose", "let guests expose ports on the host's 127.0.0.1 through http://GATEWAY/services/forwarder/expose")
+      ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
+      ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
       ("no-dhcp", "do not serve DHCP")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
@@ -91,6 +96,15 @@ DaemonOptions build(const po::variables_map& vm) {
     }
   }
   n.allow_link_local = vm.count("allow-link-local") > 0;
+  if (vm.count("nat")) {
+    for (const auto& text : vm["nat"].as<std::vector<std::string>>()) {
+      const auto eq = text.find('=');
+      auto virtual_ip = parse_ipv4(text.substr(0, eq));
+      auto real_ip = eq == std::string::npos ? std::nullopt : parse_ipv4(text.substr(eq + 1));
+      if (!virtual_ip || !real_ip) throw BadOption("--nat: '" + text + "' is not VIRTUAL=REAL");
+      n.extra_translations[*virtual_ip] = *real_ip;
+    }
+  }
   n.nat.tcp_connect_timeout_ms = std::uint64_t{vm["tcp-connect-timeout"].as<unsigned>()} * 1000;
   n.nat.udp_idle_timeout_ms = std::uint64_t{vm["udp-idle-timeout"].as<unsigned>()} * 1000;
   if (n.nat.tcp_connect_timeout_ms == 0) throw BadOption("--tcp-connect-timeout: must be at least 1");
@@ -120,6 +134,13 @@ DaemonOptions build(const po::variables_map& vm) {
   o.listen_vfkit = strings("listen-vfkit");
   o.listen_bess = strings("listen-bess");
   o.listen_stdio = vm.count("listen-stdio") > 0;
+  o.services = strings("services");
+  o.ssh_port = vm["ssh-port"].as<int>();
+  o.ssh_port_given = !vm["ssh-port"].defaulted();
+  if (o.ssh_port != -1 && (o.ssh_port < 1024 || o.ssh_port > 65535))
+    throw BadOption("--ssh-port: must be between 1024 and 65535, or -1 to disable");
+  o.guest_expose = vm.count("guest-expose") > 0;
+  if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
   o.dhcp.enabled = vm.count("no-dhcp") == 0;
   o.dhcp.lease_time_s = vm["dhcp-lease-time"].as<unsigned>();
   if (o.dhcp.lease_time_s < 60) throw BadOption("--dhcp-lease-time: must be at least 60 seconds");
@@ -154,7 +175,7 @@ DaemonOptions build(const po::variables_map& vm) {
   o.dns.upstream = strings("dns-upstream");
   o.dns.zones = strings("dns-zone");
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
-      o.listen_bess.empty() && !o.listen_stdio)
+      o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
     throw BadOption("nothing to serve: give --tap or a --listen* option");
   return o;
 }

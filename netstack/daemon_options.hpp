@@ -29,6 +29,12 @@ struct DaemonOptions {
   DnsOptions dns;
   std::vector<ForwardSpec> forwards;  // host -> guest port forwards
   std::vector<SshForwardSpec> ssh_forwards;  // --forward-sock & co.: host unix socket -> guest unix socket over SSH
+  // Control API, capture (issue: API).
+  std::vector<std::string> services;  // --services: HTTP API without /connect
+  int ssh_port = 2222;                // 127.0.0.1:PORT -> first guest :22; -1 = off
+  bool ssh_port_given = false;        // an explicit --ssh-port makes a bind failure fatal
+  bool guest_expose = false;          // the in-guest API may expose ports on 127.0.0.1
+  std::string pcap;                   // --pcap FILE
 };
 
 /// What main() should do after parsing.

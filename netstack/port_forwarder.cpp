@@ -97,7 +97,7 @@ class PortForwarder::StreamForward {
       if (client < 0) return;
       if (spec_.protocol == ForwardProtocol::tcp) tune_tcp_socket(client);
       owner_.counters_.accepted++;
-      owner_.connect_fd_to_guest(client, spec_.remote_ip, spec_.remote_port, spec_.local() + " -> " + spec_.remote());
+      owner_.connect_into_guest(client, spec_.remote_ip, spec_.remote_port, spec_.local() + " -> " + spec_.remote());
     }
   }
   PortForwarder& owner_;
@@ -235,10 +235,10 @@ std::uint16_t PortForwarder::allocate_udp_port() {
   return 0;
 }
 
-void PortForwarder::connect_fd_to_guest(int client_fd, Ipv4 ip, std::uint16_t port, std::string label) {
+void PortForwarder::connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label) {
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   const ip_addr_t local = lwip_address(network_.gateway().address());
-  const ip_addr_t remote = lwip_address(ip);
+  const ip_addr_t remote = lwip_address(remote_ip);
   if (pcb == nullptr || tcp_bind(pcb, &local, 0) != ERR_OK) {
     if (pcb) tcp_abort(pcb);
     ::close(client_fd);
@@ -255,7 +255,7 @@ void PortForwarder::connect_fd_to_guest(int client_fd, Ipv4 ip, std::uint16_t po
     std::erase(failed->owner->connecting_, failed);
     delete failed;
   });
-  const err_t err = tcp_connect(pcb, &remote, port, [](void* arg, tcp_pcb* connected, err_t) -> err_t {
+  const err_t err = tcp_connect(pcb, &remote, remote_port, [](void* arg, tcp_pcb* connected, err_t) -> err_t {
     auto* done = static_cast<Connecting*>(arg);
     tcp_arg(connected, nullptr);
     tcp_err(connected, nullptr);

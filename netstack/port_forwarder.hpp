@@ -38,11 +38,12 @@ class PortForwarder {
   std::vector<ForwardSpec> list() const;
   const PortForwardCounters& counters() const { return counters_; }
   TcpRelayGroup& relays() { return relays_; }
-  /// Connects an already-open host stream socket (non-blocking) to ip:port in the guest
-  /// network, entering from the gateway address, and relays it once the guest accepts.
-  /// Takes ownership of fd: if the guest refuses, fd is closed (with a reset where the
-  /// socket type has one). Loop thread only, like every lwIP call.
-  void connect_fd_to_guest(int fd, Ipv4 ip, std::uint16_t port, std::string label);
+  /// Connects a host stream socket (taking its ownership; non-blocking) to ip:port in the
+  /// guest network from the gateway's address and relays it once the guest accepts; the
+  /// socket is reset if the guest refuses. Port forwards, the API's /tunnel and the SSH
+  /// forwards use this. Loop thread only, like every lwIP call.
+  void connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label);
+  std::size_t connecting() const { return connecting_.size(); }
 
  private:
   class StreamForward;

@@ -5,7 +5,7 @@
 // Threads: libssh runs blocking on one worker thread per forward (SshForwardSession).
 // The worker never touches lwIP; when it needs a TCP connection to the guest's sshd it
 // makes a socketpair, keeps one end for libssh and queues the other for the loop thread
-// (uv_async_t), which connects it into the guest with PortForwarder::connect_fd_to_guest
+// (uv_async_t), which connects it into the guest with PortForwarder::connect_into_guest
 // and relays it like any port forward (entering from the gateway's address).
 #pragma once
 

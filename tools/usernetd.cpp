@@ -12,10 +12,14 @@
 #include <optional>
 #include <unistd.h>
 
+#include "netstack/api_guest_listener.hpp"
+#include "netstack/api_routes.hpp"
 #include "netstack/daemon_options.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
+#include "netstack/gvproxy_compat.hpp"
 #include "netstack/memory_trimmer.hpp"
+#include "netstack/pcap_writer.hpp"
 #include "netstack/port_forwarder.hpp"
 #include "netstack/ssh_forward.hpp"
 #include "netstack/virtual_network.hpp"
@@ -32,6 +36,7 @@ void setup_logging(const usernet::DaemonOptions& options) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("usernetd"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::info);  // a log file is read while we run (podman, CRC)
   // The transports log through their own sink (vsock/ stays free of spdlog).
   usernet::set_transport_log_sink([](usernet::LogLevel level, const std::string& message) {
     static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
@@ -47,6 +52,7 @@ usernet::TransportOptions transport_options(const usernet::DaemonOptions& option
   t.listen_vfkit = options.listen_vfkit;
   t.listen_bess = options.listen_bess;
   t.listen_stdio = options.listen_stdio;
+  t.services = options.services;
   t.max_frame = options.network.max_frame();
   return t;
 }
@@ -73,10 +79,70 @@ std::vector<std::string> host_search_domains() {
   return usernet::search_domains_from_resolv_conf(text);
 }
 
+/// gvproxy's default SSH forward: 127.0.0.1:PORT -> first guest :22. A failure is fatal
+/// only when the port was asked for explicitly.
+void add_ssh_forward(const usernet::DaemonOptions& options, usernet::PortForwarder& forwarder) {
+  if (options.ssh_port < 0) return;
+  usernet::ForwardSpec spec;
+  spec.local_ip = usernet::make_ipv4(127, 0, 0, 1);
+  spec.local_port = static_cast<std::uint16_t>(options.ssh_port);
+  spec.remote_ip = options.network.first_guest_ip;
+  spec.remote_port = 22;
+  for (const auto& existing : options.forwards)
+    if (existing.protocol == spec.protocol && existing.local() == spec.local()) return;  // --forward wins
+  if (auto error = forwarder.add(spec)) {
+    if (options.ssh_port_given) throw std::runtime_error("--ssh-port: " + *error);
+    spdlog::warn("default SSH forward not available: {}", *error);
+  }
+}
+
+/// Counters of the transports and the capture, for /stats and /metrics.
+void add_transport_stats(usernet::StatsSnapshot& s, const usernet::Transports& transports,
+                         const usernet::PcapWriter* pcap) {
+  using usernet::MetricType;
+  const auto& c = transports.counters();
+  s.add("usernet_transport_peers", "Connected transport peers and HTTP clients", MetricType::gauge,
+        transports.peer_count());
+  s.add("usernet_transport_peers_total", "Peers accepted by the transports", MetricType::counter, c.peers_accepted);
+  s.add("usernet_transport_drops_total", "Frames or peers dropped by the transports, by reason", MetricType::counter,
+        c.protocol_errors, {{"reason", "protocol_error"}});
+  s.add("usernet_transport_drops_total", "", MetricType::counter, c.oversize_datagrams, {{"reason", "oversize"}});
+  s.add("usernet_transport_drops_total", "", MetricType::counter, c.queue_full_drops, {{"reason", "queue_full"}});
+  s.add("usernet_api_requests_total", "HTTP API requests, by outcome", MetricType::counter, c.http_requests,
+        {{"outcome", "handled"}});
+  s.add("usernet_api_requests_total", "", MetricType::counter, c.http_errors, {{"outcome", "malformed"}});
+  if (pcap != nullptr) {
+    s.add("usernet_pcap_frames_total", "Frames written to the --pcap file", MetricType::counter, pcap->counters().frames);
+    s.add("usernet_pcap_errors_total", "Write failures of the --pcap file", MetricType::counter, pcap->counters().errors);
+  }
+}
+
+/// gvproxy's command line when started as `gvproxy`, else ours; argv without the program name.
+std::vector<std::string> command_line(int argc, char** argv, int& exit_code) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  exit_code = -1;
+  if (argc < 1 || !usernet::invoked_as_gvproxy(argv[0])) return args;
+  auto translated = usernet::translate_gvproxy_command_line(args);
+  using GvAction = usernet::GvproxyTranslation::Action;
+  if (translated.action == GvAction::print_and_exit) {
+    std::fputs(translated.message.c_str(), stdout);
+    exit_code = 0;
+  } else if (translated.action == GvAction::fail) {
+    std::fprintf(stderr, "gvproxy: %s\n", translated.message.c_str());
+    exit_code = 2;
+  }
+  return translated.args;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = usernet::parse_daemon_options(argc, argv);
+  int early_exit = -1;
+  const auto args = command_line(argc, argv, early_exit);
+  if (early_exit >= 0) return early_exit;
+  std::vector<const char*> argv2{argc > 0 ? argv[0] : "usernetd"};
+  for (const auto& arg : args) argv2.push_back(arg.c_str());
+  auto parsed = usernet::parse_daemon_options(static_cast<int>(argv2.size()), argv2.data());
   using Action = usernet::ParsedDaemonOptions::Action;
   if (parsed.action == Action::print_and_exit) {
     std::fputs(parsed.message.c_str(), stdout);
@@ -97,7 +163,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<usernet::GatewayDns> dns;
   std::unique_ptr<usernet::PortForwarder> forwarder;
   std::vector<std::unique_ptr<usernet::SshForward>> ssh_forwards;
+  std::unique_ptr<usernet::PcapWriter> pcap;
+  std::optional<usernet::Timer> pcap_flusher;
+  std::unique_ptr<usernet::ApiRoutes> api;
   std::optional<usernet::Transports> transports;
+  std::unique_ptr<usernet::ApiGuestListener> guest_api;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
     network.emplace(loop, options.network);
@@ -112,12 +182,39 @@ int main(int argc, char** argv) {
       if (auto error = forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);
     for (const auto& spec : options.ssh_forwards)
       ssh_forwards.push_back(std::make_unique<usernet::SshForward>(loop, *forwarder, spec));
+    add_ssh_forward(options, *forwarder);
+    if (!options.pcap.empty()) {
+      std::string error;
+      pcap = usernet::PcapWriter::open(options.pcap, 262144, error);
+      if (!pcap) throw std::runtime_error(error);
+      network->network_switch().set_observer(
+          [writer = pcap.get()](usernet::ByteSpan frame) { writer->write(frame, usernet::pcap_now_us()); });
+      pcap_flusher.emplace(loop, [writer = pcap.get()] { writer->flush(); });
+      pcap_flusher->start(1000, 1000);
+      pcap_flusher->unref();
+      spdlog::info("capturing frames to {}", options.pcap);
+    }
     if (!options.tap.empty()) {
       auto device = usernet::TapDevice::open(options.tap, options.netns, guest_tap_config(options));
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
       spdlog::info("serving TAP {}{}", options.tap, options.netns.empty() ? "" : " in " + options.netns);
     }
     transports.emplace(loop, network->network_switch(), network->end_of_turn(), transport_options(options));
+    usernet::ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, options.guest_expose};
+    services.services.extra = [&transports, &pcap](usernet::StatsSnapshot& s) {
+      add_transport_stats(s, *transports, pcap.get());
+    };
+    api = std::make_unique<usernet::ApiRoutes>(std::move(services));
+    transports->set_http_handler([routes = api.get()](const usernet::HttpRequest& request) {
+      return routes->handle(request, usernet::ApiCaller{});
+    });
+    auto serve_guest = [&transports, routes = api.get()](int fd, usernet::Ipv4 guest) {
+      transports->serve_http(fd, "guest API " + usernet::format_ipv4(guest),
+                             [routes, guest](const usernet::HttpRequest& request) {
+                               return routes->handle(request, usernet::ApiCaller{true, guest});
+                             });
+    };
+    guest_api = std::make_unique<usernet::ApiGuestListener>(*network, serve_guest);
     trimmer.emplace(loop);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
@@ -144,8 +241,13 @@ int main(int argc, char** argv) {
 
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
+  guest_api.reset();
   transports.reset();
   ssh_forwards.clear();
+  api.reset();
+  if (pcap) network->network_switch().set_observer(nullptr);
+  pcap_flusher.reset();
+  pcap.reset();  // flushes and closes the capture
   forwarder.reset();
   tap.reset();
   dns.reset();

@@ -13,9 +13,10 @@ namespace usernet {
 
 HttpResponse not_found_handler(const HttpRequest&) { return HttpResponse{}; }
 
-HttpConnection::HttpConnection(PortContext context, int fd, std::string description,
-                               const HttpHandler& handler, const std::string& connect_alias)
-    : context_(context), fd_(fd), description_(std::move(description)), handler_(handler) {
+HttpConnection::HttpConnection(PortContext context, int fd, std::string description, HttpHandler handler,
+                               const std::string& connect_alias, bool allow_connect)
+    : context_(context), fd_(fd), description_(std::move(description)), handler_(std::move(handler)),
+      allow_connect_(allow_connect) {
   if (!connect_alias.empty()) reader_.add_connect_alias(connect_alias);
   set_nonblocking(fd_);
   watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
@@ -61,6 +62,7 @@ void HttpConnection::read_request() {
       case HttpRequestReader::Status::need_more:
         continue;
       case HttpRequestReader::Status::connect:
+        if (!allow_connect_) return respond(HttpResponse{});  // 404: no VM attach here
         return become_switch_port();
       case HttpRequestReader::Status::request:
         context_.counters.http_requests++;
@@ -68,7 +70,7 @@ void HttpConnection::read_request() {
       case HttpRequestReader::Status::error:
         context_.counters.http_errors++;
         transport_log(LogLevel::info, description_ + ": bad HTTP request: " + reader_.error());
-        return respond(HttpResponse{400, "text/plain", "bad request: " + reader_.error() + "\n"});
+        return respond(HttpResponse{400, "text/plain", "bad request: " + reader_.error() + "\n", {}});
     }
   }
 }
@@ -88,6 +90,7 @@ void HttpConnection::flush() {
   if (!handing_over_) return;
   handing_over_ = false;
   watch_.reset();
+  if (take_over_) return hand_over_socket();
   const int fd = fd_;
   fd_ = -1;
   auto port = std::make_unique<StreamPort>(context_, fd, fd, LengthPrefix::le16,
@@ -98,8 +101,21 @@ void HttpConnection::flush() {
   ref.start();
 }
 
+void HttpConnection::hand_over_socket() {
+  const int fd = fd_;
+  fd_ = -1;
+  auto take_over = std::move(take_over_);
+  context_.peers.retire(*this);
+  take_over(fd);
+}
+
 void HttpConnection::respond(const HttpResponse& response) {
-  response_ = serialize_http_response(response);
+  if (response.take_over && !reader_.leftover().empty()) {
+    // Bytes sent before our "OK" would be lost in the hand-over: refuse instead.
+    return respond(HttpResponse{400, "text/plain", "bad request: data before the tunnel was established\n", {}});
+  }
+  take_over_ = response.take_over;
+  response_ = take_over_ ? response.body : serialize_http_response(response);
   response_sent_ = 0;
   watch_->watch(UV_WRITABLE);
   write_response();
@@ -115,7 +131,17 @@ void HttpConnection::write_response() {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for UV_WRITABLE
+    take_over_ = nullptr;  // the client is gone: nothing to hand over
     break;
+  }
+  if (take_over_ && response_sent_ == response_.size()) {
+    // Same dance as /connect: the new owner watches the fd only after our watcher is gone.
+    done_ = true;
+    handing_over_ = true;
+    watch_->watch(0);
+    deadline_->stop();
+    context_.peers.schedule_flush(*this);
+    return;
   }
   finish();
 }

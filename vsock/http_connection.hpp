@@ -1,7 +1,9 @@
 // One connection to the `--listen` HTTP endpoint. `POST /connect` turns it into a
 // switch port with 2-byte little-endian framing (gvforwarder's protocol; no HTTP
 // response is sent, bytes pipelined after the headers are frames); any other request
-// goes to a pluggable handler whose response is written before the connection closes.
+// goes to a pluggable handler whose response is written before the connection closes,
+// or, for a hijacking response (HttpResponse::take_over), before the socket is handed on.
+// `--services` endpoints and the in-guest API use the same class without /connect.
 #pragma once
 
 #include <functional>
@@ -14,7 +16,7 @@
 
 namespace usernet {
 
-/// Answers every request except POST /connect (the API issue adds its routes here).
+/// Answers every request except POST /connect (the control API's routes).
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 /// The default handler: 404 plain text.
@@ -22,13 +24,13 @@ HttpResponse not_found_handler(const HttpRequest& request);
 
 class HttpConnection final : public Peer {
  public:
-  /// Takes ownership of fd. `handler` must outlive the connection (owned by Transports).
-  /// A non-empty `connect_alias` is accepted like /connect (see HttpRequestReader).
-  HttpConnection(PortContext context, int fd, std::string description, const HttpHandler& handler,
-                 const std::string& connect_alias = {});
+  /// Takes ownership of fd. A non-empty `connect_alias` is accepted like /connect (see
+  /// HttpRequestReader). Without `allow_connect`, /connect is an ordinary (404) route.
+  HttpConnection(PortContext context, int fd, std::string description, HttpHandler handler,
+                 const std::string& connect_alias = {}, bool allow_connect = true);
   ~HttpConnection() override;
   void start();
-  /// Completes a /connect hand-over (run by PeerSet at the end of the turn).
+  /// Completes a /connect or take-over hand-over (run by PeerSet at the end of the turn).
   void flush() override;
 
  private:
@@ -38,11 +40,14 @@ class HttpConnection final : public Peer {
   void respond(const HttpResponse& response);
   void write_response();
   void finish();
+  void hand_over_socket();
 
   PortContext context_;
   int fd_;
   std::string description_;
-  const HttpHandler& handler_;
+  HttpHandler handler_;
+  bool allow_connect_;
+  HttpTakeOver take_over_;  // set while a hijacking response is being written
   HttpRequestReader reader_;
   std::string response_;
   std::size_t response_sent_ = 0;

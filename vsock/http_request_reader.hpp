@@ -11,24 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "netstack/api_http.hpp"
 #include "netstack/ethernet.hpp"
 
 namespace usernet {
-
-/// A complete HTTP request as the pluggable API handler sees it.
-struct HttpRequest {
-  std::string method;
-  std::string target;  // as sent: path plus optional ?query
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-};
-
-/// The handler's answer; sent with Content-Length and "Connection: close".
-struct HttpResponse {
-  unsigned status = 404;
-  std::string content_type = "text/plain";
-  std::string body = "404 page not found\n";
-};
 
 /// Serialises a response (status line, headers, body) for the wire.
 std::string serialize_http_response(const HttpResponse& response);

@@ -1,6 +1,7 @@
 #include "vsock/transports.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -33,7 +34,8 @@ Transports::Transports(uv_loop_t* loop, Switch& sw, EndOfTurn& end_of_turn, Tran
   // A peer that vanishes mid-write must give EPIPE, not kill the daemon (stdio may be a
   // pipe, where MSG_NOSIGNAL does not apply).
   std::signal(SIGPIPE, SIG_IGN);
-  for (const auto& text : options_.listen) add_http(text);
+  for (const auto& text : options_.listen) add_http(text, true);
+  for (const auto& text : options_.services) add_http(text, false);
   for (const auto& text : options_.listen_qemu) add_qemu(text);
   for (const auto& text : options_.listen_vfkit) add_vfkit(text);
   for (const auto& text : options_.listen_bess) add_bess(text);
@@ -55,17 +57,35 @@ std::vector<std::uint16_t> Transports::tcp_ports() const {
   return ports;
 }
 
-void Transports::add_http(const std::string& text) {
-  const TransportUrl url =
-      parse_expecting(text, {UrlScheme::unix_stream, UrlScheme::tcp, UrlScheme::vsock}, "--listen");
+void Transports::add_http(const std::string& text, bool allow_connect) {
+  const TransportUrl url = parse_expecting(text, {UrlScheme::unix_stream, UrlScheme::tcp, UrlScheme::vsock},
+                                           allow_connect ? "--listen" : "--services");
   // gvforwarder dialing unix:///P posts to P itself; accept that as /connect too.
-  const std::string alias = url.scheme == UrlScheme::unix_stream ? url.path : std::string();
-  listeners_.push_back(std::make_unique<SocketListener>(loop_, url, [this, text, alias](int fd) {
-    auto connection = std::make_unique<HttpConnection>(context(), fd, text, http_handler_, alias);
+  const std::string alias =
+      allow_connect && url.scheme == UrlScheme::unix_stream ? url.path : std::string();
+  auto on_accept = [this, text, alias, allow_connect](int fd) {
+    auto connection = std::make_unique<HttpConnection>(context(), fd, text, http_handler_, alias, allow_connect);
     auto& ref = *connection;
     peers_.add(std::move(connection));
     ref.start();
-  }));
+  };
+  // The API has no authentication: its unix socket is born 0600 (no window for others).
+  const mode_t old_mask = ::umask(0177);
+  try {
+    listeners_.push_back(std::make_unique<SocketListener>(loop_, url, on_accept));
+  } catch (...) {
+    ::umask(old_mask);
+    throw;
+  }
+  ::umask(old_mask);
+}
+
+void Transports::serve_http(int fd, std::string description, HttpHandler handler) {
+  auto connection = std::make_unique<HttpConnection>(context(), fd, std::move(description), std::move(handler),
+                                                     std::string(), false);
+  auto& ref = *connection;
+  peers_.add(std::move(connection));
+  ref.start();
 }
 
 void Transports::add_qemu(const std::string& text) {

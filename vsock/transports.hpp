@@ -6,7 +6,9 @@
 //   listen       unix:///p | tcp://ip:port | vsock://:port
 //                HTTP; POST /connect → 2-byte little-endian framing; other requests go to
 //                the pluggable HTTP handler (404 by default)
+//   services     unix:///p | tcp://ip:port         the same HTTP API without /connect
 //   listen_stdio 2-byte little-endian framing on stdin/stdout
+// Unix sockets of the HTTP endpoints are created mode 0600 (the API is unauthenticated).
 #pragma once
 
 #include <uv.h>
@@ -26,6 +28,7 @@ namespace usernet {
 
 struct TransportOptions {
   std::vector<std::string> listen, listen_qemu, listen_vfkit, listen_bess;
+  std::vector<std::string> services;  // HTTP API endpoints without /connect
   bool listen_stdio = false;
   std::size_t max_frame = 1514;
 };
@@ -45,6 +48,9 @@ class Transports {
 
   /// Replaces the handler for HTTP requests other than POST /connect.
   void set_http_handler(HttpHandler handler);
+  /// Serves HTTP (without /connect) on an already connected socket with its own handler;
+  /// used for the in-guest API, whose connections arrive through lwIP.
+  void serve_http(int fd, std::string description, HttpHandler handler);
   const TransportCounters& counters() const { return counters_; }
   /// Live peers (ports and HTTP connections being read).
   std::size_t peer_count() const { return peers_.size(); }
@@ -53,7 +59,7 @@ class Transports {
 
  private:
   PortContext context();
-  void add_http(const std::string& text);
+  void add_http(const std::string& text, bool allow_connect);
   void add_qemu(const std::string& text);
   void add_vfkit(const std::string& text);
   void add_bess(const std::string& text);

@@ -305,7 +305,7 @@ TEST_CASE("HTTP: other requests go to the handler (404 by default), garbage gets
   };
   CHECK(ask("GET /stats HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0);
   transports.set_http_handler([](const HttpRequest& request) {
-    return HttpResponse{200, "application/json", "{\"target\":\"" + request.target + "\"}"};
+    return HttpResponse{200, "application/json", "{\"target\":\"" + request.target + "\"}", {}};
   });
   const std::string ok = ask("GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(ok.rfind("HTTP/1.1 200", 0) == 0);

@@ -1,0 +1,69 @@
+// The control API's routes (gvproxy-compatible, DESIGN.md "HTTP control API"): one
+// request in, one response out, no sockets. The transports parse the bytes and serve the
+// same routes on --listen (plus /connect, handled by the transport), on --services, and,
+// restricted to the forwarder routes, on the gateway's port 80 inside the guest network.
+//
+//   GET  /services/forwarder/all        [{"local","remote","protocol"}] sorted by local
+//   POST /services/forwarder/expose     {"local","remote","protocol"} -> 200 | 400 | 500
+//   POST /services/forwarder/unexpose   {"local","protocol"} -> 200 | 400 | 500
+//   GET  /services/dhcp/leases, /leases {"ip":"mac"}
+//   GET  /services/dns/all              [{"Name","Records":[{"Name","IP","Regexp"}],"DefaultIP"}]
+//   POST /services/dns/add              one zone in that form -> 200 | 400
+//   GET  /stats                         every counter as JSON;  GET /metrics: Prometheus text
+//   GET  /cam                           {"mac": port}
+//   any  /tunnel?ip=&port=              "OK", then a raw TCP stream to ip:port in the network
+// Bad requests get 400 with a one-line reason, unknown routes 404, failures 500.
+#pragma once
+
+#include <string>
+
+#include "netstack/api_http.hpp"
+#include "netstack/ipv4.hpp"
+#include "netstack/stats.hpp"
+
+namespace usernet {
+
+/// Who is asking.
+struct ApiCaller {
+  bool from_guest = false;  // the in-guest API on gateway:80
+  Ipv4 guest_ip = 0;        // its address (a remote of ":PORT" means this guest)
+};
+
+/// What the routes act on: the services (network required; null = switched off), which
+/// are also where the counters live, and the guest's rights.
+struct ApiServices {
+  StatsSources services;
+  /// --guest-expose: guests may expose (and unexpose) ports on the host's 127.0.0.1.
+  bool guest_expose = false;
+};
+
+class ApiRoutes {
+ public:
+  explicit ApiRoutes(ApiServices services)
+      : services_(std::move(services.services)), guest_expose_(services.guest_expose) {}
+
+  /// Answers one request. Never throws: an unexpected exception becomes a 500.
+  HttpResponse handle(const HttpRequest& request, const ApiCaller& caller);
+  /// The counters as /stats and /metrics see them.
+  StatsSnapshot stats() const;
+
+ private:
+  HttpResponse route(const HttpRequest& request, const std::string& path, const ApiCaller& caller);
+  HttpResponse forwarder_all();
+  HttpResponse forwarder_expose(const HttpRequest& request, const ApiCaller& caller);
+  HttpResponse forwarder_unexpose(const HttpRequest& request, const ApiCaller& caller);
+  HttpResponse dhcp_leases();
+  HttpResponse dns_all();
+  HttpResponse dns_add(const HttpRequest& request);
+  HttpResponse cam();
+  HttpResponse tunnel(const HttpRequest& request);
+
+  StatsSources services_;
+  bool guest_expose_;
+};
+
+/// The value of `name` in the target's query string ("" if absent). No percent-decoding:
+/// the parameters we read (ip, port) never need it.
+std::string http_query_parameter(const std::string& target, const std::string& name);
+
+}  // namespace usernet

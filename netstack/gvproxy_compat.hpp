@@ -1,0 +1,35 @@
+// usernetd answers to gvproxy's command line (installed as a `gvproxy` symlink), so
+// podman machine, CRC and scripts built around gvisor-tap-vsock can start us unchanged.
+// This file only translates: gvproxy's Go-style flags (-flag value, -flag=value, one or
+// two dashes) and its YAML -config file become usernetd options, which
+// parse_daemon_options then validates as usual.
+//
+// Differences kept on purpose: -listen-vpnkit and -notification are refused (not
+// implemented); a fatal error exits non-zero (gvproxy exits 0); guests may expose ports
+// through the in-guest API only with usernetd's --guest-expose.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace usernet {
+
+struct GvproxyTranslation {
+  enum class Action { run, print_and_exit, fail } action = Action::run;
+  std::vector<std::string> args;  // usernetd options (no program name) for Action::run
+  std::string message;            // help/version text, or the one-line error
+};
+
+/// True when the program was started under the name `gvproxy` (argv[0]'s basename).
+bool invoked_as_gvproxy(std::string_view argv0);
+
+/// Translates gvproxy's arguments (program name excluded). Reads the -config file.
+GvproxyTranslation translate_gvproxy_command_line(const std::vector<std::string>& args);
+
+/// Translates the text of a gvproxy YAML config into usernetd options, appended to `out`
+/// (single-valued ones only where `out` does not set them yet). Returns an error line.
+std::optional<std::string> translate_gvproxy_config(const std::string& yaml_text, std::vector<std::string>& out);
+
+}  // namespace usernet
