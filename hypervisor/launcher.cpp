@@ -1,0 +1,324 @@
+#include "hypervisor/launcher.hpp"
+
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include "hypervisor/config_error.hpp"
+#include "hypervisor/embedded_network.hpp"
+#include "hypervisor/nic_sockets.hpp"
+#include "hypervisor/qemu_argv.hpp"
+#include "hypervisor/qemu_process.hpp"
+#include "hypervisor/qmp_client.hpp"
+#include "hypervisor/rest_server.hpp"
+#include "hypervisor/vm_files.hpp"
+#include "hypervisor/vm_state.hpp"
+#include "netstack/uv_handles.hpp"
+
+namespace usernet {
+
+namespace {
+
+constexpr std::uint64_t kQmpConnectTimeoutMs = 10000;
+constexpr std::uint64_t kQuitGraceMs = 3000;  // after quit, before SIGKILL
+
+/// A private directory for the QMP socket; removed (with its socket) at exit.
+std::string make_runtime_dir() {
+  const char* base = std::getenv("XDG_RUNTIME_DIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/usernet-vm.XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+  return pattern;
+}
+
+/// A uv_signal_t owned by the launcher; closed on destruction.
+class SignalWatcher {
+ public:
+  SignalWatcher(uv_loop_t* loop, int signum, std::function<void()> callback) : callback_(std::move(callback)) {
+    handle_ = new uv_signal_t;
+    uv_signal_init(loop, handle_);
+    handle_->data = this;
+    uv_signal_start(handle_, [](uv_signal_t* h, int) { static_cast<SignalWatcher*>(h->data)->callback_(); }, signum);
+  }
+  ~SignalWatcher() {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+ private:
+  uv_signal_t* handle_;
+  std::function<void()> callback_;
+};
+
+}  // namespace
+
+struct Launcher::State {
+  State(uv_loop_t* l, VmOptions o)
+      : loop(l), options(std::move(o)), qemu(l),
+        powerdown_timer(l, [this] { on_powerdown_timeout(); }),
+        kill_timer(l, [this] { qemu.kill(SIGKILL); }) {}
+
+  uv_loop_t* loop;
+  VmOptions options;
+  VmStateMachine machine;
+  nlohmann::json inspect;
+  std::unique_ptr<EmbeddedNetwork> network;
+  QemuProcess qemu;
+  std::unique_ptr<QmpClient> qmp;
+  std::unique_ptr<RestServer> rest;
+  std::unique_ptr<SignalWatcher> sigint, sigterm;
+  Timer powerdown_timer;
+  Timer kill_timer;
+  std::string runtime_dir;
+  std::string qmp_path;
+  std::vector<std::string> unixgram_paths;  // our bound local datagram sockets
+  bool pidfile_written = false;
+  bool shutting_down = false;
+  bool quit_sent = false;
+  std::optional<int> exit_status;
+
+  /// Sends a QMP command and logs a failure.
+  void execute(const std::string& command, std::function<void(bool ok)> done = {}) {
+    if (!qmp) return;
+    qmp->execute(command, nullptr, [command, done](const QmpMessage& reply) {
+      const bool ok = reply.kind == QmpMessageKind::result;
+      if (!ok) spdlog::error("QMP {} failed: {}", command, reply.error_description);
+      if (done) done(ok);
+    });
+  }
+
+  /// SIGINT/SIGTERM: ask the guest to power off; a second signal quits at once.
+  void on_signal() {
+    if (!qemu.running()) return;
+    if (shutting_down) {
+      spdlog::info("second signal: quitting QEMU");
+      quit();
+      return;
+    }
+    shutting_down = true;
+    spdlog::info("signal: powering the VM down (quit after {} ms)", kPowerdownGraceMs);
+    execute("system_powerdown");
+    powerdown_timer.start(kPowerdownGraceMs);
+  }
+
+  void on_powerdown_timeout() {
+    spdlog::info("the guest did not power off within {} ms: quitting QEMU", kPowerdownGraceMs);
+    quit();
+  }
+
+  /// QMP quit; SIGKILL if QEMU is still there after a grace period (or QMP is gone).
+  void quit() {
+    if (quit_sent) return;
+    quit_sent = true;
+    if (qmp && qmp->ready()) {
+      execute("quit");
+      kill_timer.start(kQuitGraceMs);
+    } else {
+      qemu.kill(SIGKILL);
+    }
+  }
+
+  void on_qmp_ready() {
+    qmp->execute("query-status", nullptr, [this](const QmpMessage& reply) {
+      const bool running = reply.kind == QmpMessageKind::result && reply.body.value("running", false);
+      machine.on_qmp_ready(running);
+      // QEMU was started with -S so that no event is missed: let the CPUs go now.
+      if (!running) execute("cont");
+      spdlog::info("VM started (QEMU pid {})", qemu.pid());
+    });
+  }
+
+  void on_qmp_event(const QmpMessage& event) {
+    std::string reason;
+    if (event.body.is_object() && event.body.contains("reason") && event.body["reason"].is_string()) {
+      reason = event.body["reason"].get<std::string>();
+    }
+    if (event.event == "NETDEV_STREAM_CONNECTED" || event.event == "NETDEV_STREAM_DISCONNECTED") {
+      spdlog::info("{} {}", event.event, event.body.dump());
+    } else {
+      spdlog::debug("QMP event {} {}", event.event, event.body.dump());
+    }
+    machine.on_event(event.event, reason);
+    spdlog::debug("VM state {}", vm_state_name(machine.state()));
+  }
+
+  void on_qemu_exit(const ProcessExit& exit) {
+    machine.on_qemu_exited();
+    powerdown_timer.stop();
+    kill_timer.stop();
+    if (machine.end() == VmEnd::crashed) {
+      std::string how = exit.signal != 0 ? "was killed by signal " + std::to_string(exit.signal)
+                                         : "exited with status " + std::to_string(exit.status);
+      spdlog::error("QEMU {} unexpectedly; its last messages:", how);
+      for (const auto& line : qemu.last_stderr_lines()) spdlog::error("  qemu: {}", line);
+    } else {
+      spdlog::info("VM ended ({}), QEMU exit status {}", vm_state_name(machine.state()), exit.status);
+    }
+    exit_status = exit_status_for(machine.end());
+    if (qmp) qmp->close();
+    uv_stop(loop);
+  }
+
+  /// REST request: answer, and carry out an accepted state change through QMP.
+  RestResponse on_rest(const RestRequest& request) {
+    auto outcome = handle_rest_request(request, machine, inspect);
+    if (outcome.change) {
+      const StateChange change = *outcome.change;
+      const std::string command(qmp_command_for(change));
+      spdlog::info("REST: {} {} -> QMP {}", request.method, request.target, command);
+      if (change == StateChange::hard_stop) quit_sent = true;
+      execute(command, [this, change](bool ok) {
+        if (!ok) machine.on_request_failed(change);
+      });
+    }
+    return outcome.response;
+  }
+
+  /// Sockets for every NIC that needs one; fills runtime.net_fds and the child's fds.
+  void prepare_nics(QemuRuntime& runtime, std::vector<int>& child_fds) {
+    std::size_t index = 0;
+    for (const Device& device : options.vm.devices) {
+      const auto* net = std::get_if<VirtioNet>(&device);
+      if (net == nullptr) continue;
+      const std::string name = "virtio-net " + std::to_string(index++);
+      if (const auto* embedded = std::get_if<EmbeddedNet>(&net->attachment)) {
+        const bool datagram = embedded->socket == EmbeddedSocket::dgram;
+        if (!network) network = std::make_unique<EmbeddedNetwork>(loop, options.network);
+        const NicSocketPair pair = make_nic_socketpair(datagram);
+        network->attach_nic(pair.launcher_end, embedded->socket, name + (datagram ? " (dgram)" : " (stream)"));
+        runtime.net_fds.push_back({child_fd_for(child_fds.size()), datagram ? NetFdKind::dgram : NetFdKind::stream});
+        child_fds.push_back(pair.qemu_end);
+      } else if (const auto* unixgram = std::get_if<UnixgramNet>(&net->attachment)) {
+        std::string local;
+        const int fd = connect_unixgram_peer(unixgram->path, unixgram->vfkit_magic, local);
+        unixgram_paths.push_back(local);
+        runtime.net_fds.push_back({child_fd_for(child_fds.size()), NetFdKind::dgram});
+        child_fds.push_back(fd);
+      }
+    }
+  }
+
+  /// Everything up to a running QEMU; returns an exit status when it cannot start.
+  std::optional<int> start() {
+    const auto missing = find_missing_files(options.vm);
+    if (!missing.empty()) {
+      for (const auto& line : missing) spdlog::error("{}", line);
+      return 2;
+    }
+    inspect = describe_vm(options.vm);
+    runtime_dir = make_runtime_dir();
+    qmp_path = runtime_dir + "/qmp.sock";
+
+    QemuRuntime runtime;
+    runtime.binary = options.qemu_binary;
+    runtime.qmp_socket = qmp_path;
+    std::vector<int> child_fds;
+    std::vector<std::string> argv;
+    try {
+      prepare_nics(runtime, child_fds);
+      VmConfig config = options.vm;
+      config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
+      argv = build_qemu_argv(config, runtime);
+    } catch (const ConfigError& e) {
+      for (int fd : child_fds) ::close(fd);
+      spdlog::error("{}", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      for (int fd : child_fds) ::close(fd);
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    argv.insert(argv.begin() + 1, "-S");  // start paused; resumed once QMP is connected
+    spdlog::debug("QEMU command line:{}", [&argv] {
+      std::string text;
+      for (const auto& arg : argv) text += " " + arg;
+      return text;
+    }());
+
+    if (options.rest.kind != RestEndpoint::Kind::none) {
+      rest = std::make_unique<RestServer>(loop, [this](const RestRequest& r) { return on_rest(r); });
+      if (auto error = rest->listen(options.rest); !error.empty()) {
+        for (int fd : child_fds) ::close(fd);
+        spdlog::error("{}", error);
+        return 1;
+      }
+    }
+    const std::string error = qemu.spawn(argv, child_fds, [this](const ProcessExit& e) { on_qemu_exit(e); });
+    for (int fd : child_fds) ::close(fd);  // QEMU holds its ends now
+    if (!error.empty()) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+    if (!options.vm.pidfile.empty()) {
+      std::ofstream(options.vm.pidfile) << ::getpid() << "\n";
+      pidfile_written = true;
+    }
+
+    qmp = std::make_unique<QmpClient>(loop, QmpClient::Callbacks{
+        [this] { on_qmp_ready(); },
+        [this](const QmpMessage& event) { on_qmp_event(event); },
+        [this](const std::string& why) {
+          if (!qemu.running()) return;
+          if (machine.state() == VmState::stopping) {
+            // QEMU closes QMP on its way out; give it a moment to exit by itself.
+            kill_timer.start(kQuitGraceMs);
+            return;
+          }
+          spdlog::error("QMP: {}; stopping QEMU", why);
+          qemu.kill(SIGKILL);
+        }});
+    qmp->connect(qmp_path, kQmpConnectTimeoutMs);
+    sigint = std::make_unique<SignalWatcher>(loop, SIGINT, [this] { on_signal(); });
+    sigterm = std::make_unique<SignalWatcher>(loop, SIGTERM, [this] { on_signal(); });
+    return std::nullopt;
+  }
+
+  /// Removes what the launcher created on disk.
+  void cleanup_files() {
+    if (!qmp_path.empty()) ::unlink(qmp_path.c_str());
+    if (!runtime_dir.empty()) ::rmdir(runtime_dir.c_str());
+    for (const auto& path : unixgram_paths) ::unlink(path.c_str());
+    if (pidfile_written) ::unlink(options.vm.pidfile.c_str());
+    pidfile_written = false;
+  }
+};
+
+Launcher::Launcher(uv_loop_t* loop, VmOptions options) : state_(std::make_unique<State>(loop, std::move(options))) {}
+
+Launcher::~Launcher() {
+  if (state_) state_->cleanup_files();
+}
+
+int Launcher::run() {
+  std::optional<int> failed;
+  try {
+    failed = state_->start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    failed = 1;
+  }
+  if (failed) {
+    state_->cleanup_files();
+    return *failed;
+  }
+  uv_run(state_->loop, UV_RUN_DEFAULT);
+  const int status = state_->exit_status.value_or(1);
+  state_->cleanup_files();
+  // Close every handle, then let libuv run the close callbacks.
+  state_->sigint.reset();
+  state_->sigterm.reset();
+  state_->rest.reset();
+  state_->qmp.reset();
+  state_->network.reset();
+  uv_run(state_->loop, UV_RUN_NOWAIT);
+  return status;
+}
+
+}  // namespace usernet
