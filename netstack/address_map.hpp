@@ -15,6 +15,8 @@ class AddressMap {
   void add_translation(Ipv4 virtual_address, Ipv4 real_address);
   /// Link-local 169.254.0.0/16 (cloud metadata services) is refused unless allowed.
   void set_allow_link_local(bool allow) { allow_link_local_ = allow; }
+  /// Refuses every destination (fuzzing and tests that must not open host sockets).
+  void set_deny_all(bool deny) { deny_all_ = deny; }
 
   /// The address a host socket should use for a guest destination; nullopt if refused.
   std::optional<Ipv4> to_host(Ipv4 destination) const;
@@ -25,6 +27,7 @@ class AddressMap {
  private:
   std::map<Ipv4, Ipv4> translations_;
   bool allow_link_local_ = false;
+  bool deny_all_ = false;
 };
 
 }  // namespace usernet

@@ -21,6 +21,7 @@ AddressMap VirtualNetwork::make_address_map(const NetworkConfig& config) {
   map.add_translation(config.host_alias, make_ipv4(127, 0, 0, 1));
   for (const auto& [virtual_ip, real_ip] : config.extra_translations) map.add_translation(virtual_ip, real_ip);
   map.set_allow_link_local(config.allow_link_local);
+  map.set_deny_all(config.nat_disabled);
   return map;
 }
 

@@ -30,6 +30,7 @@ struct NetworkConfig {
   unsigned mtu = 1500;
   bool allow_link_local = false;
   std::map<Ipv4, Ipv4> extra_translations;  // more virtual → real mappings
+  bool nat_disabled = false;                 // refuse every NAT destination (fuzzing)
   NatOptions nat;
 
   std::size_t max_frame() const { return mtu + kEthernetHeaderSize; }

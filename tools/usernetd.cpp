@@ -1,6 +1,7 @@
 // usernetd: the host daemon. Parses options, builds the virtual network and its ports,
 // runs the loop until SIGINT/SIGTERM.
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -18,14 +19,35 @@
 #include "netstack/port_forwarder.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
+#include "vsock/transport_log.hpp"
+#include "vsock/transports.hpp"
 
 namespace {
 
 void setup_logging(const usernet::DaemonOptions& options) {
   if (!options.log_file.empty())
     spdlog::set_default_logger(spdlog::basic_logger_mt("usernetd", options.log_file));
+  else if (options.listen_stdio)  // stdout carries frames
+    spdlog::set_default_logger(spdlog::stderr_color_mt("usernetd"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // The transports log through their own sink (vsock/ stays free of spdlog).
+  usernet::set_transport_log_sink([](usernet::LogLevel level, const std::string& message) {
+    static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                            spdlog::level::warn, spdlog::level::err};
+    spdlog::log(kLevels[static_cast<int>(level)], "{}", message);
+  });
+}
+
+usernet::TransportOptions transport_options(const usernet::DaemonOptions& options) {
+  usernet::TransportOptions t;
+  t.listen = options.listen;
+  t.listen_qemu = options.listen_qemu;
+  t.listen_vfkit = options.listen_vfkit;
+  t.listen_bess = options.listen_bess;
+  t.listen_stdio = options.listen_stdio;
+  t.max_frame = options.network.max_frame();
+  return t;
 }
 
 usernet::TapConfig guest_tap_config(const usernet::DaemonOptions& options) {
@@ -73,6 +95,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<usernet::GatewayDhcp> dhcp;
   std::unique_ptr<usernet::GatewayDns> dns;
   std::unique_ptr<usernet::PortForwarder> forwarder;
+  std::optional<usernet::Transports> transports;
   std::optional<usernet::MemoryTrimmer> trimmer;
   try {
     network.emplace(loop, options.network);
@@ -90,6 +113,7 @@ int main(int argc, char** argv) {
       tap = std::make_unique<usernet::TapPort>(loop, network->network_switch(), std::move(device));
       spdlog::info("serving TAP {}{}", options.tap, options.netns.empty() ? "" : " in " + options.netns);
     }
+    transports.emplace(loop, network->network_switch(), network->end_of_turn(), transport_options(options));
     trimmer.emplace(loop);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
@@ -116,6 +140,7 @@ int main(int argc, char** argv) {
 
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
+  transports.reset();
   forwarder.reset();
   tap.reset();
   dns.reset();

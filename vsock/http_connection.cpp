@@ -1,0 +1,131 @@
+#include "vsock/http_connection.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "vsock/socket_address.hpp"
+#include "vsock/stream_port.hpp"
+#include "vsock/transport_log.hpp"
+
+namespace usernet {
+
+HttpResponse not_found_handler(const HttpRequest&) { return HttpResponse{}; }
+
+HttpConnection::HttpConnection(PortContext context, int fd, std::string description,
+                               const HttpHandler& handler, const std::string& connect_alias)
+    : context_(context), fd_(fd), description_(std::move(description)), handler_(handler) {
+  if (!connect_alias.empty()) reader_.add_connect_alias(connect_alias);
+  set_nonblocking(fd_);
+  watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
+                                         [this](int status, int events) { on_event(status, events); });
+  deadline_ = std::make_unique<Timer>(context_.loop, [this] {
+    transport_log(LogLevel::info, description_ + ": HTTP client too slow; closing");
+    finish();
+  });
+}
+
+HttpConnection::~HttpConnection() {
+  deadline_.reset();
+  watch_.reset();  // before closing fd_ (uv_close unregisters the descriptor)
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void HttpConnection::start() {
+  watch_->watch(UV_READABLE);
+  deadline_->start(kHttpRequestTimeoutMs);
+}
+
+void HttpConnection::on_event(int status, int events) {
+  if (done_) return;
+  if (status < 0) return finish();
+  if (!response_.empty()) {
+    if (events & UV_WRITABLE) write_response();
+    return;
+  }
+  if (events & UV_READABLE) read_request();
+}
+
+void HttpConnection::read_request() {
+  std::uint8_t buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n == 0) return finish();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      return finish();
+    }
+    switch (reader_.feed(ByteSpan(buffer, static_cast<std::size_t>(n)))) {
+      case HttpRequestReader::Status::need_more:
+        continue;
+      case HttpRequestReader::Status::connect:
+        return become_switch_port();
+      case HttpRequestReader::Status::request:
+        context_.counters.http_requests++;
+        return respond(handler_(reader_.request()));
+      case HttpRequestReader::Status::error:
+        context_.counters.http_errors++;
+        transport_log(LogLevel::info, description_ + ": bad HTTP request: " + reader_.error());
+        return respond(HttpResponse{400, "text/plain", "bad request: " + reader_.error() + "\n"});
+    }
+  }
+}
+
+void HttpConnection::become_switch_port() {
+  // The port must not watch the descriptor while our watcher exists (closing a libuv
+  // poll handle unregisters the fd from epoll), and our watcher cannot be destroyed from
+  // inside its own callback: finish the hand-over at the end of this turn, in flush().
+  done_ = true;
+  handing_over_ = true;
+  watch_->watch(0);
+  deadline_->stop();
+  context_.peers.schedule_flush(*this);
+}
+
+void HttpConnection::flush() {
+  if (!handing_over_) return;
+  handing_over_ = false;
+  watch_.reset();
+  const int fd = fd_;
+  fd_ = -1;
+  auto port = std::make_unique<StreamPort>(context_, fd, fd, LengthPrefix::le16,
+                                           "vsock " + description_, reader_.leftover());
+  auto& ref = *port;
+  context_.peers.add(std::move(port));
+  context_.peers.retire(*this);
+  ref.start();
+}
+
+void HttpConnection::respond(const HttpResponse& response) {
+  response_ = serialize_http_response(response);
+  response_sent_ = 0;
+  watch_->watch(UV_WRITABLE);
+  write_response();
+}
+
+void HttpConnection::write_response() {
+  while (response_sent_ < response_.size()) {
+    const ssize_t n = ::send(fd_, response_.data() + response_sent_, response_.size() - response_sent_,
+                             MSG_NOSIGNAL);
+    if (n >= 0) {
+      response_sent_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for UV_WRITABLE
+    break;
+  }
+  finish();
+}
+
+void HttpConnection::finish() {
+  if (done_) return;
+  done_ = true;
+  watch_->watch(0);
+  deadline_->stop();
+  context_.peers.retire(*this);
+}
+
+}  // namespace usernet
