@@ -1,7 +1,6 @@
 #include "hypervisor/embedded_network.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -13,15 +12,10 @@
 #include "netstack/port_forwarder.hpp"
 #include "netstack/virtual_network.hpp"
 
-// The frame transports (StreamPort, DatagramPort) arrive with the `transports` branch;
-// until it is merged the embedded network cannot attach NICs and says so.
-#if __has_include("vsock/stream_port.hpp")
-#define USERNET_HAVE_TRANSPORTS 1
 #include "vsock/datagram_port.hpp"
 #include "vsock/peer_set.hpp"
 #include "vsock/port_context.hpp"
 #include "vsock/stream_port.hpp"
-#endif
 
 namespace usernet {
 
@@ -42,10 +36,8 @@ struct EmbeddedNetwork::State {
   std::unique_ptr<GatewayDhcp> dhcp;
   std::unique_ptr<GatewayDns> dns;
   std::unique_ptr<PortForwarder> forwarder;
-#ifdef USERNET_HAVE_TRANSPORTS
   TransportCounters counters;
   std::unique_ptr<PeerSet> peers;  // owns the NIC ports
-#endif
 };
 
 EmbeddedNetwork::EmbeddedNetwork(uv_loop_t* loop, const DaemonOptions& options)
@@ -61,22 +53,17 @@ EmbeddedNetwork::EmbeddedNetwork(uv_loop_t* loop, const DaemonOptions& options)
   for (const auto& spec : options.forwards) {
     if (auto error = state_->forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);
   }
-#ifdef USERNET_HAVE_TRANSPORTS
   state_->peers = std::make_unique<PeerSet>(loop, network.end_of_turn());
-#endif
   spdlog::info("usernet: gateway {} subnet {} mtu {}", format_ipv4(options.network.gateway_ip),
                options.network.subnet.to_string(), options.network.mtu);
 }
 
 EmbeddedNetwork::~EmbeddedNetwork() {
-#ifdef USERNET_HAVE_TRANSPORTS
   state_->peers.reset();  // ports detach from the switch before it goes
-#endif
   state_->forwarder.reset();
 }
 
 void EmbeddedNetwork::attach_nic(int fd, EmbeddedSocket socket, const std::string& description) {
-#ifdef USERNET_HAVE_TRANSPORTS
   VirtualNetwork& network = state_->network;
   PortContext context{network.loop(), network.network_switch(), *state_->peers, state_->counters,
                       network.config().max_frame()};
@@ -89,12 +76,6 @@ void EmbeddedNetwork::attach_nic(int fd, EmbeddedSocket socket, const std::strin
     auto& added = static_cast<DatagramPort&>(state_->peers->add(std::move(port)));
     added.start();
   }
-#else
-  (void)socket;
-  (void)description;
-  ::close(fd);
-  throw std::runtime_error("this build has no frame transports (vsock/stream_port.hpp): cannot attach a NIC");
-#endif
 }
 
 }  // namespace usernet

@@ -5,9 +5,12 @@ unixSocketPath (usernet-vm binds its own unixgram socket, connects it to usernet
 
 In a private network namespace: usernetd with --listen-vfkit and a --dns-upstream on
 127.0.0.1; the guest gets its lease from usernetd, resolves a name through that upstream
-and fetches a page from the namespace's 127.0.0.1 through 192.168.127.254.
+and fetches a page from the namespace's 127.0.0.1 through 192.168.127.254. Then the
+guest waits, and SIGTERM to usernet-vm presses its power button (QMP system_powerdown):
+the guest powers off and usernet-vm exits 0.
 """
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -40,10 +43,16 @@ def main():
                 time.sleep(0.05)
             args = {"dns_name": NAME, "dns_expect": ADDRESS,
                     "http_url": "http://192.168.127.254:%d/" % page.port, "http_expect": marker}
-            vm = Vm(guest, guest_cmdline(["dns", "http"], args),
+            vm = Vm(guest, guest_cmdline(["dns", "http"], args, end="wait"),
                     ["virtio-net,mac=5a:94:ef:e4:0c:ee,unixSocketPath=" + socket_path])
-            vm.wait_for(r"^USERNET-RESULT")
-            code = vm.finish()
+            try:
+                vm.wait_for(r"^USERNET-WAITING")
+                vm.signal(signal.SIGTERM)
+                code = vm.finish()
+            finally:
+                vm.kill()
+            if "USERNET-POWERDOWN" not in vm.text():
+                fail("SIGTERM did not power the guest down\n" + vm.report())
             vm.expect_steps({
                 "dhcp": r"^ip=192\.168\.127\.2/24 router=192\.168\.127\.1 dns=192\.168\.127\.1 ",
                 "dns.answer": "=" + ADDRESS.replace(".", r"\.") + "$",
@@ -57,7 +66,8 @@ def main():
         finally:
             daemon.terminate()
             daemon.wait(timeout=10)
-    print("PASS: guest on a separate usernetd through unixSocketPath: lease, DNS, HTTP")
+    print("PASS: guest on a separate usernetd through unixSocketPath: lease, DNS, HTTP; "
+          "SIGTERM powered it down, exit 0")
 
 
 if __name__ == "__main__":
