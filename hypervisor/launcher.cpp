@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <set>
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/embedded_network.hpp"
@@ -28,6 +29,7 @@ namespace {
 
 constexpr std::uint64_t kQmpConnectTimeoutMs = 10000;
 constexpr std::uint64_t kQuitGraceMs = 3000;  // after quit, before SIGKILL
+constexpr std::uint64_t kNetdevConnectTimeoutMs = 3000;  // NETDEV_STREAM_CONNECTED wait
 
 /// A private directory for the QMP socket; removed (with its socket) at exit.
 std::string make_runtime_dir() {
@@ -63,7 +65,8 @@ struct Launcher::State {
   State(uv_loop_t* l, VmOptions o)
       : loop(l), options(std::move(o)), qemu(l),
         powerdown_timer(l, [this] { on_powerdown_timeout(); }),
-        kill_timer(l, [this] { qemu.kill(SIGKILL); }) {}
+        kill_timer(l, [this] { qemu.kill(SIGKILL); }),
+        netdev_timer(l, [this] { on_netdev_timeout(); }) {}
 
   uv_loop_t* loop;
   VmOptions options;
@@ -76,6 +79,10 @@ struct Launcher::State {
   std::unique_ptr<SignalWatcher> sigint, sigterm;
   Timer powerdown_timer;
   Timer kill_timer;
+  Timer netdev_timer;
+  std::set<std::string> unconnected_netdevs;  // stream netdevs without NETDEV_STREAM_CONNECTED
+  bool qmp_up = false;
+  bool resumed = false;
   std::string runtime_dir;
   std::string qmp_path;
   std::vector<std::string> unixgram_paths;  // our bound local datagram sockets
@@ -128,11 +135,36 @@ struct Launcher::State {
   void on_qmp_ready() {
     qmp->execute("query-status", nullptr, [this](const QmpMessage& reply) {
       const bool running = reply.kind == QmpMessageKind::result && reply.body.value("running", false);
-      machine.on_qmp_ready(running);
-      // QEMU was started with -S so that no event is missed: let the CPUs go now.
-      if (!running) execute("cont");
-      spdlog::info("VM started (QEMU pid {})", qemu.pid());
+      qmp_up = true;
+      if (running) {
+        resumed = true;
+        machine.on_qmp_ready(true);
+        return;
+      }
+      if (!unconnected_netdevs.empty()) netdev_timer.start(kNetdevConnectTimeoutMs);
+      resume_when_connected();
     });
+  }
+
+  /// QEMU was started with -S so that no event is missed; the CPUs go once QMP is up and
+  /// every stream NIC reported NETDEV_STREAM_CONNECTED (the guest's first DHCP packets
+  /// then find a live link). The RESUME event makes the state Running.
+  void resume_when_connected() {
+    if (!qmp_up || resumed || !unconnected_netdevs.empty()) return;
+    resumed = true;
+    netdev_timer.stop();
+    execute("cont", [this](bool ok) {
+      if (!ok) machine.on_qmp_ready(false);
+    });
+    spdlog::info("VM started (QEMU pid {})", qemu.pid());
+  }
+
+  void on_netdev_timeout() {
+    std::string names;
+    for (const auto& name : unconnected_netdevs) names += " " + name;
+    spdlog::warn("no NETDEV_STREAM_CONNECTED within {} ms for{}; starting anyway", kNetdevConnectTimeoutMs, names);
+    unconnected_netdevs.clear();
+    resume_when_connected();
   }
 
   void on_qmp_event(const QmpMessage& event) {
@@ -142,6 +174,11 @@ struct Launcher::State {
     }
     if (event.event == "NETDEV_STREAM_CONNECTED" || event.event == "NETDEV_STREAM_DISCONNECTED") {
       spdlog::info("{} {}", event.event, event.body.dump());
+      if (event.event == "NETDEV_STREAM_CONNECTED" && event.body.is_object() &&
+          event.body.contains("netdev-id") && event.body["netdev-id"].is_string()) {
+        unconnected_netdevs.erase(event.body["netdev-id"].get<std::string>());
+        resume_when_connected();
+      }
     } else {
       spdlog::debug("QMP event {} {}", event.event, event.body.dump());
     }
@@ -153,6 +190,7 @@ struct Launcher::State {
     machine.on_qemu_exited();
     powerdown_timer.stop();
     kill_timer.stop();
+    netdev_timer.stop();
     if (machine.end() == VmEnd::crashed) {
       std::string how = exit.signal != 0 ? "was killed by signal " + std::to_string(exit.signal)
                                          : "exited with status " + std::to_string(exit.status);
@@ -187,13 +225,15 @@ struct Launcher::State {
     for (const Device& device : options.vm.devices) {
       const auto* net = std::get_if<VirtioNet>(&device);
       if (net == nullptr) continue;
-      const std::string name = "virtio-net " + std::to_string(index++);
+      const std::string netdev = "net" + std::to_string(index++);  // build_qemu_argv's ids
+      const std::string name = "virtio-net " + netdev;
       if (const auto* embedded = std::get_if<EmbeddedNet>(&net->attachment)) {
         const bool datagram = embedded->socket == EmbeddedSocket::dgram;
         if (!network) network = std::make_unique<EmbeddedNetwork>(loop, options.network);
         const NicSocketPair pair = make_nic_socketpair(datagram);
         network->attach_nic(pair.launcher_end, embedded->socket, name + (datagram ? " (dgram)" : " (stream)"));
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), datagram ? NetFdKind::dgram : NetFdKind::stream});
+        if (!datagram) unconnected_netdevs.insert(netdev);
         child_fds.push_back(pair.qemu_end);
       } else if (const auto* unixgram = std::get_if<UnixgramNet>(&net->attachment)) {
         std::string local;

@@ -1,7 +1,8 @@
 // usernet-vm's supervisor: prepares the NIC sockets and the embedded network, starts
-// QEMU (paused, -S) with QMP, resumes it once QMP is up, tracks the VM's state from QMP
-// events, serves the REST API, turns SIGINT/SIGTERM into an ACPI powerdown (then quit
-// after 5 s) and reports how the VM ended as the exit status.
+// QEMU (paused, -S) with QMP, resumes it once QMP is up and every stream NIC reported
+// NETDEV_STREAM_CONNECTED, tracks the VM's state from QMP events, serves the REST API,
+// turns SIGINT/SIGTERM into an ACPI powerdown (then quit after 5 s) and reports how the
+// VM ended as the exit status.
 #pragma once
 
 #include <uv.h>
