@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -30,6 +31,30 @@ namespace {
 constexpr std::uint64_t kQmpConnectTimeoutMs = 10000;
 constexpr std::uint64_t kQuitGraceMs = 3000;  // after quit, before SIGKILL
 constexpr std::uint64_t kNetdevConnectTimeoutMs = 3000;  // NETDEV_STREAM_CONNECTED wait
+/// Debian's (package ovmf) template for a new EFI variable store (`efi,...,create`).
+constexpr const char* kEfiVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// Devices the model knows but this launcher cannot back yet (they need a vhost-user
+/// backend process); "" when all are supported.
+std::string unsupported_device(const VmConfig& config) {
+  for (const Device& device : config.devices) {
+    if (std::holds_alternative<VirtioVsock>(device)) return "virtio-vsock";
+    if (std::holds_alternative<VirtioFs>(device)) return "virtio-fs";
+  }
+  return "";
+}
+
+/// efi,variable-store=V,create: copies the OVMF template to V when V does not exist yet.
+void create_efi_variable_store(const VmConfig& config) {
+  const auto* efi = config.bootloader ? std::get_if<EfiBootloader>(&*config.bootloader) : nullptr;
+  if (efi == nullptr || !efi->create || std::filesystem::exists(efi->variable_store)) return;
+  std::error_code error;
+  std::filesystem::copy_file(kEfiVarsTemplate, efi->variable_store, error);
+  if (error) {
+    throw ConfigError("variable-store", "cannot create EFI variable store " + efi->variable_store + " from " +
+                                            kEfiVarsTemplate + " (package ovmf): " + error.message());
+  }
+}
 
 /// A private directory for the QMP socket; removed (with its socket) at exit.
 std::string make_runtime_dir() {
@@ -247,6 +272,10 @@ struct Launcher::State {
 
   /// Everything up to a running QEMU; returns an exit status when it cannot start.
   std::optional<int> start() {
+    if (const auto device = unsupported_device(options.vm); !device.empty()) {
+      spdlog::error("{}: not supported by usernet-vm yet (no vhost-user backend)", device);
+      return 2;
+    }
     const auto missing = find_missing_files(options.vm);
     if (!missing.empty()) {
       for (const auto& line : missing) spdlog::error("{}", line);
@@ -262,6 +291,7 @@ struct Launcher::State {
     std::vector<int> child_fds;
     std::vector<std::string> argv;
     try {
+      create_efi_variable_store(options.vm);
       prepare_nics(runtime, child_fds);
       VmConfig config = options.vm;
       config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below

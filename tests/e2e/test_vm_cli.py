@@ -2,6 +2,7 @@
 """End-to-end: usernet-vm's errors, without booting a guest.
 
 - A bad --device string exits 2 and names the bad key.
+- A device the launcher cannot back yet (virtio-vsock) exits 2 naming it.
 - A missing kernel or initrd is reported (both, by path) before QEMU starts: exit 2.
 - QEMU dying unexpectedly (a "kernel" that is not one, with an initrd: QEMU refuses it
   after starting) is reported with QEMU's last stderr lines, exit 1.
@@ -27,6 +28,10 @@ def main():
         code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-net,transport=tcp"])
         if code != 2 or "transport" not in err:
             fail("bad transport: exit %d, stderr %r" % (code, err))
+
+        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-vsock,port=1024,socketURL=/tmp/v"])
+        if code != 2 or "virtio-vsock" not in err:
+            fail("unsupported device: exit %d, stderr %r" % (code, err))
 
         kernel, initrd = os.path.join(work, "no-vmlinux"), os.path.join(work, "no-initrd")
         code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (kernel, initrd), "--device", "virtio-net"])
