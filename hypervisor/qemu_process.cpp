@@ -109,7 +109,7 @@ void QemuProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
   }
   // Pass QEMU's messages on unchanged, and keep complete lines for a later report.
   std::size_t written = 0;
-  while (written < static_cast<std::size_t>(nread)) {
+  while (self->echo_stderr_ && written < static_cast<std::size_t>(nread)) {
     const ssize_t n = ::write(2, buf->base + written, static_cast<std::size_t>(nread) - written);
     if (n <= 0) break;
     written += static_cast<std::size_t>(n);

@@ -37,6 +37,8 @@ class QemuProcess {
 
   bool running() const { return process_ != nullptr && !exited_; }
   int pid() const { return pid_; }
+  /// Whether QEMU's stderr is copied to ours as it arrives (default on; tests turn it off).
+  void set_echo_stderr(bool echo) { echo_stderr_ = echo; }
   /// Sends a signal to the child (SIGKILL when QMP is gone).
   void kill(int signal);
   /// The last lines QEMU wrote to stderr (at most kKeptLines).
@@ -59,6 +61,7 @@ class QemuProcess {
   bool exited_ = false;
   bool stderr_done_ = false;
   bool reported_ = false;
+  bool echo_stderr_ = true;
   int pid_ = 0;
   std::string partial_;
   std::deque<std::string> lines_;

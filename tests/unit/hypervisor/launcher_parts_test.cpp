@@ -3,6 +3,7 @@
 // the NIC socket helpers (socketpair, vfkit unixgram hand-off).
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,18 @@ void run_until(uv_loop_t* loop, Done done) {
   }
 }
 
+/// Runs the loop until the server closes the client socket fd; returns what it sent.
+std::string read_until_closed(uv_loop_t* loop, int fd) {
+  std::string received;
+  run_until(loop, [&] {
+    char buffer[512];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n > 0) received.append(buffer, static_cast<std::size_t>(n));
+    return n == 0;
+  });
+  return received;
+}
+
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -59,6 +72,7 @@ TEST_CASE("QemuProcess maps extra fds, reports the exit status and keeps stderr'
   REQUIRE(::pipe(pipe_fds) == 0);
   {
     QemuProcess process(&loop);
+    process.set_echo_stderr(false);
     std::optional<ProcessExit> exit;
     const std::string script = "echo to-fd3 >&3; i=0; while [ $i -lt 30 ]; do echo line$i >&2; i=$((i+1)); done; "
                                "printf 'no newline' >&2; exit 7";
@@ -134,13 +148,7 @@ TEST_CASE("RestServer answers over a 0600 unix socket and removes it") {
     }
     CHECK(seen.method.empty());  // the body is incomplete: no request yet
     REQUIRE(::write(client, "\"Pause\"}", 8) == 8);
-    std::string reply;
-    run_until(&loop, [&] {
-      char buffer[512];
-      const ssize_t n = ::recv(client, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n > 0) reply.append(buffer, static_cast<std::size_t>(n));
-      return n == 0;
-    });
+    const std::string reply = read_until_closed(&loop, client);
     ::close(client);
     CHECK(seen.method == "POST");
     CHECK(seen.target == "/vm/state");
@@ -152,13 +160,7 @@ TEST_CASE("RestServer answers over a 0600 unix socket and removes it") {
     const int bad = ::socket(AF_UNIX, SOCK_STREAM, 0);
     REQUIRE(::connect(bad, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
     REQUIRE(::write(bad, "\x01\x02 nonsense\r\n\r\n", 15) == 15);
-    std::string bad_reply;
-    run_until(&loop, [&] {
-      char buffer[512];
-      const ssize_t n = ::recv(bad, buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n > 0) bad_reply.append(buffer, static_cast<std::size_t>(n));
-      return n == 0;
-    });
+    const std::string bad_reply = read_until_closed(&loop, bad);
     ::close(bad);
     CHECK(bad_reply.starts_with("HTTP/1.1 400 "));
   }
@@ -203,4 +205,41 @@ TEST_CASE("connect_unixgram_peer binds next to the peer, connects and sends VFKT
   CHECK(::recv(pair.qemu_end, buffer, sizeof buffer, 0) == 5);
   ::close(pair.launcher_end);
   ::close(pair.qemu_end);
+}
+
+TEST_CASE("RestServer on TCP 127.0.0.1") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    RestServer server(&loop, [](const RestRequest& request) {
+      return RestResponse{200, "text/plain", request.method + " " + request.target + "\n"};
+    });
+    RestEndpoint endpoint;
+    endpoint.kind = RestEndpoint::Kind::tcp;
+    endpoint.host = "127.0.0.1";
+    endpoint.port = 0;  // any free port
+    REQUIRE(server.listen(endpoint).empty());
+    const int port = server.tcp_port();
+    REQUIRE(port > 0);
+
+    const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    const std::string request = "GET /vm/inspect HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(::write(client, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+    const std::string reply = read_until_closed(&loop, client);
+    ::close(client);
+    CHECK(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(reply.ends_with("GET /vm/inspect\n"));
+
+    // A second server on the same port reports the error instead of crashing.
+    RestServer clash(&loop, [](const RestRequest&) { return RestResponse{}; });
+    endpoint.port = static_cast<std::uint16_t>(port);
+    CHECK(clash.listen(endpoint).find("cannot listen") != std::string::npos);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
 }
