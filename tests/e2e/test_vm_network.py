@@ -122,7 +122,7 @@ def dgram_run(guest, dns, page_port, marker, work):
 def main():
     enter_private_netns()
     with tempfile.TemporaryDirectory(prefix="usernet-vm-e2e-") as work:
-        guest = build_guest(work)
+        guest = build_guest()
         marker = "usernet-page-%d" % os.getpid()
         page = HttpServer(marker + "\n")
         dns = DnsServer({NAME: ADDRESS})

@@ -7,7 +7,9 @@ In a private network namespace: usernetd with --listen-vfkit and a --dns-upstrea
 127.0.0.1; the guest gets its lease from usernetd, resolves a name through that upstream
 and fetches a page from the namespace's 127.0.0.1 through 192.168.127.254. Then the
 guest waits, and SIGTERM to usernet-vm presses its power button (QMP system_powerdown):
-the guest powers off and usernet-vm exits 0.
+the guest powers off and usernet-vm exits 0. A second boot uses krunkit's form
+`type=unixgram,path=P,vfkitMagic=off` (no handshake: usernetd learns the peer from the
+first frame) and only needs its lease.
 """
 import os
 import signal
@@ -27,7 +29,7 @@ def main():
     if "--listen-vfkit" not in help_text:
         fail("usernetd has no --listen-vfkit")
     with tempfile.TemporaryDirectory(prefix="usernet-vm-gv-") as work:
-        guest = build_guest(work)
+        guest = build_guest()
         marker = "usernetd-page-%d" % os.getpid()
         page = HttpServer(marker + "\n")
         dns = DnsServer({NAME: ADDRESS})
@@ -60,6 +62,13 @@ def main():
             })
             if "USERNET-RESULT PASS" not in vm.text() or code != 0:
                 fail("guest run failed (exit %d)\n%s" % (code, vm.report()))
+            vm = Vm(guest, guest_cmdline([], {}),
+                    ["virtio-net,mac=5a:94:ef:e4:0c:ee,type=unixgram,path=%s,vfkitMagic=off" % socket_path])
+            vm.wait_for(r"^USERNET-RESULT")
+            code = vm.finish()
+            vm.expect_steps({"dhcp": r"^ip=192\.168\.127\.2/24 router=192\.168\.127\.1 "})
+            if code != 0:
+                fail("type=unixgram run: exit %d\n%s" % (code, vm.report()))
             leftovers = [n for n in os.listdir(work) if n.startswith("usernet-vm-")]
             if leftovers:
                 fail("usernet-vm left its local sockets behind: %r" % leftovers)
@@ -67,7 +76,7 @@ def main():
             daemon.terminate()
             daemon.wait(timeout=10)
     print("PASS: guest on a separate usernetd through unixSocketPath: lease, DNS, HTTP; "
-          "SIGTERM powered it down, exit 0")
+          "SIGTERM powered it down, exit 0; type=unixgram,vfkitMagic=off got its lease")
 
 
 if __name__ == "__main__":

@@ -52,12 +52,15 @@ def enter_private_netns():
     os.execvpe(unshare[0], unshare + ["--", sys.executable] + sys.argv, env)
 
 
-def build_guest(work):
-    """Builds (or reuses) the test guest with the e2e scripts; returns its directory."""
-    script = os.path.join(work, "serve-http.sh")
-    with open(script, "w") as f:
-        f.write(SERVE_HTTP)
+def build_guest():
+    """Builds (or reuses) the test guest with the e2e scripts; returns its directory.
+    The script lives at a fixed path in the build tree so make-guest.sh's cache hits."""
     outdir = os.path.join(BUILD, "e2e-vm-guest")
+    os.makedirs(outdir, exist_ok=True)
+    script = os.path.join(outdir, "serve-http.sh")
+    if not os.path.exists(script) or open(script).read() != SERVE_HTTP:
+        with open(script, "w") as f:
+            f.write(SERVE_HTTP)
     subprocess.run([os.path.join(SOURCE, "tools", "make-guest.sh"), "--test", script, outdir],
                    check=True, stdout=subprocess.DEVNULL)
     return outdir
