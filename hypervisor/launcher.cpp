@@ -236,7 +236,10 @@ struct Launcher::State {
       const StateChange change = *outcome.change;
       const std::string command(qmp_command_for(change));
       spdlog::info("REST: {} {} -> QMP {}", request.method, request.target, command);
-      if (change == StateChange::hard_stop) quit_sent = true;
+      if (change == StateChange::hard_stop) {
+        quit();  // with the SIGKILL fallback
+        return outcome.response;
+      }
       execute(command, [this, change](bool ok) {
         if (!ok) machine.on_request_failed(change);
       });
