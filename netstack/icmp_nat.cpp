@@ -23,22 +23,15 @@ struct IcmpNat::Flow {
   Ipv4 guest_ip = 0;
   Ipv4 destination = 0;
   std::uint16_t guest_id = 0;
-  int fd = -1;
   std::uint64_t last_active = 0;
-  std::unique_ptr<PollWatcher> watcher;
-  ~Flow() {
-    watcher.reset();
-    if (fd >= 0) ::close(fd);
-  }
+  std::unique_ptr<WatchedSocket> socket;
 };
 
 IcmpNat::IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses,
                  std::uint64_t idle_timeout_ms)
     : loop_(loop), netif_(gateway_netif), addresses_(addresses), idle_timeout_ms_(idle_timeout_ms),
       sweeper_(loop, [this] { expire_idle(); }) {
-  const std::uint64_t period = std::max<std::uint64_t>(idle_timeout_ms_ / 4, 250);
-  sweeper_.start(period, period);
-  sweeper_.unref();
+  start_idle_sweeper(sweeper_, idle_timeout_ms_);
 }
 
 IcmpNat::~IcmpNat() = default;
@@ -75,10 +68,9 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
     flow->guest_ip = guest_ip;
     flow->destination = destination;
     flow->guest_id = guest_id;
-    flow->fd = fd;
     Flow* raw = flow.get();
-    flow->watcher = std::make_unique<PollWatcher>(loop_, fd, [this, raw](int, int) { on_reply(*raw); });
-    flow->watcher->watch(UV_READABLE);
+    flow->socket = std::make_unique<WatchedSocket>(loop_, fd, [this, raw](int, int) { on_reply(*raw); });
+    flow->socket->watch(UV_READABLE);
     it = flows_.emplace(key, std::move(flow)).first;
   }
   Flow& flow = *it->second;
@@ -86,13 +78,13 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
   // The kernel sets the identifier (our socket's) and the checksum.
   std::vector<std::uint8_t> request(message, message + length);
   request[2] = request[3] = 0;
-  (void)::send(flow.fd, request.data(), request.size(), 0);
+  (void)::send(flow.socket->fd(), request.data(), request.size(), 0);
 }
 
 void IcmpNat::on_reply(Flow& flow) {
   std::uint8_t buffer[65536];
   for (;;) {
-    const ssize_t n = ::recv(flow.fd, buffer, sizeof buffer, 0);
+    const ssize_t n = ::recv(flow.socket->fd(), buffer, sizeof buffer, 0);
     if (n < 0) return;  // EAGAIN, or an ICMP error for this socket: nothing to relay
     if (static_cast<std::size_t>(n) < kIcmpHeader || buffer[0] != static_cast<std::uint8_t>(IcmpType::echo_reply))
       continue;

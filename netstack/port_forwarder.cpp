@@ -82,13 +82,10 @@ struct PortForwarder::Connecting {
 class PortForwarder::StreamForward {
  public:
   StreamForward(PortForwarder& owner, ForwardSpec spec, int fd)
-      : owner_(owner), spec_(std::move(spec)), fd_(fd),
-        watcher_(owner.network_.loop(), fd, [this](int, int) { on_accept(); }) {
-    watcher_.watch(UV_READABLE);
+      : owner_(owner), spec_(std::move(spec)), socket_(owner.network_.loop(), fd, [this](int, int) { on_accept(); }) {
+    socket_.watch(UV_READABLE);
   }
   ~StreamForward() {
-    watcher_.watch(0);
-    ::close(fd_);
     if (spec_.protocol == ForwardProtocol::unix_socket) ::unlink(spec_.local_path.c_str());
   }
   const ForwardSpec& spec() const { return spec_; }
@@ -96,7 +93,7 @@ class PortForwarder::StreamForward {
  private:
   void on_accept() {
     for (int i = 0; i < 64; ++i) {
-      const int client = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int client = ::accept4(socket_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (client < 0) return;
       if (spec_.protocol == ForwardProtocol::tcp) tune_tcp_socket(client);
       owner_.counters_.accepted++;
@@ -105,25 +102,21 @@ class PortForwarder::StreamForward {
   }
   PortForwarder& owner_;
   ForwardSpec spec_;
-  int fd_;
-  PollWatcher watcher_;
+  WatchedSocket socket_;
 };
 
 /// Relays datagrams of host clients to the guest; one gateway-side port per client.
 class PortForwarder::DatagramForward {
  public:
   DatagramForward(PortForwarder& owner, ForwardSpec spec, int fd)
-      : owner_(owner), spec_(std::move(spec)), fd_(fd),
-        watcher_(owner.network_.loop(), fd, [this](int, int) { on_host_datagram(); }),
+      : owner_(owner), spec_(std::move(spec)),
+        socket_(owner.network_.loop(), fd, [this](int, int) { on_host_datagram(); }),
         sweeper_(owner.network_.loop(), [this] { expire(); }) {
-    watcher_.watch(UV_READABLE);
-    sweeper_.start(kUdpIdleMs / 4, kUdpIdleMs / 4);
-    sweeper_.unref();
+    socket_.watch(UV_READABLE);
+    start_idle_sweeper(sweeper_, kUdpIdleMs);
   }
   ~DatagramForward() {
     for (auto& [client, session] : sessions_) owner_.network_.nat().remove_udp_service(session.gateway_port);
-    watcher_.watch(0);
-    ::close(fd_);
   }
   const ForwardSpec& spec() const { return spec_; }
 
@@ -140,7 +133,7 @@ class PortForwarder::DatagramForward {
     for (int i = 0; i < 64; ++i) {
       sockaddr_in from{};
       socklen_t len = sizeof from;
-      const ssize_t n = ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      const ssize_t n = ::recvfrom(socket_.fd(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n < 0) return;
       const ClientKey key{from.sin_addr.s_addr, from.sin_port};
       auto it = sessions_.find(key);
@@ -164,7 +157,7 @@ class PortForwarder::DatagramForward {
       return;
     it->second.last_active = uv_now(owner_.network_.loop());
     const auto& client = it->second.client;
-    if (::sendto(fd_, request.payload.data(), request.payload.size(), 0, reinterpret_cast<const sockaddr*>(&client),
+    if (::sendto(socket_.fd(), request.payload.data(), request.payload.size(), 0, reinterpret_cast<const sockaddr*>(&client),
                  sizeof client) >= 0)
       owner_.counters_.udp_to_host++;
   }
@@ -180,8 +173,7 @@ class PortForwarder::DatagramForward {
 
   PortForwarder& owner_;
   ForwardSpec spec_;
-  int fd_;
-  PollWatcher watcher_;
+  WatchedSocket socket_;
   Timer sweeper_;
   std::map<ClientKey, Session> sessions_;
 };

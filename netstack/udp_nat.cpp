@@ -19,23 +19,16 @@ constexpr std::size_t kDatagramMax = 65536;  // largest UDP payload over IPv4 fi
 
 struct UdpNat::Flow {
   FlowKey key;
-  int fd = -1;
   std::uint64_t last_active = 0;
   std::uint16_t last_length = 0;  // of the last guest datagram, to quote in ICMP errors
-  std::unique_ptr<PollWatcher> watcher;
-  ~Flow() {
-    watcher.reset();
-    if (fd >= 0) ::close(fd);
-  }
+  std::unique_ptr<WatchedSocket> socket;
 };
 
 UdpNat::UdpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses,
                std::uint64_t idle_timeout_ms)
     : loop_(loop), netif_(gateway_netif), addresses_(addresses), idle_timeout_ms_(idle_timeout_ms),
       sweeper_(loop, [this] { expire_idle(); }) {
-  const std::uint64_t period = std::max<std::uint64_t>(idle_timeout_ms_ / 4, 250);
-  sweeper_.start(period, period);
-  sweeper_.unref();
+  start_idle_sweeper(sweeper_, idle_timeout_ms_);
 }
 
 UdpNat::~UdpNat() = default;
@@ -59,10 +52,9 @@ UdpNat::Flow* UdpNat::open_flow(const FlowKey& key) {
   }
   auto flow = std::make_unique<Flow>();
   flow->key = key;
-  flow->fd = fd;
   Flow* raw = flow.get();
-  flow->watcher = std::make_unique<PollWatcher>(loop_, fd, [this, raw](int, int) { on_host_readable(*raw); });
-  flow->watcher->watch(UV_READABLE);
+  flow->socket = std::make_unique<WatchedSocket>(loop_, fd, [this, raw](int, int) { on_host_readable(*raw); });
+  flow->socket->watch(UV_READABLE);
   counters_.flows_opened++;
   flows_.emplace(key, std::move(flow));
   return raw;
@@ -74,7 +66,7 @@ void UdpNat::on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, 
   if (flow == nullptr) return;
   flow->last_active = uv_now(loop_);
   flow->last_length = static_cast<std::uint16_t>(std::min<std::size_t>(length, 0xffff - 8));
-  if (::send(flow->fd, payload, length, 0) < 0) {
+  if (::send(flow->socket->fd(), payload, length, 0) < 0) {
     counters_.send_failures++;
     return;
   }
@@ -91,7 +83,7 @@ void UdpNat::on_host_readable(Flow& flow) {
     messages[i].msg_hdr.msg_iov = &iov[i];
     messages[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = ::recvmmsg(flow.fd, messages, kBatch, MSG_DONTWAIT, nullptr);
+  const int n = ::recvmmsg(flow.socket->fd(), messages, kBatch, MSG_DONTWAIT, nullptr);
   if (n < 0) {
     if (errno == ECONNREFUSED) {
       // The destination answered "port unreachable": tell the guest the same way.

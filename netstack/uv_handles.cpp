@@ -1,5 +1,8 @@
 #include "netstack/uv_handles.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -36,6 +39,20 @@ void PollWatcher::watch(int events) {
   uv_poll_start(handle_, events, [](uv_poll_t* h, int status, int ev) {
     if (auto* self = static_cast<PollWatcher*>(h->data)) self->callback_(status, ev);
   });
+}
+
+WatchedSocket::WatchedSocket(uv_loop_t* loop, int fd, PollWatcher::Callback callback)
+    : fd_(fd), watcher_(loop, fd, std::move(callback)) {}
+
+WatchedSocket::~WatchedSocket() {
+  watcher_.watch(0);
+  ::close(fd_);
+}
+
+void start_idle_sweeper(Timer& timer, std::uint64_t idle_timeout_ms) {
+  const std::uint64_t period = std::max<std::uint64_t>(idle_timeout_ms / 4, 250);
+  timer.start(period, period);
+  timer.unref();
 }
 
 Timer::Timer(uv_loop_t* loop, std::function<void()> callback)

@@ -31,6 +31,23 @@ class PollWatcher {
   int events_ = 0;
 };
 
+/// A host socket watched on the loop that owns its descriptor: the watch stops before
+/// the descriptor closes (libuv must not poll a closed fd).
+class WatchedSocket {
+ public:
+  WatchedSocket(uv_loop_t* loop, int fd, PollWatcher::Callback callback);
+  ~WatchedSocket();
+  WatchedSocket(const WatchedSocket&) = delete;
+  WatchedSocket& operator=(const WatchedSocket&) = delete;
+
+  int fd() const { return fd_; }
+  void watch(int events) { watcher_.watch(events); }
+
+ private:
+  int fd_;
+  PollWatcher watcher_;
+};
+
 /// A restartable one-shot or repeating timer (uv_timer_t).
 class Timer {
  public:
@@ -48,5 +65,9 @@ class Timer {
   uv_timer_t* handle_;
   std::function<void()> callback_;
 };
+
+/// Runs `timer` a few times per idle timeout (at most every 250 ms) to expire idle
+/// entries, without keeping the loop alive.
+void start_idle_sweeper(Timer& timer, std::uint64_t idle_timeout_ms);
 
 }  // namespace usernet

@@ -84,6 +84,12 @@ class Network:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: sys.exit(1))
 
+    def scratch(self):
+        """A temporary directory removed with the network."""
+        if not getattr(self, "_scratch", None):
+            self._scratch = tempfile.mkdtemp(prefix="usernet-test-")
+        return self._scratch
+
     def start(self, ns, args, log_name=None):
         """Starts a long-running process in a namespace; output goes to a log file."""
         log = tempfile.NamedTemporaryFile(prefix=f"{log_name or 'proc'}-", suffix=".log", delete=False)
@@ -153,6 +159,9 @@ class Network:
         self.processes = []
         self.host.close()
         self.guest.close()
+        if getattr(self, "_scratch", None):
+            subprocess.run(["rm", "-rf", self._scratch])
+            self._scratch = None
         for _, path in self.logs:
             try:
                 os.unlink(path)

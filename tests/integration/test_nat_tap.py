@@ -23,7 +23,8 @@ class NatOverTap(unittest.TestCase):
         cls.net.start_peer(cls.net.host, "tcp-source", "9002")
         cls.net.start_peer(cls.net.host, "tcp-echo", "9003")
         cls.net.start_peer(cls.net.host, "udp-echo", "9004")
-        cls.usernetd = cls.net.start_usernetd()
+        cls.pid_file = os.path.join(cls.net.scratch(), "usernetd.pid")
+        cls.usernetd = cls.net.start_usernetd("--pid-file", cls.pid_file)
 
     @classmethod
     def tearDownClass(cls):
@@ -95,9 +96,60 @@ except socket.timeout:
         result = self.peer("parallel", HOST_ALIAS, "9003", "200")
         self.assertEqual(result["completed"], 200)
 
+    def test_pid_file_names_the_daemon(self):
+        with open(self.pid_file) as f:
+            self.assertEqual(int(f.read()), self.usernetd.pid)
+
+    def test_fragmented_udp_is_reassembled_and_replies_fragmented(self):
+        # 4000-byte datagrams at MTU 1500: the guest kernel fragments, the gateway
+        # reassembles; the 4000-byte echo leaves lwIP fragmented too.
+        out = self.net.guest.run([sys.executable, "-c", f"""
+import os, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.connect(("{HOST_ALIAS}", 9004))
+ok = 0
+for _ in range(5):
+    payload = os.urandom(4000); s.send(payload)
+    ok += s.recv(65535) == payload
+print(ok)"""]).stdout.strip()
+        self.assertEqual(out, "5")
+
+    def test_large_ping_to_gateway_is_reassembled(self):
+        result = self.net.guest.run(["ping", "-c", "2", "-s", "6000", "-W", "2", GATEWAY], check=False)
+        self.assertIn("2 received", result.stdout)
+
     def test_gateway_port_without_service_is_closed(self):
         result = self.peer("connect", GATEWAY, "2345")
         self.assertEqual(result["outcome"], "ECONNREFUSED")
+
+
+class JumboFrames(unittest.TestCase):
+    """MTU 65520: 64 KiB frames through the TAP, lwIP and the relays."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.net = harness.Network()
+        cls.net.start_peer(cls.net.host, "tcp-sink", "9001")
+        cls.net.start_peer(cls.net.host, "tcp-source", "9002")
+        cls.usernetd = cls.net.start_usernetd("--mtu", "65520")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.net.stop(cls.usernetd)
+        cls.net.close()
+
+    def test_guest_interface_has_the_mtu(self):
+        self.assertIn("mtu 65520", self.net.guest.ip("link", "show", "tap0").stdout)
+
+    def test_upload_and_download_32mib(self):
+        up = json.loads(self.net.guest_peer("upload", HOST_ALIAS, "9001", str(32 * MIB)))
+        self.assertEqual(up["remote"]["sha256"], up["sha256"])
+        down = json.loads(self.net.guest_peer("download", HOST_ALIAS, "9002", str(32 * MIB)))
+        self.assertEqual(down["sha256"], down["expected"])
+
+    def test_large_ping(self):
+        result = self.net.guest.run(["ping", "-c", "2", "-s", "60000", "-W", "2", GATEWAY], check=False)
+        self.assertIn("2 received", result.stdout)
 
 
 class MemoryAfterConnections(unittest.TestCase):
