@@ -33,7 +33,8 @@ std::optional<MacAddress> parse_mac_option(OptionReader& reader) {
 
 /// virtio-net: at most one of nat, fd=N, unixSocketPath=P or type=unixgram,path=P
 /// (krunkit form, with vfkitMagic=on|off and offloading=off); none of them means usernet
-/// runs inside the launcher.
+/// runs inside the launcher, reached over a stream (default) or dgram socketpair
+/// (transport=stream|dgram).
 VirtioNet parse_net(OptionReader& reader) {
   VirtioNet net;
   net.mac = parse_mac_option(reader);
@@ -44,6 +45,7 @@ VirtioNet parse_net(OptionReader& reader) {
   const auto path = reader.value("path");
   const auto vfkit_magic = reader.optional_flag("vfkitMagic");
   const auto offloading = reader.value("offloading");
+  const auto transport = reader.value("transport");
 
   if (type && *type != "unixgram") fail("type", reader.what(), "type must be 'unixgram', not '" + *type + "'");
   if (path && !type) fail("path", reader.what(), "'path' needs type=unixgram");
@@ -56,6 +58,12 @@ VirtioNet parse_net(OptionReader& reader) {
     fail(nat ? "nat" : (fd ? "fd" : "unixSocketPath"), reader.what(),
          "nat, fd, unixSocketPath and type=unixgram exclude each other");
   }
+  if (transport && chosen > 0) {
+    fail("transport", reader.what(), "transport= applies only to the embedded network (no nat, fd, unixSocketPath or type)");
+  }
+  if (transport && *transport != "stream" && *transport != "dgram") {
+    fail("transport", reader.what(), "transport must be 'stream' or 'dgram', not '" + *transport + "'");
+  }
   if (vfkit_magic && !unix_socket_path && !type) {
     fail("vfkitMagic", reader.what(), "vfkitMagic needs unixSocketPath or type=unixgram");
   }
@@ -67,7 +75,9 @@ VirtioNet parse_net(OptionReader& reader) {
   } else if (unix_socket_path || type) {
     net.attachment = UnixgramNet{unix_socket_path ? *unix_socket_path : *path, vfkit_magic.value_or(true)};
   } else {
-    net.attachment = EmbeddedNet{};
+    EmbeddedNet embedded;
+    if (transport == "dgram") embedded.socket = EmbeddedSocket::dgram;
+    net.attachment = embedded;
   }
   return net;
 }

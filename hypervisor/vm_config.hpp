@@ -30,8 +30,15 @@ struct EfiBootloader {
 using Bootloader = std::variant<LinuxBootloader, EfiBootloader>;
 
 /// virtio-net attachments.
-/// usernet runs inside the launcher; QEMU gets one end of a socketpair.
-struct EmbeddedNet {};
+/// The socket type between QEMU and the embedded network: stream = 4-byte big-endian
+/// length framing (-netdev stream), dgram = one frame per datagram (-netdev dgram).
+enum class EmbeddedSocket { stream, dgram };
+
+/// usernet runs inside the launcher; QEMU gets one end of a socketpair
+/// (usernet-vm extension `transport=stream|dgram`, default stream).
+struct EmbeddedNet {
+  EmbeddedSocket socket = EmbeddedSocket::stream;
+};
 /// An external usernetd/gvproxy on a unix datagram socket (vfkit `unixSocketPath=` or
 /// krunkit `type=unixgram,path=`); vfkit_magic: send the 4-byte "VFKT" datagram first.
 struct UnixgramNet {

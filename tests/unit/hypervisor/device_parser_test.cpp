@@ -182,3 +182,16 @@ TEST_CASE("efi bootloader") {
   CHECK(bootloader_error_key("efi,create") == "variable-store");
   CHECK(bootloader_error_key("macos,machineIdentifierPath=/m") == "macos");
 }
+
+TEST_CASE("virtio-net transport= picks the embedded network's socket type") {
+  const auto stream = std::get<VirtioNet>(parse_device("virtio-net"));
+  CHECK(std::get<EmbeddedNet>(stream.attachment).socket == EmbeddedSocket::stream);
+  const auto dgram = std::get<VirtioNet>(parse_device("virtio-net,transport=dgram"));
+  CHECK(std::get<EmbeddedNet>(dgram.attachment).socket == EmbeddedSocket::dgram);
+  CHECK(std::get<EmbeddedNet>(std::get<VirtioNet>(parse_device("virtio-net,transport=stream")).attachment).socket ==
+        EmbeddedSocket::stream);
+  CHECK(device_error_key("virtio-net,transport=bess") == "transport");
+  CHECK(device_error_key("virtio-net,transport") == "transport");
+  CHECK(device_error_key("virtio-net,unixSocketPath=/x,transport=dgram") == "transport");
+  CHECK(device_error_key("virtio-net,fd=4,transport=dgram") == "transport");
+}

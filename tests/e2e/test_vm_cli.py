@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""End-to-end: usernet-vm's errors, without booting a guest.
+
+- A bad --device string exits 2 and names the bad key.
+- A device the launcher cannot back yet (virtio-vsock) exits 2 naming it.
+- A missing kernel or initrd is reported (both, by path) before QEMU starts: exit 2.
+- QEMU dying unexpectedly (a "kernel" that is not one, with an initrd: QEMU refuses it
+  after starting) is reported with QEMU's last stderr lines, exit 1.
+"""
+import os
+import subprocess
+import tempfile
+
+from vm_harness import USERNET_VM, enter_private_netns, fail
+
+
+def run(args, timeout=60):
+    result = subprocess.run([USERNET_VM] + args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    return result.returncode, result.stderr.decode(errors="replace")
+
+
+def main():
+    enter_private_netns()
+    with tempfile.TemporaryDirectory(prefix="usernet-vm-cli-") as work:
+        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-net,macc=5a:94:ef:e4:0c:ee"])
+        if code != 2 or "macc" not in err:
+            fail("bad device key: exit %d, stderr %r" % (code, err))
+        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-net,transport=tcp"])
+        if code != 2 or "transport" not in err:
+            fail("bad transport: exit %d, stderr %r" % (code, err))
+
+        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-vsock,port=1024,socketURL=/tmp/v"])
+        if code != 2 or "virtio-vsock" not in err:
+            fail("unsupported device: exit %d, stderr %r" % (code, err))
+
+        kernel, initrd = os.path.join(work, "no-vmlinux"), os.path.join(work, "no-initrd")
+        code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (kernel, initrd), "--device", "virtio-net"])
+        if code != 2 or kernel not in err or initrd not in err:
+            fail("missing files: exit %d, stderr %r" % (code, err))
+        if "qemu:" in err:
+            fail("QEMU was started although the kernel is missing: %r" % err)
+
+        fake = os.path.join(work, "not-a-kernel")
+        with open(fake, "wb") as f:
+            f.write(b"\0" * 4096)
+        code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (fake, fake), "--memory", "128"])
+        if code != 1 or "unexpectedly" not in err or "qemu: " not in err or "ram disk" not in err:
+            fail("QEMU death not reported with its stderr: exit %d, stderr %r" % (code, err))
+    print("PASS: bad device key, missing files and QEMU's death are reported")
+
+
+if __name__ == "__main__":
+    main()

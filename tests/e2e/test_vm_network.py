@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""End-to-end: usernet-vm boots the test guest with usernet embedded in the launcher.
+
+Everything runs in a network namespace this test creates (only a loopback). On its
+127.0.0.1 the test runs a DNS server (the --dns-upstream) and an HTTP server.
+
+1. stream socketpair (-netdev stream,addr.type=fd): the guest gets its lease from the
+   embedded DHCP server, resolves a name through the test's upstream, fetches the page
+   through 192.168.127.254, powers off; usernet-vm exits 0.
+2. dgram socketpair (-netdev dgram,local.type=fd): the same checks; then the guest
+   serves HTTP and waits, a host client reaches it through --forward, and the REST API
+   (unix socket) walks Running -> Pause -> Resume -> Stop; Stop powers the guest off.
+"""
+import os
+import tempfile
+import time
+
+from vm_harness import (DnsServer, HttpServer, Vm, build_guest, enter_private_netns, fail, free_port,
+                        guest_cmdline, http_get, rest)
+
+NAME, ADDRESS = "www.usernet-e2e.test", "203.0.113.7"
+
+
+def network_args(dns, page_port, marker, extra_tests=(), extra_args=None):
+    args = {"dns_name": NAME, "dns_expect": ADDRESS,
+            "http_url": "http://192.168.127.254:%d/page.txt" % page_port, "http_expect": marker}
+    args.update(extra_args or {})
+    return ["dns", "http"] + list(extra_tests), args
+
+
+def expect_network_steps(vm, marker):
+    vm.expect_steps({
+        "dhcp": r"^ip=192\.168\.127\.2/24 router=192\.168\.127\.1 dns=192\.168\.127\.1 mtu=1500 ",
+        "dns.answer": "^%s=%s$" % (NAME.replace(".", r"\."), ADDRESS.replace(".", r"\.")),
+        "http.fetch": r"bytes=\d+",
+    })
+
+
+def state_of(rest_path):
+    status, body = rest("/vm/state", unix_path=rest_path)
+    if status != 200:
+        fail("GET /vm/state: %d %r" % (status, body))
+    return body
+
+
+def wait_state(rest_path, name, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        body = state_of(rest_path)
+        if body["state"] == "VirtualMachineState" + name:
+            return body
+        if time.monotonic() > deadline:
+            fail("state %r, expected %s" % (body, name))
+        time.sleep(0.1)
+
+
+def stream_run(guest, dns, page_port, marker):
+    tests, args = network_args(dns, page_port, marker)
+    vm = Vm(guest, guest_cmdline(tests, args), ["virtio-net,mac=5a:94:ef:e4:0c:ee"],
+            ["--dns-upstream", "127.0.0.1:%d" % dns.port, "--dns-search", "e2e.test"])
+    vm.wait_for(r"^USERNET-RESULT")
+    code = vm.finish()
+    expect_network_steps(vm, marker)
+    if "USERNET-RESULT PASS" not in vm.text():
+        fail("guest tests failed\n" + vm.report())
+    if code != 0:
+        fail("usernet-vm exited %d after the guest powered off\n%s" % (code, vm.report()))
+    print("PASS: stream socketpair: lease, DNS via upstream, HTTP via host alias (%.1f s)"
+          % (time.monotonic() - vm.started), flush=True)
+
+
+def dgram_run(guest, dns, page_port, marker, work):
+    forward_port = free_port()
+    rest_path = os.path.join(work, "rest.sock")
+    serve_marker = "guest-page-%d" % os.getpid()
+    tests, args = network_args(dns, page_port, marker, ["serve-http"], {"serve_marker": serve_marker})
+    vm = Vm(guest, guest_cmdline(tests, args, end="wait"), ["virtio-net,mac=5a:94:ef:e4:0c:ee,transport=dgram"],
+            ["--dns-upstream", "127.0.0.1:%d" % dns.port, "--dns-search", "e2e.test",
+             "--forward", "127.0.0.1:%d=192.168.127.2:80" % forward_port,
+             "--restful-uri", "unix://" + rest_path])
+    try:
+        vm.wait_for(r"^USERNET-WAITING")
+        expect_network_steps(vm, marker)
+        vm.expect_steps({"serve-http.listening": "port=80"})
+        body = http_get(forward_port)
+        if body.strip() != serve_marker:
+            fail("forwarded GET returned %r, expected %r" % (body, serve_marker))
+        print("PASS: dgram socketpair: lease, DNS, HTTP; host reached the guest through --forward", flush=True)
+
+        running = wait_state(rest_path, "Running")
+        if not (running["canPause"] and running["canStop"] and not running["canResume"]):
+            fail("capabilities while running: %r" % running)
+        status, inspect = rest("/vm/inspect", unix_path=rest_path)
+        if status != 200 or inspect["devices"][0]["kind"] != "serial" or inspect["memory"] != 128:
+            fail("GET /vm/inspect: %d %r" % (status, inspect))
+        for change, name in (("Pause", "Paused"), ("Resume", "Running")):
+            status, body = rest("/vm/state", "POST", {"state": change}, unix_path=rest_path)
+            if status != 202:
+                fail("POST %s: %d %r" % (change, status, body))
+            wait_state(rest_path, name)
+        status, body = rest("/vm/state", "POST", {"state": "Resume"}, unix_path=rest_path)
+        if status != 409:
+            fail("Resume while running: %d %r (expected 409)" % (status, body))
+        # The guest still works after the pause: the forward answers again.
+        if http_get(forward_port).strip() != serve_marker:
+            fail("forward dead after Pause/Resume")
+        status, body = rest("/vm/state", "POST", {"state": "Stop"}, unix_path=rest_path)
+        if status != 202:
+            fail("POST Stop: %d %r" % (status, body))
+        code = vm.finish()
+    finally:
+        vm.kill()
+    if "USERNET-POWERDOWN" not in vm.text():
+        fail("Stop did not reach the guest's power button\n" + vm.report())
+    if code != 0:
+        fail("usernet-vm exited %d after Stop\n%s" % (code, vm.report()))
+    if os.path.exists(rest_path):
+        fail("REST socket left behind")
+    print("PASS: REST Running -> Pause -> Resume -> Stop; guest powered off, exit 0", flush=True)
+
+
+def main():
+    enter_private_netns()
+    with tempfile.TemporaryDirectory(prefix="usernet-vm-e2e-") as work:
+        guest = build_guest()
+        marker = "usernet-page-%d" % os.getpid()
+        page = HttpServer(marker + "\n")
+        dns = DnsServer({NAME: ADDRESS})
+        stream_run(guest, dns, page.port, marker)
+        dgram_run(guest, dns, page.port, marker, work)
+        if not any(name == NAME for name, _ in dns.queries):
+            fail("the DNS upstream never saw %s: %r" % (NAME, dns.queries))
+
+
+if __name__ == "__main__":
+    main()

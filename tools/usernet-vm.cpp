@@ -1,0 +1,40 @@
+// usernet-vm: a vfkit-style VM launcher on QEMU with usernet inside. Parses the command
+// line (exit 2 naming the bad flag or device key), then hands everything to the Launcher
+// and exits with the status that says how the VM ended.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "hypervisor/launcher.hpp"
+#include "hypervisor/vm_options.hpp"
+
+int main(int argc, char** argv) {
+  auto parsed = usernet::parse_vm_options(argc, argv);
+  using Action = usernet::ParsedVmOptions::Action;
+  if (parsed.action == Action::print_and_exit) {
+    std::fputs(parsed.message.c_str(), stdout);
+    return 0;
+  }
+  if (parsed.action == Action::fail) {
+    std::fprintf(stderr, "usernet-vm: %s (bad key: %s; see --help)\n", parsed.message.c_str(), parsed.bad_key.c_str());
+    return 2;
+  }
+  // stdout belongs to the guest's serial console (serial,stdio): log to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("usernet-vm"));
+  spdlog::set_level(spdlog::level::from_str(parsed.options.log_level == "error" ? "err" : parsed.options.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e usernet-vm %^%l%$ %v");
+  std::signal(SIGPIPE, SIG_IGN);  // a closed peer must be an error code, not death
+
+  uv_loop_t* loop = uv_default_loop();
+  int status = 0;
+  {
+    usernet::Launcher launcher(loop, std::move(parsed.options));
+    status = launcher.run();
+  }
+  uv_run(loop, UV_RUN_NOWAIT);
+  uv_loop_close(loop);
+  return status;
+}
