@@ -74,7 +74,15 @@ bool Gateway::send_frame(ByteSpan frame) {
     return true;
   }
   counters_.frames_in++;
-  if (frame_ethertype(frame) == static_cast<std::uint16_t>(EtherType::arp)) {
+  // lwIP 2.1.3 reads ARP and IPv4 headers before checking their length (found by
+  // fuzz_gateway): frames too short for their header never reach it.
+  const std::uint16_t type = frame_ethertype(frame);
+  if ((type == static_cast<std::uint16_t>(EtherType::arp) && frame.size() < kEthernetHeaderSize + 28) ||
+      (type == static_cast<std::uint16_t>(EtherType::ipv4) && frame.size() < kEthernetHeaderSize + 20)) {
+    counters_.truncated++;
+    return true;
+  }
+  if (type == static_cast<std::uint16_t>(EtherType::arp)) {
     auto reply = arp_reply_for(frame, mac_, [this](Ipv4 ip) { return addresses_.is_virtual(ip); });
     if (reply) {
       counters_.arp_answered++;

@@ -32,6 +32,7 @@ struct GatewayCounters {
   std::uint64_t not_for_us = 0;   // unicast frames for other MACs (flooded to us)
   std::uint64_t arp_answered = 0;  // ARP replies for virtual addresses
   std::uint64_t no_memory = 0;
+  std::uint64_t truncated = 0;     // ARP/IPv4 frames too short for their header
 };
 
 class Gateway : public SwitchPort {

@@ -75,6 +75,9 @@ class GatewayDns::TcpConnection : public std::enable_shared_from_this<TcpConnect
 
   /// Hands every complete query to the service; false if the connection was aborted.
   bool drain() {
+    // A local answer comes back synchronously and may close the connection, dropping the
+    // last reference: stay alive until this function is done.
+    const auto keep_alive = shared_from_this();
     std::size_t offset = 0;
     while (buffer_.size() - offset >= 2) {
       const std::size_t length = (std::size_t{buffer_[offset]} << 8) | buffer_[offset + 1];

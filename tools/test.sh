@@ -23,7 +23,7 @@ for target in build/fuzz/tests/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
   corpus=$(mktemp -d)
   echo "fuzzing $(basename "$target") for ${fuzz_seconds}s"
-  "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
+  "$target" -max_total_time="$fuzz_seconds" -artifact_prefix=build/fuzz/ "$corpus" tests/fuzz/regressions 2>&1 | tail -n 3
   rm -rf "$corpus"
 done
 
