@@ -323,7 +323,8 @@ struct Launcher::State {
         return 1;
       }
     }
-    const std::string error = qemu.spawn(argv, child_fds, [this](const ProcessExit& e) { on_qemu_exit(e); });
+    const std::string error = qemu.spawn(through_parent_death_shim(argv), child_fds,
+                                         [this](const ProcessExit& e) { on_qemu_exit(e); });
     for (int fd : child_fds) ::close(fd);  // QEMU holds its ends now
     if (!error.empty()) {
       spdlog::error("{}", error);

@@ -1,5 +1,13 @@
 #include "hypervisor/qemu_process.hpp"
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
 #include <unistd.h>
 
 namespace usernet {
@@ -138,6 +146,20 @@ void QemuProcess::maybe_finish() {
   if (!exited_ || !stderr_done_ || reported_) return;
   reported_ = true;
   if (on_exit_) on_exit_(exit_);
+}
+
+int exec_with_parent_death_signal(char** argv) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 127;
+  if (::getppid() == 1) return 1;  // the launcher is already gone
+  ::execvp(argv[0], argv);
+  std::fprintf(stderr, "cannot start %s: %s\n", argv[0], std::strerror(errno));
+  return 127;
+}
+
+std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv) {
+  std::vector<std::string> shimmed = {"/proc/self/exe", kParentDeathShimFlag};
+  shimmed.insert(shimmed.end(), argv.begin(), argv.end());
+  return shimmed;
 }
 
 }  // namespace usernet

@@ -68,4 +68,16 @@ class QemuProcess {
   char buffer_[4096];
 };
 
+/// argv[1] of usernet-vm when it re-executes itself as the QEMU exec shim.
+inline constexpr const char* kParentDeathShimFlag = "--exec-with-parent-death-signal";
+
+/// The exec shim: asks the kernel to SIGKILL this process when its parent (the launcher)
+/// dies, then execs argv[0] with argv. QEMU runs in its own session so that a terminal's
+/// Ctrl-C reaches only the launcher; without this, a launcher killed by SIGKILL would
+/// leave QEMU running. Returns only on failure (exit status for the caller).
+int exec_with_parent_death_signal(char** argv);
+
+/// Prefixes a QEMU argv so that it starts through the shim of the running program.
+std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv);
+
 }  // namespace usernet

@@ -7,11 +7,15 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 #include "hypervisor/launcher.hpp"
+#include "hypervisor/qemu_process.hpp"
 #include "hypervisor/vm_options.hpp"
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::string_view(argv[1]) == usernet::kParentDeathShimFlag)
+    return usernet::exec_with_parent_death_signal(argv + 2);
   auto parsed = usernet::parse_vm_options(argc, argv);
   using Action = usernet::ParsedVmOptions::Action;
   if (parsed.action == Action::print_and_exit) {
