@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runenv import RunEnv  # noqa: E402
-from stacks import STACKS, Stack  # noqa: E402
+from stacks import FORWARD_HOST_PORT, GUEST_IPERF_PORT, STACKS, Stack  # noqa: E402
 from report import format_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,11 +89,11 @@ def process_memory_kib(pid: int, key: str) -> int:
     return 0
 
 
-def iperf3(env: RunEnv, target: str, port: int, seconds: int, reverse: bool) -> dict:
-    """One single-stream iperf3 run from the guest; returns Gbit/s, bytes and retransmits."""
+def iperf3(env: RunEnv, target: str, port: int, seconds: int, reverse: bool, ns: str | None = None) -> dict:
+    """One single-stream iperf3 run (from the guest unless `ns`); returns Gbit/s, bytes and retransmits."""
     argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "-J",
             "--connect-timeout", "3000"] + (["-R"] if reverse else [])
-    result = env.run(env.guest, argv, timeout=seconds + 20, check=False)
+    result = env.run(ns or env.guest, argv, timeout=seconds + 20, check=False)
     try:
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -162,6 +162,13 @@ def measure_one(settings: Settings, stack: Stack, mtu: int, repetition: int, rr:
         moved = up.get("bytes", 0) + down.get("bytes", 0)
         if "error" not in up and "error" not in down and moved > 0:
             record["cpu_s_per_gb"] = (cpu_end - cpu_start) / (moved / 1e9)
+
+        if stack.forwards:
+            # The port forward beside the NAT path: a host client into a guest server.
+            env.spawn(env.guest, ["iperf3", "-s", "-p", str(GUEST_IPERF_PORT)], "iperf3-guest")
+            time.sleep(0.5)
+            record["fwd_in"] = iperf3(env, "127.0.0.1", FORWARD_HOST_PORT, settings.seconds, False, ns=env.host)
+            record["fwd_out"] = iperf3(env, "127.0.0.1", FORWARD_HOST_PORT, settings.seconds, True, ns=env.host)
 
         rr_timeout = 30 + settings.rr_count * 0.005
         record["rr"] = rr_client(env, rr, ["rr", stack.target, str(RR_PORT), str(settings.rr_count),

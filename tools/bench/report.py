@@ -18,6 +18,8 @@ COLUMNS = [
     ("peak_rss_mb", "peak RSS MB", 1, False),
     ("peak_rss_after_server_close_mb", "peak RSS after srv-close MB", 1, False),
     ("idle_rss_mb", "idle RSS MB", 1, False),
+    ("fwd_in_gbps", "port fwd host→guest Gbit/s", 2, False),
+    ("fwd_out_gbps", "port fwd guest→host Gbit/s", 2, False),
 ]
 
 
@@ -40,6 +42,8 @@ def metrics_of(record: dict) -> dict[str, float]:
     take("peak_rss_mb", None, "peak_rss_mb")
     take("peak_rss_after_server_close_mb", None, "peak_rss_after_server_close_mb")
     take("idle_rss_mb", None, "idle_rss_mb")
+    take("fwd_in_gbps", "fwd_in", "gbps")
+    take("fwd_out_gbps", "fwd_out", "gbps")
     return values
 
 

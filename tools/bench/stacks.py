@@ -10,6 +10,9 @@ import time
 from runenv import RunEnv
 
 USERNET_HOST_ALIAS = "192.168.127.254"
+# Port forward measured beside the NAT path (issue 5): host 127.0.0.1:FORWARD_HOST_PORT ->
+# guest :GUEST_IPERF_PORT, for stacks with forwards = True.
+FORWARD_HOST_PORT, GUEST_IPERF_PORT = 15300, 5300
 USERNET_GUEST = ("192.168.127.2", "192.168.127.1", "5a:94:ef:e4:0c:ee")  # address, gateway, MAC
 SLIRP_HOST_ALIAS = "10.0.2.2"
 READY_TIMEOUT = 15.0
@@ -26,6 +29,7 @@ class Stack:
     """Base: a named stack with the program(s) it needs."""
     name = ""
     target = ""          # guest-side address of the host's loopback
+    forwards = False     # serves FORWARD_HOST_PORT -> guest GUEST_IPERF_PORT
     programs: tuple[str, ...] = ()
     log_name = ""
 
@@ -72,10 +76,12 @@ class Stack:
 class Usernetd(Stack):
     """usernetd --tap: creates and configures tap0 in the guest itself, one process."""
     name, target, programs, log_name = "usernetd", USERNET_HOST_ALIAS, ("usernetd",), "usernetd"
+    forwards = True
 
     def start(self, env, mtu, binaries):
         argv = [self.binary("usernetd", binaries), "--tap", "tap0", "--netns", env.guest_path(),
-                "--configure", "--mtu", str(mtu), "--dns-upstream", "127.0.0.1", "--log-level", "warn"]
+                "--configure", "--mtu", str(mtu), "--dns-upstream", "127.0.0.1", "--log-level", "warn",
+                "--forward", f"127.0.0.1:{FORWARD_HOST_PORT}={USERNET_GUEST[0]}:{GUEST_IPERF_PORT}"]
         return [env.spawn(env.host, argv, self.log_name)]
 
 
