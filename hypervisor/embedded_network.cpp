@@ -21,13 +21,6 @@ namespace usernet {
 
 namespace {
 
-/// The search domains of the host's resolver (what guests should search too).
-std::vector<std::string> host_search_domains() {
-  std::ifstream file("/etc/resolv.conf");
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  return search_domains_from_resolv_conf(text);
-}
-
 }  // namespace
 
 struct EmbeddedNetwork::State {

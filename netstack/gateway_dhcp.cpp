@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "netstack/lwip_packet_io.hpp"
@@ -69,6 +71,12 @@ std::vector<std::string> search_domains_from_resolv_conf(std::string_view text) 
     }
   }
   return domains;
+}
+
+std::vector<std::string> host_search_domains() {
+  std::ifstream file("/etc/resolv.conf");
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return search_domains_from_resolv_conf(text);
 }
 
 GatewayDhcp::GatewayDhcp(VirtualNetwork& network, dhcp::Config config)

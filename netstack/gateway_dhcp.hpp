@@ -30,6 +30,8 @@ std::optional<dhcp::StaticLease> parse_static_lease(std::string_view text);
 std::optional<dhcp::ClasslessRoute> parse_classless_route(std::string_view text);
 /// The domains of the last "search" (or "domain") line of a resolv.conf text.
 std::vector<std::string> search_domains_from_resolv_conf(std::string_view text);
+/// The search domains of the host's resolver (/etc/resolv.conf): what guests search too.
+std::vector<std::string> host_search_domains();
 
 class GatewayDhcp {
  public:

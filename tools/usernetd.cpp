@@ -72,13 +72,6 @@ usernet::TapConfig guest_tap_config(const usernet::DaemonOptions& options) {
   return config;
 }
 
-/// The search domains of the host's resolver (what guests should search too).
-std::vector<std::string> host_search_domains() {
-  std::ifstream file("/etc/resolv.conf");
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  return usernet::search_domains_from_resolv_conf(text);
-}
-
 /// gvproxy's default SSH forward: 127.0.0.1:PORT -> first guest :22. A failure is fatal
 /// only when the port was asked for explicitly.
 void add_ssh_forward(const usernet::DaemonOptions& options, usernet::PortForwarder& forwarder) {
@@ -173,7 +166,7 @@ int main(int argc, char** argv) {
     network.emplace(loop, options.network);
     if (options.dhcp.enabled) {
       auto dhcp_options = options.dhcp;
-      if (options.search_from_host) dhcp_options.search_domains = host_search_domains();
+      if (options.search_from_host) dhcp_options.search_domains = usernet::host_search_domains();
       dhcp = std::make_unique<usernet::GatewayDhcp>(*network, usernet::make_dhcp_config(options.network, dhcp_options));
     }
     if (options.dns.enabled) dns = std::make_unique<usernet::GatewayDns>(*network, options.dns);
