@@ -2,16 +2,13 @@
 
 #include <algorithm>
 
+#include "netstack/byte_order.hpp"
+
 namespace usernet {
 
 namespace {
 constexpr std::size_t kArpPacketSize = 28;
 constexpr std::size_t kMinimumFrame = 60;  // Ethernet minimum without FCS
-
-std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-Ipv4 be32(const std::uint8_t* p) {
-  return (Ipv4{p[0]} << 24) | (Ipv4{p[1]} << 16) | (Ipv4{p[2]} << 8) | p[3];
-}
 }  // namespace
 
 std::optional<std::vector<std::uint8_t>> arp_reply_for(ByteSpan frame, const MacAddress& our_mac,
@@ -20,11 +17,11 @@ std::optional<std::vector<std::uint8_t>> arp_reply_for(ByteSpan frame, const Mac
   if (frame_ethertype(frame) != static_cast<std::uint16_t>(EtherType::arp)) return std::nullopt;
   const std::uint8_t* arp = frame.data() + kEthernetHeaderSize;
   // Ethernet/IPv4 ARP only: htype 1, ptype 0x0800, hlen 6, plen 4.
-  if (be16(arp) != 1 || be16(arp + 2) != 0x0800 || arp[4] != 6 || arp[5] != 4) return std::nullopt;
-  if (be16(arp + 6) != static_cast<std::uint16_t>(ArpOperation::request)) return std::nullopt;
+  if (load_be16(arp) != 1 || load_be16(arp + 2) != 0x0800 || arp[4] != 6 || arp[5] != 4) return std::nullopt;
+  if (load_be16(arp + 6) != static_cast<std::uint16_t>(ArpOperation::request)) return std::nullopt;
   const std::uint8_t* sender_mac = arp + 8;
   const std::uint8_t* sender_ip = arp + 14;
-  const Ipv4 target_ip = be32(arp + 24);
+  const Ipv4 target_ip = load_be32(arp + 24);
   if (!owns(target_ip)) return std::nullopt;
 
   std::vector<std::uint8_t> reply(kMinimumFrame, 0);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "netstack/byte_order.hpp"
+
 extern "C" {
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
@@ -26,10 +28,6 @@ ip_addr_t to_lwip(Ipv4 address) {
   return out;
 }
 
-std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 }  // namespace
 
 bool copy_from_pbuf(const pbuf* p, std::uint16_t offset, void* out, std::uint16_t length) {
@@ -43,16 +41,16 @@ std::optional<Ipv4Header> read_ipv4_header(const pbuf* p) {
   if ((raw[0] >> 4) != 4) return std::nullopt;
   Ipv4Header h;
   h.header_length = static_cast<std::uint16_t>((raw[0] & 0x0f) * 4);
-  h.total_length = be16(raw + 2);
+  h.total_length = load_be16(raw + 2);
   if (h.header_length < 20 || h.total_length < h.header_length || h.total_length > p->tot_len ||
       p->len < h.header_length)
     return std::nullopt;
-  const std::uint16_t fragment = be16(raw + 6);
+  const std::uint16_t fragment = load_be16(raw + 6);
   h.is_fragment = (fragment & 0x3fff) != 0;  // MF flag or a non-zero offset
   h.ttl = raw[8];
   h.protocol = raw[9];
-  h.source = be32(raw + 12);
-  h.destination = be32(raw + 16);
+  h.source = load_be32(raw + 12);
+  h.destination = load_be32(raw + 16);
   return h;
 }
 
@@ -61,10 +59,10 @@ std::optional<TcpHeader> read_tcp_header(const pbuf* p, const Ipv4Header& ip) {
   if (ip.total_length - ip.header_length < 20 || !copy_from_pbuf(p, ip.header_length, raw, 20))
     return std::nullopt;
   TcpHeader t;
-  t.source_port = be16(raw);
-  t.destination_port = be16(raw + 2);
-  t.sequence = be32(raw + 4);
-  t.acknowledgment = be32(raw + 8);
+  t.source_port = load_be16(raw);
+  t.destination_port = load_be16(raw + 2);
+  t.sequence = load_be32(raw + 4);
+  t.acknowledgment = load_be32(raw + 8);
   t.header_length = static_cast<std::uint16_t>((raw[12] >> 4) * 4);
   t.flags = raw[13];
   if (t.header_length < 20 || t.header_length > ip.total_length - ip.header_length) return std::nullopt;
@@ -76,7 +74,7 @@ std::optional<UdpHeader> read_udp_header(const pbuf* p, const Ipv4Header& ip) {
   if (ip.total_length - ip.header_length < kUdpHeaderSize ||
       !copy_from_pbuf(p, ip.header_length, raw, kUdpHeaderSize))
     return std::nullopt;
-  UdpHeader u{be16(raw), be16(raw + 2), be16(raw + 4)};
+  UdpHeader u{load_be16(raw), load_be16(raw + 2), load_be16(raw + 4)};
   if (u.length < kUdpHeaderSize || u.length > ip.total_length - ip.header_length) return std::nullopt;
   return u;
 }
