@@ -13,7 +13,7 @@
 #include <iostream>
 #include <string>
 
-#include "vsock/vhost_user_log.hpp"
+#include "vsock/vhost_user_log_spdlog.hpp"
 #include "vsock/vhost_user_vsock.hpp"
 
 namespace po = boost::program_options;
@@ -52,13 +52,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
-  usernet::vhost::set_log_sink([](usernet::vhost::LogLevel level, const std::string& message) {
-    switch (level) {
-      case usernet::vhost::LogLevel::debug: spdlog::debug(message); break;
-      case usernet::vhost::LogLevel::info: spdlog::info(message); break;
-      case usernet::vhost::LogLevel::warn: spdlog::warn(message); break;
-    }
-  });
+  usernet::vhost::send_log_to_spdlog();
   std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();

@@ -17,7 +17,7 @@ DeviceConfig device_config(const VhostUserVsockConfig& c) {
 
 VhostUserVsock::VhostUserVsock(uv_loop_t* loop, VhostUserVsockConfig config)
     : config_(std::move(config)),
-      connector_(loop, config_.uds_path),
+      connector_(loop, config_.uds_path, config_.guest_port_sockets),
       device_(device_config(config_), connector_,
               [this](QueueIndex q) { server_.notify(static_cast<std::uint32_t>(q)); }),
       server_(loop, *this),
@@ -36,7 +36,28 @@ VhostUserVsock::~VhostUserVsock() { device_.attach_queues(nullptr, nullptr); }
 bool VhostUserVsock::start(std::string& error) {
   if (!config_.vhost_socket.empty() && !server_.listen(config_.vhost_socket, error)) return false;
   if (!config_.uds_path.empty() && !listener_.listen(config_.uds_path, error)) return false;
+  for (const auto& [port, path] : config_.host_port_sockets) {
+    try {
+      port_listeners_.push_back(std::make_unique<SocketListener>(
+          loop_, parse_transport_url("unix://" + path), [this, guest_port = port](int fd) {
+            accept_for_guest_port(guest_port, fd);
+          }));
+    } catch (const std::exception& e) {
+      error = "vsock port " + std::to_string(port) + ": " + e.what();
+      return false;
+    }
+  }
   return true;
+}
+
+// A client of a per-port socket goes straight to the guest's listener: no CONNECT line
+// in, no OK line out (vfkit's `connect` semantics).
+void VhostUserVsock::accept_for_guest_port(std::uint32_t guest_port, int fd) {
+  if (!device_.connect_to_guest(guest_port, std::make_unique<UnixHostStream>(loop_, fd), uv_now(loop_),
+                                false)) {
+    vhost::log(vhost::LogLevel::debug, "vsock: host client for guest port " + std::to_string(guest_port) +
+                                           " refused (device not running)");
+  }
 }
 
 // struct virtio_vsock_config { le64 guest_cid; }

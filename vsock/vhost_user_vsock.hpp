@@ -1,14 +1,18 @@
 // A complete user-space vhost-user-vsock device on a libuv loop: the vhost-user server
 // (QEMU's `-device vhost-user-vsock-pci,chardev=...`), the virtio-vsock device logic and
-// the hybrid unix-socket host mapping. Used by usernet-vsockd and embeddable in usernet-vm.
+// the unix-socket host mapping: hybrid vsock (`<uds-path>_P`, `CONNECT P`) and vfkit-style
+// per-port sockets. Used by usernet-vsockd and embedded in usernet-vm.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "vsock/socket_listener.hpp"
 #include "vsock/vhost_user_server.hpp"
 #include "vsock/vsock_device.hpp"
 #include "vsock/vsock_host_unix.hpp"
@@ -17,9 +21,15 @@ namespace usernet::vsock {
 
 struct VhostUserVsockConfig {
   std::string vhost_socket;  // where QEMU connects (empty: use adopt_frontend())
-  std::string uds_path;      // hybrid vsock base path
+  std::string uds_path;      // hybrid vsock base path (empty: none)
   std::uint64_t guest_cid = 3;
   std::uint32_t buffer_per_connection = 256 * 1024;
+  /// Per-port mappings (vfkit's virtio-vsock devices). guest_port_sockets: the guest
+  /// connecting to port P reaches this unix socket (`listen`); host_port_sockets: we listen
+  /// on this unix socket and connect each client to the guest's port P (`connect`), with
+  /// no CONNECT/OK lines.
+  std::map<std::uint32_t, std::string> guest_port_sockets;
+  std::map<std::uint32_t, std::string> host_port_sockets;
 };
 
 class VhostUserVsock : private vhost::DeviceModel {
@@ -27,7 +37,7 @@ class VhostUserVsock : private vhost::DeviceModel {
   VhostUserVsock(uv_loop_t* loop, VhostUserVsockConfig config);
   ~VhostUserVsock() override;
 
-  /// Opens the vhost-user socket and the `<uds-path>` listener.
+  /// Opens the vhost-user socket, the `<uds-path>` listener and the per-port listeners.
   bool start(std::string& error);
   /// Serves a connected front-end socket (socketpair from a launcher or a test).
   void adopt_frontend(int fd) { server_.adopt(fd); }
@@ -44,12 +54,14 @@ class VhostUserVsock : private vhost::DeviceModel {
   std::uint32_t queue_count() const override { return 2; }  // rx, tx (QEMU keeps the event queue)
   void queues_changed(std::span<vhost::SplitVirtqueue* const> queues) override;
   void queue_kicked(std::uint32_t index) override;
+  void accept_for_guest_port(std::uint32_t guest_port, int fd);
 
   VhostUserVsockConfig config_;
   UnixHostConnector connector_;
   VsockDevice device_;
   vhost::Server server_;
   UnixHostListener listener_;
+  std::vector<std::unique_ptr<SocketListener>> port_listeners_;
   uv_loop_t* loop_;
   Timer request_timer_;  // expires host CONNECTs the guest never answers
   vhost::SplitVirtqueue* rx_ = nullptr;

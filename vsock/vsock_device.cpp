@@ -171,7 +171,7 @@ void VsockDevice::handle_connected_packet(Connection& c, const PacketHeader& h,
         return;
       }
       c.state = Connection::State::connected;
-      c.preamble = "OK " + std::to_string(c.host_port) + "\n";
+      if (c.announce) c.preamble = "OK " + std::to_string(c.host_port) + "\n";
       if (!flush_to_host(c)) return;
       update_watch(c);
       return;
@@ -457,7 +457,7 @@ std::uint32_t VsockDevice::allocate_host_port() { return next_host_port_++; }
 
 // Host client's CONNECT: REQUEST to the guest; the stream waits for RESPONSE.
 bool VsockDevice::connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream,
-                                   std::uint64_t now_ms) {
+                                   std::uint64_t now_ms, bool announce) {
   if (rx_ == nullptr || tx_ == nullptr || connections_.size() >= config_.max_connections) {
     ++stats_.connections_refused;
     return false;
@@ -469,6 +469,7 @@ bool VsockDevice::connect_to_guest(std::uint32_t guest_port, std::unique_ptr<Hos
   }
   Connection& c = add_connection(host_port, guest_port, std::move(stream));
   c.state = Connection::State::awaiting_guest;
+  c.announce = announce;
   c.requested_at_ms = now_ms;
   c.owe_request = true;
   update_watch(c);

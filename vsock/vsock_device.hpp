@@ -60,12 +60,13 @@ class VsockDevice {
   /// Call after a kick and after any host readiness event (the device does the latter).
   void pump();
 
-  /// A host client asked (via `CONNECT port`) to reach the guest's listener on `port`.
-  /// The device sends REQUEST; on RESPONSE the stream first receives "OK <host port>\n".
+  /// A host client asked to reach the guest's listener on `port` (hybrid vsock `CONNECT
+  /// port`, or a per-port socket). The device sends REQUEST; on RESPONSE the stream first
+  /// receives "OK <host port>\n" when `announce` is set (hybrid vsock's reply line).
   /// Returns false (stream dropped) if the device is not running or the table is full.
   /// `now_ms` starts the answer timeout (see expire_requests).
   bool connect_to_guest(std::uint32_t guest_port, std::unique_ptr<HostStream> stream,
-                        std::uint64_t now_ms = 0);
+                        std::uint64_t now_ms = 0, bool announce = true);
 
   /// Gives up on host CONNECTs the guest left unanswered for request_timeout_ms: the host
   /// client is closed and the guest gets RST. Call periodically with a monotonic clock.

@@ -88,6 +88,7 @@ struct Connection {
   std::unique_ptr<HostStream> stream;
   ByteQueue to_host;          // guest → host bytes not yet written
   std::string preamble;       // written to the host before any guest data ("OK <port>\n")
+  bool announce = true;       // host-initiated: send that "OK" line on RESPONSE (hybrid vsock)
   Credit credit;
   std::uint64_t requested_at_ms = 0;  // awaiting_guest: when REQUEST was queued
 

@@ -79,7 +79,15 @@ void UnixHostStream::watch(bool readable, bool writable) {
 
 // Non-blocking connect: a unix socket either connects at once or fails (incl. full backlog).
 std::unique_ptr<HostStream> UnixHostConnector::connect(std::uint32_t port) {
-  const std::string path = uds_path_ + "_" + std::to_string(port);
+  std::string path;
+  if (const auto mapped = port_sockets_.find(port); mapped != port_sockets_.end()) {
+    path = mapped->second;
+  } else if (!uds_path_.empty()) {
+    path = uds_path_ + "_" + std::to_string(port);
+  } else {
+    vhost::log(vhost::LogLevel::debug, "vsock: guest connect to unmapped port " + std::to_string(port));
+    return nullptr;
+  }
   sockaddr_un addr;
   if (!unix_address(path, addr)) return nullptr;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -1,6 +1,7 @@
 // Host side of the hybrid vsock mapping over unix sockets, on the libuv loop:
 // - UnixHostStream: a connected non-blocking unix socket as a HostStream;
-// - UnixHostConnector: guest connects to port P → connect to `<uds-path>_P`;
+// - UnixHostConnector: guest connects to port P → connect to the socket mapped to P, else
+//   to `<uds-path>_P`;
 // - UnixHostListener: listens on `<uds-path>`, reads `CONNECT P\n` from each client and hands
 //   the socket to the device, which connects it to the guest's listener on P.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -38,13 +40,17 @@ class UnixHostStream : public HostStream {
 
 class UnixHostConnector : public HostConnector {
  public:
-  UnixHostConnector(uv_loop_t* loop, std::string uds_path)
-      : loop_(loop), uds_path_(std::move(uds_path)) {}
+  /// `port_sockets`: guest port → unix socket path (vfkit `listen` entries); ports not in it
+  /// go to `<uds_path>_P`, or are refused when uds_path is empty.
+  UnixHostConnector(uv_loop_t* loop, std::string uds_path,
+                    std::map<std::uint32_t, std::string> port_sockets = {})
+      : loop_(loop), uds_path_(std::move(uds_path)), port_sockets_(std::move(port_sockets)) {}
   std::unique_ptr<HostStream> connect(std::uint32_t port) override;
 
  private:
   uv_loop_t* loop_;
   std::string uds_path_;
+  std::map<std::uint32_t, std::string> port_sockets_;
 };
 
 class UnixHostListener {

@@ -310,6 +310,20 @@ TEST_CASE("host-initiated CONNECT: REQUEST to the guest, OK line first, then dat
   CHECK(packets[0].payload == "host says hi");
 }
 
+TEST_CASE("host-initiated connection without announce: no OK line, guest data first") {
+  Guest g;
+  g.give_rx(8);
+  auto owned = std::make_unique<FakeStream>();
+  FakeStream& s = *owned;
+  REQUIRE(g.device.connect_to_guest(4000, std::move(owned), 0, false));
+  const auto request = g.receive().at(0).header;
+  CHECK(request.operation() == Operation::request);
+  g.send(g.header(Operation::response, 4000, request.src_port));
+  CHECK(s.written.empty());
+  g.send(g.header(Operation::rw, 4000, request.src_port), "banner");
+  CHECK(s.written == "banner");
+}
+
 TEST_CASE("host-initiated CONNECT refused by the guest closes the host client") {
   Guest g;
   g.give_rx(8);
