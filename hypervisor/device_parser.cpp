@@ -1,6 +1,7 @@
 #include "hypervisor/device_parser.hpp"
 
 #include <limits>
+#include <set>
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/option_list.hpp"
@@ -82,13 +83,17 @@ VirtioNet parse_net(OptionReader& reader) {
   return net;
 }
 
-/// virtio-vsock: port=N (1..2^32-2), socketURL=P, listen (default) or connect.
+/// virtio-vsock: port=N (1..2^32-2), socketURL=P (a unix socket path, `unix://` allowed),
+/// listen (default) or connect.
 VirtioVsock parse_vsock(OptionReader& reader) {
   VirtioVsock vsock;
   const auto port = reader.number("port", 1, 0xfffffffeULL);
   if (!port) fail("port", reader.what(), "'port=' is required");
   vsock.port = static_cast<std::uint32_t>(*port);
   vsock.socket_url = required(reader, "socketURL");
+  if (vsock.socket_url.starts_with("unix://")) vsock.socket_url.erase(0, 7);
+  if (vsock.socket_url.empty()) fail("socketURL", reader.what(), "socketURL is empty");
+  if (vsock.socket_url.size() >= 108) fail("socketURL", reader.what(), "socketURL is longer than a unix socket path can be (107)");
   const bool listen = reader.flag("listen");
   const bool connect = reader.flag("connect");
   if (listen && connect) fail("connect", reader.what(), "'listen' and 'connect' exclude each other");
@@ -173,6 +178,25 @@ Device parse_device(std::string_view text) {
   }
   reader.reject_unknown();
   return device;
+}
+
+void check_device_set(const std::vector<Device>& devices) {
+  std::set<std::uint32_t> ports;
+  std::set<std::string> sockets, tags;
+  for (const Device& device : devices) {
+    if (const auto* vsock = std::get_if<VirtioVsock>(&device)) {
+      if (!ports.insert(vsock->port).second) {
+        throw ConfigError("port", "virtio-vsock: port " + std::to_string(vsock->port) + " is used twice");
+      }
+      if (!sockets.insert(vsock->socket_url).second) {
+        throw ConfigError("socketURL", "virtio-vsock: socketURL " + vsock->socket_url + " is used twice");
+      }
+    } else if (const auto* fs = std::get_if<VirtioFs>(&device)) {
+      if (!tags.insert(fs->mount_tag).second) {
+        throw ConfigError("mountTag", "virtio-fs: mountTag " + fs->mount_tag + " is used twice");
+      }
+    }
+  }
 }
 
 Bootloader parse_bootloader(std::string_view text) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "hypervisor/vm_config.hpp"
 
@@ -13,6 +14,10 @@ namespace usernet {
 /// virtio-blk, virtio-serial, serial (QEMU extension: COM1/ttyS0), virtio-rng,
 /// virtio-balloon, virtio-fs.
 Device parse_device(std::string_view text);
+
+/// Checks what single devices cannot: each vsock port and each vsock socketURL appears
+/// once (vfkit: one device per port), each virtio-fs mountTag once. Throws ConfigError.
+void check_device_set(const std::vector<Device>& devices);
 
 /// Parses one --bootloader value: "linux,kernel=K[,initrd=I][,cmdline=C]" or
 /// "efi,variable-store=V[,create]".

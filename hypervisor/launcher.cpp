@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
 #include "netstack/uv_handles.hpp"
+#include "vsock/vhost_user_vsock.hpp"
 
 namespace usernet {
 
@@ -38,10 +40,23 @@ constexpr const char* kEfiVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// backend process); "" when all are supported.
 std::string unsupported_device(const VmConfig& config) {
   for (const Device& device : config.devices) {
-    if (std::holds_alternative<VirtioVsock>(device)) return "virtio-vsock";
     if (std::holds_alternative<VirtioFs>(device)) return "virtio-fs";
   }
   return "";
+}
+
+/// The embedded vhost-user-vsock device's configuration for the virtio-vsock entries:
+/// `listen` ports are dialled when the guest connects, `connect` sockets are listened on.
+vsock::VhostUserVsockConfig vsock_config_for(const VmConfig& config, const std::string& vhost_socket) {
+  vsock::VhostUserVsockConfig vsock;
+  vsock.vhost_socket = vhost_socket;
+  for (const Device& device : config.devices) {
+    const auto* entry = std::get_if<VirtioVsock>(&device);
+    if (entry == nullptr) continue;
+    auto& map = entry->direction == VsockDirection::listen ? vsock.guest_port_sockets : vsock.host_port_sockets;
+    map[entry->port] = entry->socket_url;
+  }
+  return vsock;
 }
 
 /// efi,variable-store=V,create: copies the OVMF template to V when V does not exist yet.
@@ -98,6 +113,7 @@ struct Launcher::State {
   VmStateMachine machine;
   nlohmann::json inspect;
   std::unique_ptr<EmbeddedNetwork> network;
+  std::unique_ptr<vsock::VhostUserVsock> vsock_device;  // virtio-vsock devices, if any
   QemuProcess qemu;
   std::unique_ptr<QmpClient> qmp;
   std::unique_ptr<RestServer> rest;
@@ -273,6 +289,18 @@ struct Launcher::State {
     }
   }
 
+  /// The embedded vhost-user-vsock backend, listening before QEMU starts (QEMU connects to
+  /// it while realizing the device); fills runtime.vsock_socket.
+  void prepare_vsock(QemuRuntime& runtime) {
+    const bool wanted = std::any_of(options.vm.devices.begin(), options.vm.devices.end(),
+                                    [](const Device& d) { return std::holds_alternative<VirtioVsock>(d); });
+    if (!wanted) return;
+    runtime.vsock_socket = runtime_dir + "/vsock.sock";
+    vsock_device = std::make_unique<vsock::VhostUserVsock>(loop, vsock_config_for(options.vm, runtime.vsock_socket));
+    std::string error;
+    if (!vsock_device->start(error)) throw std::runtime_error("virtio-vsock: " + error);
+  }
+
   /// Everything up to a running QEMU; returns an exit status when it cannot start.
   std::optional<int> start() {
     if (const auto device = unsupported_device(options.vm); !device.empty()) {
@@ -296,6 +324,7 @@ struct Launcher::State {
     try {
       create_efi_variable_store(options.vm);
       prepare_nics(runtime, child_fds);
+      prepare_vsock(runtime);
       VmConfig config = options.vm;
       config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
       argv = build_qemu_argv(config, runtime);
@@ -354,8 +383,9 @@ struct Launcher::State {
     return std::nullopt;
   }
 
-  /// Removes what the launcher created on disk.
+  /// Removes what the launcher created on disk (the vsock device unlinks its sockets).
   void cleanup_files() {
+    vsock_device.reset();
     if (!qmp_path.empty()) ::unlink(qmp_path.c_str());
     if (!runtime_dir.empty()) ::rmdir(runtime_dir.c_str());
     for (const auto& path : unixgram_paths) ::unlink(path.c_str());

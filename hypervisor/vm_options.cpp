@@ -35,7 +35,8 @@ po::options_description describe_vm_options() {
       ("device,d", po::value<std::vector<std::string>>()->composing(),
        "virtio-net[,mac=M][,transport=stream|dgram] | virtio-net,unixSocketPath=P[,vfkitMagic=off] | "
        "virtio-net,type=unixgram,path=P | virtio-net,nat | virtio-blk,path=D | "
-       "virtio-serial,stdio|pty|logFilePath=F | serial,... | virtio-rng | virtio-balloon (repeatable)")
+       "virtio-serial,stdio|pty|logFilePath=F | serial,... | virtio-rng | virtio-balloon | "
+       "virtio-vsock,port=N,socketURL=P[,listen|connect] | virtio-fs,sharedDir=D,mountTag=T (repeatable)")
       ("restful-uri", po::value<std::string>()->default_value("none://"), "REST API: none://, unix:///PATH or tcp://HOST:PORT")
       ("pidfile", po::value<std::string>(), "write QEMU's process id to this file")
       ("log-level", po::value<std::string>()->default_value("info"), "debug, info or error")
@@ -86,6 +87,7 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
   o.vm.bootloader = parse_bootloader(vm["bootloader"].as<std::string>());
   if (vm.count("device")) {
     for (const auto& text : vm["device"].as<std::vector<std::string>>()) o.vm.devices.push_back(parse_device(text));
+    check_device_set(o.vm.devices);
   }
   o.rest = parse_rest_uri(vm["restful-uri"].as<std::string>());
   if (vm.count("pidfile")) o.vm.pidfile = vm["pidfile"].as<std::string>();

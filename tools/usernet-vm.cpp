@@ -12,6 +12,7 @@
 #include "hypervisor/launcher.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/vm_options.hpp"
+#include "vsock/vhost_user_log_spdlog.hpp"
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == usernet::kParentDeathShimFlag)
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(parsed.options.log_level == "error" ? "err" : parsed.options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e usernet-vm %^%l%$ %v");
   std::signal(SIGPIPE, SIG_IGN);  // a closed peer must be an error code, not death
+  usernet::vhost::send_log_to_spdlog();
 
   uv_loop_t* loop = uv_default_loop();
   int status = 0;

@@ -2,7 +2,7 @@
 """End-to-end: usernet-vm's errors, without booting a guest.
 
 - A bad --device string exits 2 and names the bad key.
-- A device the launcher cannot back yet (virtio-vsock) exits 2 naming it.
+- Two virtio-vsock devices on one port exit 2 naming the key (vfkit: one per port).
 - A missing kernel or initrd is reported (both, by path) before QEMU starts: exit 2.
 - QEMU dying unexpectedly (a "kernel" that is not one, with an initrd: QEMU refuses it
   after starting) is reported with QEMU's last stderr lines, exit 1.
@@ -29,9 +29,10 @@ def main():
         if code != 2 or "transport" not in err:
             fail("bad transport: exit %d, stderr %r" % (code, err))
 
-        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-vsock,port=1024,socketURL=/tmp/v"])
-        if code != 2 or "virtio-vsock" not in err:
-            fail("unsupported device: exit %d, stderr %r" % (code, err))
+        code, err = run(["--bootloader", "linux,kernel=/k", "--device", "virtio-vsock,port=1024,socketURL=/tmp/v",
+                         "--device", "virtio-vsock,port=1024,socketURL=/tmp/w,connect"])
+        if code != 2 or "port 1024 is used twice" not in err or "bad key: port" not in err:
+            fail("duplicate vsock port: exit %d, stderr %r" % (code, err))
 
         kernel, initrd = os.path.join(work, "no-vmlinux"), os.path.join(work, "no-initrd")
         code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (kernel, initrd), "--device", "virtio-net"])

@@ -105,15 +105,6 @@ def main():
         kernel, initrd = e2e.build_guest(work, {
             "vsock_stream": "vsock-echo connect-echo 5000\n",
             "vsock_multi": f"vsock-echo multi 5001 {CONNECTIONS}\n",
-            "vsock_listen": (
-                "vsock-echo listen-echo 6000 1 >/run/usernet/listen.log 2>&1 &\n"
-                "pid=$!\n"
-                "i=0\n"
-                "until grep -q listening /run/usernet/listen.log; do\n"
-                "  sleep 0.2; i=$((i+1)); [ $i -lt 100 ] || exit 1\n"
-                "done\n"
-                "step vsock.listening PASS\n"
-                "wait $pid\n"),
         })
         vsockd, vhost, uds = e2e.start_vsockd(session)
         stream_listener = e2e.listen_unix(uds + "_5000")
@@ -126,15 +117,16 @@ def main():
             t.daemon = True
             t.start()
         guest = e2e.Guest(session, kernel, initrd, vhost,
-                          "usernet.test=devices,vsock_stream,vsock_multi,vsock_listen "
-                          "usernet.arg.devices=vsock usernet.timeout=600")
+                          "usernet.test=devices,vsock_stream,vsock_multi,vsock-listen "
+                          "usernet.arg.devices=vsock usernet.arg.vsock_listen_port=6000 "
+                          "usernet.timeout=600")
         if guest.wait_for("USERNET-STEP vsock.listening", 900):
             host_connect(uds, 6000, connect_result)
         result = guest.wait_for("USERNET-RESULT", 300)
         for t in threads:
             t.join(10)
         steps = guest.steps()
-        for name in ("devices", "vsock_stream", "vsock_multi", "vsock_listen"):
+        for name in ("devices", "vsock_stream", "vsock_multi", "vsock-listen"):
             e2e.check(steps.get(name, ("missing",))[0] == "PASS", f"guest step {name}: {steps.get(name)}")
         e2e.check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest result: {result}")
         e2e.check(stream_result.get("received_bytes") == STREAM_BYTES,

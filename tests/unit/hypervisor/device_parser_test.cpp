@@ -106,6 +106,34 @@ TEST_CASE("virtio-vsock: port, socketURL, listen by default or connect") {
   CHECK(device_error_key("virtio-vsock,port=4294967296,socketURL=/s") == "port");
   CHECK(device_error_key("virtio-vsock,port=1") == "socketURL");
   CHECK(device_error_key("virtio-vsock,port=1,socketURL=/s,listen,connect") == "connect");
+  CHECK(std::get<VirtioVsock>(parse_device("virtio-vsock,port=2,socketURL=unix:///run/a.sock")).socket_url ==
+        "/run/a.sock");
+  CHECK(device_error_key("virtio-vsock,port=1,socketURL=unix://") == "socketURL");
+  CHECK(device_error_key("virtio-vsock,port=1,socketURL=/" + std::string(120, 'x')) == "socketURL");
+}
+
+namespace {
+/// The key check_device_set names for these device strings, or "" if it accepts them.
+std::string device_set_error_key(std::initializer_list<std::string_view> texts) {
+  std::vector<Device> devices;
+  for (const auto text : texts) devices.push_back(parse_device(text));
+  try {
+    check_device_set(devices);
+  } catch (const ConfigError& e) {
+    return e.key();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("device set: vsock ports and sockets and virtio-fs tags are unique") {
+  CHECK(device_set_error_key({"virtio-vsock,port=1,socketURL=/a", "virtio-vsock,port=2,socketURL=/b,connect",
+                              "virtio-fs,sharedDir=/x,mountTag=x", "virtio-fs,sharedDir=/x,mountTag=y"}) == "");
+  CHECK(device_set_error_key({"virtio-vsock,port=1,socketURL=/a", "virtio-vsock,port=1,socketURL=/b"}) == "port");
+  CHECK(device_set_error_key({"virtio-vsock,port=1,socketURL=/a", "virtio-vsock,port=2,socketURL=/a"}) ==
+        "socketURL");
+  CHECK(device_set_error_key({"virtio-fs,sharedDir=/x,mountTag=t", "virtio-fs,sharedDir=/y,mountTag=t"}) ==
+        "mountTag");
 }
 
 TEST_CASE("virtio-blk: path, readonly, deviceId, type") {
