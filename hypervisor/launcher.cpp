@@ -16,6 +16,7 @@
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/embedded_network.hpp"
+#include "hypervisor/kvm_probe.hpp"
 #include "hypervisor/nic_sockets.hpp"
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/qemu_process.hpp"
@@ -311,6 +312,11 @@ struct Launcher::State {
     if (!missing.empty()) {
       for (const auto& line : missing) spdlog::error("{}", line);
       return 2;
+    }
+    if (options.accel_auto) {
+      const AccelDecision decision = choose_accel(probe_kvm());
+      options.vm.accel = decision.accel;
+      spdlog::info("accelerator: {} ({})", decision.accel == Accel::kvm ? "kvm" : "tcg", decision.reason);
     }
     inspect = describe_vm(options.vm);
     runtime_dir = make_runtime_dir();

@@ -40,7 +40,7 @@ po::options_description describe_vm_options() {
       ("restful-uri", po::value<std::string>()->default_value("none://"), "REST API: none://, unix:///PATH or tcp://HOST:PORT")
       ("pidfile", po::value<std::string>(), "write QEMU's process id to this file")
       ("log-level", po::value<std::string>()->default_value("info"), "debug, info or error")
-      ("accel", po::value<std::string>()->default_value("tcg"), "tcg or kvm")
+      ("accel", po::value<std::string>()->default_value("auto"), "auto (KVM when it works, else TCG), tcg or kvm")
       ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run");
   return all;
 }
@@ -96,12 +96,14 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
     throw BadFlag("log-level", "--log-level: '" + o.log_level + "' is not one of debug, info, error");
   }
   const auto& accel = vm["accel"].as<std::string>();
-  if (accel == "tcg") {
+  if (accel == "auto") {
+    o.accel_auto = true;
+  } else if (accel == "tcg") {
     o.vm.accel = Accel::tcg;
   } else if (accel == "kvm") {
     o.vm.accel = Accel::kvm;
   } else {
-    throw BadFlag("accel", "--accel: '" + accel + "' is not tcg or kvm");
+    throw BadFlag("accel", "--accel: '" + accel + "' is not auto, tcg or kvm");
   }
   o.qemu_binary = vm["qemu"].as<std::string>();
   o.network = parse_network_flags(network_flags, o.log_level);

@@ -30,6 +30,8 @@ struct VmOptions {
   RestEndpoint rest;
   std::string log_level = "info";             // debug, info, error (vfkit's set)
   std::string qemu_binary = "qemu-system-x86_64";
+  /// --accel auto (the default): the launcher picks vm.accel with probe_kvm() at start.
+  bool accel_auto = false;
   /// The embedded network's settings (network, dhcp, dns and port forwards); its
   /// transport fields are unused: the launcher attaches the VM's NICs itself.
   DaemonOptions network;

@@ -4,10 +4,12 @@
 - A bad --device string exits 2 and names the bad key.
 - Two virtio-vsock devices on one port exit 2 naming the key (vfkit: one per port).
 - A missing kernel or initrd is reported (both, by path) before QEMU starts: exit 2.
+- --accel auto logs which accelerator it chose and why.
 - QEMU dying unexpectedly (a "kernel" that is not one, with an initrd: QEMU refuses it
   after starting) is reported with QEMU's last stderr lines, exit 1.
 """
 import os
+import re
 import subprocess
 import tempfile
 
@@ -47,6 +49,10 @@ def main():
         code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (fake, fake), "--memory", "128"])
         if code != 1 or "unexpectedly" not in err or "qemu: " not in err or "ram disk" not in err:
             fail("QEMU death not reported with its stderr: exit %d, stderr %r" % (code, err))
+        # --accel auto (default) names its choice and why; this machine's KVM either runs
+        # stock guests (vmx/svm) or not (e.g. nested PVM): the log must say which.
+        if not re.search(r"accelerator: (kvm|tcg) \(.+\)", err):
+            fail("no accelerator choice in the log: %r" % err)
     print("PASS: bad device key, missing files and QEMU's death are reported")
 
 

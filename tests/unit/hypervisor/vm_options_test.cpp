@@ -50,14 +50,20 @@ TEST_CASE("a full vfkit-style command line with network flags") {
   CHECK_FALSE(o.network.listen_stdio);  // only a placeholder for usernetd's parser
 }
 
-TEST_CASE("defaults follow vfkit: 1 CPU, 512 MiB, no REST API, TCG") {
+TEST_CASE("defaults follow vfkit: 1 CPU, 512 MiB, no REST API; accelerator chosen at start") {
   const auto parsed = parse({"--bootloader", "linux,kernel=/k"});
   REQUIRE_MESSAGE(parsed.action == ParsedVmOptions::Action::run, parsed.message);
   CHECK(parsed.options.vm.cpus == 1);
   CHECK(parsed.options.vm.memory_mib == 512);
   CHECK(parsed.options.rest.kind == RestEndpoint::Kind::none);
-  CHECK(parsed.options.vm.accel == Accel::tcg);
+  CHECK(parsed.options.accel_auto);
   CHECK(parsed.options.network.dhcp.enabled);
+  const auto tcg = parse({"--bootloader", "linux,kernel=/k", "--accel", "tcg"});
+  CHECK_FALSE(tcg.options.accel_auto);
+  CHECK(tcg.options.vm.accel == Accel::tcg);
+  const auto kvm = parse({"--bootloader", "linux,kernel=/k", "--accel", "kvm"});
+  CHECK_FALSE(kvm.options.accel_auto);
+  CHECK(kvm.options.vm.accel == Accel::kvm);
 }
 
 TEST_CASE("errors name the bad flag or device key") {
