@@ -175,6 +175,10 @@ struct Launcher::State {
   }
 
   void on_qmp_ready() {
+    // vfkit's inspect names each pty serial port's device (ptyName); QEMU chose them.
+    qmp->execute("query-chardev", nullptr, [this](const QmpMessage& reply) {
+      if (reply.kind == QmpMessageKind::result) add_pty_names(inspect, options.vm, reply.body);
+    });
     qmp->execute("query-status", nullptr, [this](const QmpMessage& reply) {
       const bool running = reply.kind == QmpMessageKind::result && reply.body.value("running", false);
       qmp_up = true;

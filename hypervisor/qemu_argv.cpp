@@ -110,15 +110,16 @@ void add_device(ArgvBuilder& b, const VirtioBlk& blk) {
 void add_device(ArgvBuilder& b, const SerialPort& serial) {
   const std::string backend = chardev_for(b, serial);
   if (serial.bus == SerialBus::isa) {
-    const std::string id = "serial" + std::to_string(b.isa_serials++);
+    const std::string id = serial_chardev_id(SerialBus::isa, b.isa_serials++);
     b.add("-chardev", backend + ",id=" + id);
     b.add("-serial", "chardev:" + id);
     return;
   }
-  const std::string n = std::to_string(b.serials++);
+  const std::string n = std::to_string(b.serials);
+  const std::string id = serial_chardev_id(SerialBus::virtio, b.serials++);
   b.add("-device", "virtio-serial-pci,id=vserial" + n);
-  b.add("-chardev", backend + ",id=console" + n);
-  b.add("-device", "virtconsole,bus=vserial" + n + ".0,chardev=console" + n);
+  b.add("-chardev", backend + ",id=" + id);
+  b.add("-device", "virtconsole,bus=vserial" + n + ".0,chardev=" + id);
 }
 
 /// Entropy from the host's /dev/urandom.
@@ -144,6 +145,10 @@ void add_device(ArgvBuilder& b, const VirtioFs& fs) {
 }
 
 }  // namespace
+
+std::string serial_chardev_id(SerialBus bus, std::size_t index_on_bus) {
+  return (bus == SerialBus::virtio ? "console" : "serial") + std::to_string(index_on_bus);
+}
 
 std::string qemu_escape(std::string_view value) {
   std::string out;

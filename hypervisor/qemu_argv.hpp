@@ -42,6 +42,10 @@ std::vector<std::string> build_qemu_argv(const VmConfig& config, const QemuRunti
 /// a shared memfd so the backend process can map it.
 bool needs_shared_memory(const VmConfig& config);
 
+/// The -chardev id of the n-th serial port on a bus (virtio: console<n>, isa: serial<n>);
+/// QMP query-chardev reports ptys under this label.
+std::string serial_chardev_id(SerialBus bus, std::size_t index_on_bus);
+
 /// Escapes a value for QEMU's key=value option syntax (',' becomes ',,').
 std::string qemu_escape(std::string_view value);
 

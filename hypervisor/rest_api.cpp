@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "hypervisor/qemu_argv.hpp"
+
 namespace usernet {
 
 namespace {
@@ -96,6 +98,27 @@ nlohmann::json describe_vm(const VmConfig& config) {
     devices.push_back(std::visit([](const auto& d) { return describe_device(d); }, device));
   }
   return {{"cpus", config.cpus}, {"memory", config.memory_mib}, {"devices", devices}};
+}
+
+void add_pty_names(nlohmann::json& inspect, const VmConfig& config, const nlohmann::json& chardevs) {
+  if (!chardevs.is_array() || !inspect.contains("devices") || !inspect["devices"].is_array()) return;
+  auto& devices = inspect["devices"];
+  std::size_t on_bus[2] = {0, 0};  // serial ports seen so far per bus: virtio, isa
+  for (std::size_t i = 0; i < config.devices.size() && i < devices.size(); ++i) {
+    const auto* serial = std::get_if<SerialPort>(&config.devices[i]);
+    if (serial == nullptr) continue;
+    const std::string label = serial_chardev_id(serial->bus, on_bus[serial->bus == SerialBus::isa]++);
+    if (serial->output != SerialOutput::pty) continue;
+    for (const auto& chardev : chardevs) {
+      if (!chardev.is_object()) continue;
+      const auto found_label = chardev.find("label");
+      const auto filename = chardev.find("filename");
+      if (found_label == chardev.end() || !found_label->is_string() || *found_label != label) continue;
+      if (filename == chardev.end() || !filename->is_string()) continue;
+      const auto& name = filename->get_ref<const std::string&>();
+      if (name.starts_with("pty:")) devices[i]["ptyName"] = name.substr(4);
+    }
+  }
 }
 
 RestOutcome handle_rest_request(const RestRequest& request, VmStateMachine& state, const nlohmann::json& inspect) {

@@ -45,4 +45,9 @@ nlohmann::json describe_state(VmState state);
 /// The /vm/inspect body: CPUs, memory (MiB) and one object per device (vfkit-like kinds).
 nlohmann::json describe_vm(const VmConfig& config);
 
+/// Sets "ptyName" (vfkit's key) on each pty serial device of `inspect` (made by
+/// describe_vm from `config`) from QMP query-chardev's answer, whose entries carry the
+/// chardev label and "filename": "pty:/dev/pts/N". Entries that do not fit are ignored.
+void add_pty_names(nlohmann::json& inspect, const VmConfig& config, const nlohmann::json& chardevs);
+
 }  // namespace usernet

@@ -10,8 +10,11 @@ Everything runs in a network namespace this test creates (only a loopback). On i
 2. dgram socketpair (-netdev dgram,local.type=fd): the same checks; then the guest
    serves HTTP and waits, a host client reaches it through --forward, and the REST API
    (unix socket) walks Running -> Pause -> Resume -> Stop; Stop powers the guest off.
+   A virtio-serial,pty console's ptyName from GET /vm/inspect carries what the guest
+   writes to /dev/hvc0.
 """
 import os
+import select
 import tempfile
 import time
 
@@ -69,12 +72,35 @@ def stream_run(guest, dns, page_port, marker):
           % (time.monotonic() - vm.started), flush=True)
 
 
+def read_pty_marker(pty, marker, timeout=30):
+    """Reads the pty QEMU made for `virtio-serial,pty` until the guest's marker shows up."""
+    if not pty or not pty.startswith("/dev/pts/"):
+        fail("GET /vm/inspect has no ptyName for virtio-serial,pty: %r" % pty)
+    fd = os.open(pty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        seen, deadline = b"", time.monotonic() + timeout
+        while marker.encode() not in seen:
+            if time.monotonic() > deadline:
+                fail("no %r from the guest's hvc0 on %s within %d s (read %r)" % (marker, pty, timeout, seen[-200:]))
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except BlockingIOError:
+                    pass
+    finally:
+        os.close(fd)
+    print("PASS: virtio-serial,pty: ptyName %s in /vm/inspect carries the guest's hvc0" % pty, flush=True)
+
+
 def dgram_run(guest, dns, page_port, marker, work):
     forward_port = free_port()
     rest_path = os.path.join(work, "rest.sock")
     serve_marker = "guest-page-%d" % os.getpid()
-    tests, args = network_args(dns, page_port, marker, ["serve-http"], {"serve_marker": serve_marker})
-    vm = Vm(guest, guest_cmdline(tests, args, end="wait"), ["virtio-net,mac=5a:94:ef:e4:0c:ee,transport=dgram"],
+    console_marker = "console-%d" % os.getpid()
+    tests, args = network_args(dns, page_port, marker, ["serve-http", "console-marker"],
+                               {"serve_marker": serve_marker, "console_marker": console_marker})
+    vm = Vm(guest, guest_cmdline(tests, args, end="wait"),
+            ["virtio-net,mac=5a:94:ef:e4:0c:ee,transport=dgram", "virtio-serial,pty"],
             ["--dns-upstream", "127.0.0.1:%d" % dns.port, "--dns-search", "e2e.test",
              "--forward", "127.0.0.1:%d=192.168.127.2:80" % forward_port,
              "--restful-uri", "unix://" + rest_path])
@@ -93,6 +119,7 @@ def dgram_run(guest, dns, page_port, marker, work):
         status, inspect = rest("/vm/inspect", unix_path=rest_path)
         if status != 200 or inspect["devices"][0]["kind"] != "serial" or inspect["memory"] != 128:
             fail("GET /vm/inspect: %d %r" % (status, inspect))
+        read_pty_marker(inspect["devices"][2].get("ptyName"), console_marker)
         for change, name in (("Pause", "Paused"), ("Resume", "Running")):
             status, body = rest("/vm/state", "POST", {"state": change}, unix_path=rest_path)
             if status != 202:

@@ -94,6 +94,32 @@ TEST_CASE("describe_vm lists every device") {
   CHECK(inspect["devices"][3]["kind"] == "serial");
 }
 
+TEST_CASE("inspect: ptyName of pty serial ports from QMP query-chardev, bad entries ignored") {
+  VmConfig config;
+  config.devices.push_back(SerialPort{SerialBus::isa, SerialOutput::stdio, ""});     // serial0
+  config.devices.push_back(SerialPort{SerialBus::virtio, SerialOutput::log_file, "/l"});  // console0
+  config.devices.push_back(VirtioRng{});
+  config.devices.push_back(SerialPort{SerialBus::virtio, SerialOutput::pty, ""});    // console1
+  config.devices.push_back(SerialPort{SerialBus::isa, SerialOutput::pty, ""});       // serial1
+  auto inspect = describe_vm(config);
+  const auto chardevs = nlohmann::json::parse(R"([
+    {"label": "qmp", "filename": "unix:/run/q.sock,server=on"},
+    {"label": "console1", "filename": "pty:/dev/pts/7", "frontend-open": true},
+    {"label": "serial1", "filename": "pty:/dev/pts/9"},
+    {"label": "serial0", "filename": "stdio"},
+    {"label": 5, "filename": "pty:/dev/pts/1"},
+    {"label": "console0", "filename": ["pty:/dev/pts/2"]},
+    "junk"
+  ])");
+  add_pty_names(inspect, config, chardevs);
+  CHECK(inspect["devices"][3]["ptyName"] == "/dev/pts/7");
+  CHECK(inspect["devices"][4]["ptyName"] == "/dev/pts/9");
+  CHECK_FALSE(inspect["devices"][0].contains("ptyName"));
+  CHECK_FALSE(inspect["devices"][1].contains("ptyName"));
+  add_pty_names(inspect, config, nlohmann::json::object());  // not an array: nothing changes
+  CHECK(inspect["devices"][3]["ptyName"] == "/dev/pts/7");
+}
+
 TEST_CASE("responses are serialised with length and Connection: close") {
   const auto text = serialize_rest_response(RestResponse{202, "application/json", "{}\n"});
   CHECK(text.starts_with("HTTP/1.1 202 Accepted\r\n"));
