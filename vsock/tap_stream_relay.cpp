@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "netstack/ethernet.hpp"
@@ -22,6 +23,7 @@ namespace {
 
 constexpr std::size_t kMaxFrame = 0xffff;           // what the 2-byte prefix can carry
 constexpr std::size_t kOutputHighWater = 1u << 20;  // stop reading the TAP above this
+constexpr std::size_t kOutputCapacity = kOutputHighWater + 2 * (2 + kMaxFrame);
 constexpr std::size_t kInputBuffer = 512u << 10;
 constexpr int kTapReadsPerRound = 64;
 constexpr int kCheckIntervalMs = 200;
@@ -29,7 +31,8 @@ constexpr int kCheckIntervalMs = 200;
 class Relay {
  public:
   Relay(int tap, int stream, RelayCounters& counters, const RelayHooks& hooks)
-      : tap_(tap), stream_(stream), counters_(counters), hooks_(hooks), input_(kInputBuffer) {}
+      : tap_(tap), stream_(stream), counters_(counters), hooks_(hooks), input_(kInputBuffer),
+        output_(std::make_unique_for_overwrite<std::uint8_t[]>(kOutputCapacity)) {}
 
   std::string run() {
     for (;;) {
@@ -38,8 +41,8 @@ class Relay {
       pollfd fds[2] = {{tap_, 0, 0}, {stream_, 0, 0}};
       if (tap_blocked_) fds[0].events |= POLLOUT;
       else fds[1].events |= POLLIN;  // only read the host while the TAP takes frames
-      if (output_.size() - output_sent_ < kOutputHighWater) fds[0].events |= POLLIN;
-      if (output_sent_ < output_.size()) fds[1].events |= POLLOUT;
+      if (output_size_ - output_sent_ < kOutputHighWater) fds[0].events |= POLLIN;
+      if (output_sent_ < output_size_) fds[1].events |= POLLOUT;
       const int ready = poll(fds, 2, kCheckIntervalMs);
       if (ready < 0) {
         if (errno == EINTR) continue;
@@ -53,7 +56,7 @@ class Relay {
       }
       if (fds[0].revents & POLLIN)
         if (auto error = read_tap()) return *error;
-      if (output_sent_ < output_.size())
+      if (output_sent_ < output_size_)
         if (auto error = write_stream()) return *error;
       if (fds[1].revents & (POLLIN | POLLHUP))
         if (auto error = read_stream()) return *error;
@@ -62,29 +65,40 @@ class Relay {
 
  private:
   // Reads a burst of TAP frames straight into the output buffer, behind their prefixes.
+  // The buffer is never zero-filled: at MTU 1500, clearing a 64 KiB frame slot per read
+  // cost more than the frame itself.
   std::optional<std::string> read_tap() {
     for (int i = 0; i < kTapReadsPerRound; ++i) {
-      if (output_sent_ > 0 && output_sent_ == output_.size()) output_.clear(), output_sent_ = 0;
-      const std::size_t at = output_.size();
-      output_.resize(at + 2 + kMaxFrame);
-      const ssize_t n = ::read(tap_, output_.data() + at + 2, kMaxFrame);
+      make_room_for_frame();
+      std::uint8_t* slot = output_.get() + output_size_;
+      const ssize_t n = ::read(tap_, slot + 2, kMaxFrame);
       if (n <= 0) {
-        output_.resize(at);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return std::nullopt;
         return "read TAP: " + (n == 0 ? std::string("end of file") : errno_text(errno));
       }
-      write_length_prefix(LengthPrefix::le16, static_cast<std::size_t>(n), output_.data() + at);
-      output_.resize(at + 2 + static_cast<std::size_t>(n));
+      write_length_prefix(LengthPrefix::le16, static_cast<std::size_t>(n), slot);
+      output_size_ += 2 + static_cast<std::size_t>(n);
       counters_.tap_to_host_frames++;
-      if (hooks_.trace) hooks_.trace("tap", output_.data() + at + 2, static_cast<std::size_t>(n));
-      if (output_.size() - output_sent_ >= kOutputHighWater) break;
+      if (hooks_.trace) hooks_.trace("tap", slot + 2, static_cast<std::size_t>(n));
+      if (output_size_ - output_sent_ >= kOutputHighWater) break;
     }
     return std::nullopt;
   }
 
+  // Guarantees space for one more prefixed frame at the end of the output buffer by
+  // dropping what was sent already (pending bytes stay below kOutputHighWater while the
+  // TAP is read, so that always leaves enough room).
+  void make_room_for_frame() {
+    if (output_sent_ == output_size_) output_sent_ = output_size_ = 0;
+    if (kOutputCapacity - output_size_ >= 2 + kMaxFrame) return;
+    std::memmove(output_.get(), output_.get() + output_sent_, output_size_ - output_sent_);
+    output_size_ -= output_sent_;
+    output_sent_ = 0;
+  }
+
   std::optional<std::string> write_stream() {
-    while (output_sent_ < output_.size()) {
-      const ssize_t n = ::send(stream_, output_.data() + output_sent_, output_.size() - output_sent_,
+    while (output_sent_ < output_size_) {
+      const ssize_t n = ::send(stream_, output_.get() + output_sent_, output_size_ - output_sent_,
                                MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         output_sent_ += static_cast<std::size_t>(n);
@@ -94,13 +108,7 @@ class Relay {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       return "write to host: " + errno_text(errno);
     }
-    if (output_sent_ == output_.size()) {
-      output_.clear();
-      output_sent_ = 0;
-    } else if (output_sent_ > (4u << 20)) {
-      output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(output_sent_));
-      output_sent_ = 0;
-    }
+    if (output_sent_ == output_size_) output_sent_ = output_size_ = 0;
     return std::nullopt;
   }
 
@@ -162,7 +170,8 @@ class Relay {
   std::vector<std::uint8_t> input_;
   std::size_t input_filled_ = 0;
   std::size_t input_used_ = 0;
-  std::vector<std::uint8_t> output_;
+  std::unique_ptr<std::uint8_t[]> output_;  // prefixed frames for the host, not zero-filled
+  std::size_t output_size_ = 0;
   std::size_t output_sent_ = 0;
   bool tap_blocked_ = false;
 };
