@@ -25,10 +25,11 @@ std::size_t read_length_prefix(LengthPrefix prefix, const std::uint8_t* in) {
 
 bool append_prefixed_frame(LengthPrefix prefix, ByteSpan frame, std::vector<std::uint8_t>& out) {
   if (frame.size() > prefix_capacity(prefix)) return false;
-  const std::size_t at = out.size();
-  out.resize(at + prefix_size(prefix) + frame.size());
-  write_length_prefix(prefix, frame.size(), out.data() + at);
-  std::copy(frame.begin(), frame.end(), out.begin() + static_cast<std::ptrdiff_t>(at + prefix_size(prefix)));
+  std::uint8_t header[4];
+  write_length_prefix(prefix, frame.size(), header);
+  // insert() copies straight in; resize() would zero-fill the frame's bytes first.
+  out.insert(out.end(), header, header + prefix_size(prefix));
+  out.insert(out.end(), frame.begin(), frame.end());
   return true;
 }
 
