@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <set>
 
 #include "hypervisor/config_error.hpp"
+#include "hypervisor/device_parser.hpp"
 #include "hypervisor/embedded_network.hpp"
 #include "hypervisor/kvm_probe.hpp"
 #include "hypervisor/nic_sockets.hpp"
@@ -36,6 +38,8 @@ constexpr std::uint64_t kQuitGraceMs = 3000;  // after quit, before SIGKILL
 constexpr std::uint64_t kNetdevConnectTimeoutMs = 3000;  // NETDEV_STREAM_CONNECTED wait
 /// Debian's (package ovmf) template for a new EFI variable store (`efi,...,create`).
 constexpr const char* kEfiVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+/// The vsock port Ignition fetches its config from on vfkit (and the guest's CID 2 host).
+constexpr std::uint32_t kIgnitionVsockPort = 1024;
 
 /// Devices the model knows but this launcher cannot back yet (they need a vhost-user
 /// backend process); "" when all are supported.
@@ -118,6 +122,7 @@ struct Launcher::State {
   QemuProcess qemu;
   std::unique_ptr<QmpClient> qmp;
   std::unique_ptr<RestServer> rest;
+  std::unique_ptr<RestServer> ignition;  // --ignition's HTTP server behind vsock port 1024
   std::unique_ptr<SignalWatcher> sigint, sigterm;
   Timer powerdown_timer;
   Timer kill_timer;
@@ -294,6 +299,27 @@ struct Launcher::State {
     }
   }
 
+  /// --ignition: an HTTP server on a unix socket in the runtime dir that answers every GET
+  /// with the file, and a virtio-vsock `listen` entry that sends guest port 1024 there.
+  void prepare_ignition() {
+    if (options.ignition_file.empty()) return;
+    std::ifstream in(options.ignition_file, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (!in) throw ConfigError("ignition", "--ignition: cannot read " + options.ignition_file);
+    const std::string socket = runtime_dir + "/ignition.sock";
+    ignition = std::make_unique<RestServer>(loop, [body = content.str()](const RestRequest& request) {
+      if (request.method != "GET") return RestResponse{405, "text/plain", "method not allowed\n"};
+      spdlog::info("ignition: guest fetched {} ({} bytes)", request.target, body.size());
+      return RestResponse{200, "application/vnd.coreos.ignition+json", body};
+    });
+    if (auto error = ignition->listen(RestEndpoint{RestEndpoint::Kind::unix_socket, socket, "", 0}); !error.empty()) {
+      throw std::runtime_error("--ignition: " + error);
+    }
+    options.vm.devices.push_back(VirtioVsock{kIgnitionVsockPort, socket, VsockDirection::listen});
+    check_device_set(options.vm.devices);  // a user's own port-1024 entry collides
+  }
+
   /// The embedded vhost-user-vsock backend, listening before QEMU starts (QEMU connects to
   /// it while realizing the device); fills runtime.vsock_socket.
   void prepare_vsock(QemuRuntime& runtime) {
@@ -334,6 +360,7 @@ struct Launcher::State {
     try {
       create_efi_variable_store(options.vm);
       prepare_nics(runtime, child_fds);
+      prepare_ignition();
       prepare_vsock(runtime);
       VmConfig config = options.vm;
       config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
@@ -396,6 +423,7 @@ struct Launcher::State {
   /// Removes what the launcher created on disk (the vsock device unlinks its sockets).
   void cleanup_files() {
     vsock_device.reset();
+    ignition.reset();
     if (!qmp_path.empty()) ::unlink(qmp_path.c_str());
     if (!runtime_dir.empty()) ::rmdir(runtime_dir.c_str());
     for (const auto& path : unixgram_paths) ::unlink(path.c_str());

@@ -39,6 +39,8 @@ po::options_description describe_vm_options() {
        "virtio-vsock,port=N,socketURL=P[,listen|connect] | virtio-fs,sharedDir=D,mountTag=T (repeatable)")
       ("restful-uri", po::value<std::string>()->default_value("none://"), "REST API: none://, unix:///PATH or tcp://HOST:PORT")
       ("pidfile", po::value<std::string>(), "write QEMU's process id to this file")
+      ("ignition", po::value<std::string>(),
+       "serve this Ignition config over HTTP to the guest on vsock port 1024 (vfkit's --ignition)")
       ("log-level", po::value<std::string>()->default_value("info"), "debug, info or error")
       ("accel", po::value<std::string>()->default_value("auto"), "auto (KVM when it works, else TCG), tcg or kvm")
       ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run");
@@ -91,6 +93,10 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
   }
   o.rest = parse_rest_uri(vm["restful-uri"].as<std::string>());
   if (vm.count("pidfile")) o.vm.pidfile = vm["pidfile"].as<std::string>();
+  if (vm.count("ignition")) {
+    o.ignition_file = vm["ignition"].as<std::string>();
+    if (o.ignition_file.empty()) throw BadFlag("ignition", "--ignition: needs a file");
+  }
   o.log_level = vm["log-level"].as<std::string>();
   if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "error") {
     throw BadFlag("log-level", "--log-level: '" + o.log_level + "' is not one of debug, info, error");

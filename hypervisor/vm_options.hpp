@@ -30,6 +30,9 @@ struct VmOptions {
   RestEndpoint rest;
   std::string log_level = "info";             // debug, info, error (vfkit's set)
   std::string qemu_binary = "qemu-system-x86_64";
+  /// --ignition FILE: served over HTTP to guest connections to vsock port 1024, the port
+  /// Ignition's applehv/vfkit provider fetches its config from (empty: none).
+  std::string ignition_file;
   /// --accel auto (the default): the launcher picks vm.accel with probe_kvm() at start.
   bool accel_auto = false;
   /// The embedded network's settings (network, dhcp, dns and port forwards); its

@@ -4,6 +4,7 @@
 - A bad --device string exits 2 and names the bad key.
 - Two virtio-vsock devices on one port exit 2 naming the key (vfkit: one per port).
 - A missing kernel or initrd is reported (both, by path) before QEMU starts: exit 2.
+- --ignition with a missing file, or beside a virtio-vsock device on its port 1024, exits 2.
 - --accel auto logs which accelerator it chose and why.
 - QEMU dying unexpectedly (a "kernel" that is not one, with an initrd: QEMU refuses it
   after starting) is reported with QEMU's last stderr lines, exit 1.
@@ -46,6 +47,14 @@ def main():
         fake = os.path.join(work, "not-a-kernel")
         with open(fake, "wb") as f:
             f.write(b"\0" * 4096)
+        missing_ignition = os.path.join(work, "no.ign")
+        code, err = run(["--bootloader", "linux,kernel=%s" % fake, "--ignition", missing_ignition])
+        if code != 2 or missing_ignition not in err or "qemu:" in err:
+            fail("missing --ignition file: exit %d, stderr %r" % (code, err))
+        code, err = run(["--bootloader", "linux,kernel=%s" % fake, "--ignition", fake,
+                         "--device", "virtio-vsock,port=1024,socketURL=%s" % os.path.join(work, "v.sock")])
+        if code != 2 or "port 1024 is used twice" not in err or "qemu:" in err:
+            fail("--ignition beside a vsock port-1024 device: exit %d, stderr %r" % (code, err))
         code, err = run(["--bootloader", "linux,kernel=%s,initrd=%s" % (fake, fake), "--memory", "128"])
         if code != 1 or "unexpectedly" not in err or "qemu: " not in err or "ram disk" not in err:
             fail("QEMU death not reported with its stderr: exit %d, stderr %r" % (code, err))

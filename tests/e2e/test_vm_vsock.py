@@ -2,9 +2,9 @@
 """End-to-end (issue 7): usernet-vm's `--device virtio-vsock,port=N,socketURL=P[,listen|connect]`
 through its embedded vhost-user-vsock backend, with the real test guest under QEMU/TCG.
 
-- listen (guest -> host), the podman/CRC layout: the guest's usernet-forwarder dials its
-  default vsock://2:1024/connect; port 1024 maps to the unix socket of a separately started
-  usernetd (`--listen unix://...`). The guest's TAP gets a DHCP lease and fetches a page
+- --ignition FILE (vfkit's): the guest's HTTP GET to vsock port 1024 returns the file.
+- listen (guest -> host): the guest's usernet-forwarder dials vsock://2:1025/connect;
+  port 1025 maps to the unix socket of a separately started usernetd (`--listen unix://...`). The guest's TAP gets a DHCP lease and fetches a page
   from the test's 127.0.0.1 through 192.168.127.254.
 - listen, bytes: the guest connects to port 1030 and echoes; the test's unix server behind
   that socketURL sends 1 MiB, half-closes and must read the same bytes back.
@@ -35,6 +35,13 @@ from test_vsock_forwarder import find_forwarder
 MARKER = "usernet-vm-vsock-marker"
 ECHO_BYTES = 1 << 20
 GUEST_SCRIPTS = {
+    # Ignition's fetch: an HTTP GET to the host's vsock port 1024.
+    "vm_vsock_ignition": (
+        "printf 'GET /config.ign HTTP/1.1\\r\\nHost: vsock\\r\\n\\r\\n' | vsock-echo request 1024 "
+        ">/run/usernet/ignition.http || exit 1\n"
+        "grep -q \"HTTP/1.1 200\" /run/usernet/ignition.http || { cat /run/usernet/ignition.http; exit 1; }\n"
+        "grep -q \"$USERNET_ARG_ignition_marker\" /run/usernet/ignition.http || exit 1\n"
+        "step vsock.ignition PASS \"$(wc -c </run/usernet/ignition.http) bytes\"\n"),
     # The guest connects to host port 1030 (listen) and echoes until the host half-closes.
     "vm_vsock_echo": "vsock-echo connect-echo 1030 || exit 1\nstep vsock.echo PASS\n",
     # No virtio-vsock device maps port 3333: the connect must fail.
@@ -126,20 +133,27 @@ def main():
             echo_result = {}
             threading.Thread(target=serve_echo_check, args=(listener, echo_result), daemon=True).start()
 
-            cmdline = guest_cmdline(["forwarder", "http", "vm_vsock_echo", "vm_vsock_unmapped", "vsock-listen"],
+            ignition_marker = "ignition-%d" % os.getpid()
+            ignition = os.path.join(work, "config.ign")
+            with open(ignition, "w") as f:
+                f.write('{"ignition": {"version": "3.4.0"}, "marker": "%s"}\n' % ignition_marker)
+            cmdline = guest_cmdline(["vm_vsock_ignition", "forwarder", "http", "vm_vsock_echo", "vm_vsock_unmapped",
+                                     "vsock-listen"],
                                     {"http_url": "http://192.168.127.254:%d/" % page.port, "http_expect": MARKER,
-                                     "vsock_listen_port": "2000"})
+                                     "vsock_listen_port": "2000", "forwarder_url": "vsock://2:1025/connect",
+                                     "ignition_marker": ignition_marker})
             cmdline += " usernet.dhcp=off usernet.timeout=120"
             vm = Vm(guest, cmdline, [
-                "virtio-vsock,port=1024,socketURL=%s" % net_socket,
+                "virtio-vsock,port=1025,socketURL=%s" % net_socket,
                 "virtio-vsock,port=1030,socketURL=unix://%s,listen" % echo_socket,
                 "virtio-vsock,port=2000,socketURL=%s,connect" % guest_socket,
                 "virtio-vsock,port=2001,socketURL=%s,connect" % silent_socket,
-            ], memory=256)
+            ], ["--ignition", ignition], memory=256)
             try:
                 run_connect_checks(vm, guest_socket, silent_socket)
                 vm.wait_for(r"^USERNET-RESULT [^\n]*\n", timeout=300)  # the whole line
                 vm.expect_steps({
+                    "vsock.ignition": r"^\d+ bytes$",
                     "forwarder.lease": r"^192\.168\.127\.\d+/24$",
                     "http.fetch": r"bytes=\d+",
                     "vsock.echo": "",
@@ -163,7 +177,7 @@ def main():
         finally:
             daemon.terminate()
             daemon.wait(10)
-    print("PASS: forwarder over embedded vsock (lease + HTTP), listen and connect echo of %d bytes each, "
+    print("PASS: --ignition over vsock 1024, forwarder over embedded vsock (lease + HTTP), listen and connect echo of %d bytes each, "
           "unmapped and unanswered ports refused, sockets cleaned up" % ECHO_BYTES)
 
 

@@ -10,6 +10,8 @@
  *                                        wait for the host to close (throughput tests)
  *   vsock-echo recv PORT                 connect and read until end of stream; print the
  *                                        byte count
+ *   vsock-echo request PORT              connect, send stdin, copy the answer to stdout
+ *                                        until the host closes (an HTTP request, say)
  * Exit status 0 on success; errors go to stderr. */
 #include <errno.h>
 #include <linux/vm_sockets.h>
@@ -181,24 +183,41 @@ static int send_bytes(unsigned port, unsigned long long bytes) {
   return 0;
 }
 
-static int recv_bytes(unsigned port) {
+/* Copies `from` to `to` (discarding the bytes when `to` is -1) until end of stream;
+ * returns the byte count, or -1 with the failing step reported. */
+static long long copy_to_end(int from, int to) {
   static char buf[kBufferSize];
-  int fd = connect_host(port);
-  double start = now();
-  unsigned long long total = 0;
+  long long total = 0;
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
+    ssize_t n = read(from, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       perror("vsock-echo: read");
-      return 1;
+      return -1;
     }
-    if (n == 0) break;
-    total += (unsigned long long)n;
+    if (n == 0) return total;
+    if (to >= 0 && write_all(to, buf, (size_t)n) != 0) {
+      perror("vsock-echo: write");
+      return -1;
+    }
+    total += n;
   }
+}
+
+static int recv_bytes(unsigned port) {
+  int fd = connect_host(port);
+  double start = now();
+  long long total = copy_to_end(fd, -1);
+  if (total < 0) return 1;
   double seconds = now() - start;
-  printf("received %llu bytes in %.2f s (%.1f MB/s)\n", total, seconds,
-         (double)total / seconds / 1e6);
+  printf("received %lld bytes in %.2f s (%.1f MB/s)\n", total, seconds, (double)total / seconds / 1e6);
+  close(fd);
+  return 0;
+}
+
+static int request(unsigned port) {
+  int fd = connect_host(port);
+  if (copy_to_end(0, fd) < 0 || copy_to_end(fd, 1) < 0) return 1;
   close(fd);
   return 0;
 }
@@ -220,8 +239,11 @@ int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "recv") == 0) {
     return recv_bytes((unsigned)parse_number(argv[2]));
   }
+  if (argc == 3 && strcmp(argv[1], "request") == 0) {
+    return request((unsigned)parse_number(argv[2]));
+  }
   fprintf(stderr,
           "usage: vsock-echo connect-echo PORT | listen-echo PORT COUNT | multi PORT N |\n"
-          "       send PORT BYTES | recv PORT\n");
+          "       send PORT BYTES | recv PORT | request PORT\n");
   return 2;
 }
