@@ -101,26 +101,45 @@ VirtioVsock parse_vsock(OptionReader& reader) {
   return vsock;
 }
 
-/// virtio-blk: path=P, readonly, deviceId=ID (at most 20 bytes: the virtio serial field),
-/// type=image|dev.
-VirtioBlk parse_blk(OptionReader& reader) {
-  VirtioBlk blk;
-  blk.path = required(reader, "path");
-  blk.readonly = reader.flag("readonly");
-  if (const auto id = reader.value("deviceId")) {
-    if (id->size() > 20) fail("deviceId", reader.what(), "deviceId is limited to 20 characters");
-    blk.device_id = *id;
+/// A disk: path=P, readonly, type=image|dev; virtio-blk also takes deviceId=ID (at most
+/// 20 bytes: the virtio serial field).
+Disk parse_disk(OptionReader& reader, DiskBus bus) {
+  Disk disk;
+  disk.bus = bus;
+  disk.path = required(reader, "path");
+  disk.readonly = reader.flag("readonly");
+  if (bus == DiskBus::virtio) {
+    if (const auto id = reader.value("deviceId")) {
+      if (id->size() > 20) fail("deviceId", reader.what(), "deviceId is limited to 20 characters");
+      disk.device_id = *id;
+    }
   }
   if (const auto type = reader.value("type")) {
     if (*type == "image") {
-      blk.type = BlockType::image;
+      disk.type = BlockType::image;
     } else if (*type == "dev") {
-      blk.type = BlockType::dev;
+      disk.type = BlockType::dev;
     } else {
       fail("type", reader.what(), "type must be 'image' or 'dev', not '" + *type + "'");
     }
   }
-  return blk;
+  return disk;
+}
+
+/// virtio-gpu: width=, height= (pixels, default 800x600).
+VirtioGpu parse_gpu(OptionReader& reader) {
+  VirtioGpu gpu;
+  if (const auto width = reader.number("width", 1, 16384)) gpu.width = static_cast<unsigned>(*width);
+  if (const auto height = reader.number("height", 1, 16384)) gpu.height = static_cast<unsigned>(*height);
+  return gpu;
+}
+
+/// virtio-input: exactly one of pointing, keyboard.
+VirtioInput parse_input(OptionReader& reader) {
+  const bool pointing = reader.flag("pointing");
+  const bool keyboard = reader.flag("keyboard");
+  if (pointing == keyboard) fail("pointing", reader.what(), "exactly one of pointing or keyboard is required");
+  return VirtioInput{pointing ? InputKind::pointing : InputKind::keyboard};
 }
 
 /// virtio-serial / serial: exactly one of logFilePath=F, stdio, pty.
@@ -162,7 +181,11 @@ Device parse_device(std::string_view text) {
   } else if (list.type == "virtio-vsock") {
     device = parse_vsock(reader);
   } else if (list.type == "virtio-blk") {
-    device = parse_blk(reader);
+    device = parse_disk(reader, DiskBus::virtio);
+  } else if (list.type == "nvme") {
+    device = parse_disk(reader, DiskBus::nvme);
+  } else if (list.type == "usb-mass-storage") {
+    device = parse_disk(reader, DiskBus::usb);
   } else if (list.type == "virtio-serial") {
     device = parse_serial(reader, SerialBus::virtio);
   } else if (list.type == "serial") {
@@ -173,6 +196,12 @@ Device parse_device(std::string_view text) {
     device = VirtioBalloon{};
   } else if (list.type == "virtio-fs") {
     device = parse_fs(reader);
+  } else if (list.type == "virtio-gpu") {
+    device = parse_gpu(reader);
+  } else if (list.type == "virtio-input") {
+    device = parse_input(reader);
+  } else if (list.type == "rosetta") {
+    throw ConfigError("rosetta", "rosetta: Apple's x86-64 translator exists only on Apple silicon macOS hosts");
   } else {
     throw ConfigError(list.type, "unknown device type '" + list.type + "'");
   }

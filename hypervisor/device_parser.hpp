@@ -11,8 +11,8 @@ namespace usernet {
 
 /// Parses one --device value, e.g. "virtio-net,mac=5a:94:ef:e4:0c:ee" or
 /// "virtio-blk,path=disk.img,readonly,deviceId=root". Types: virtio-net, virtio-vsock,
-/// virtio-blk, virtio-serial, serial (QEMU extension: COM1/ttyS0), virtio-rng,
-/// virtio-balloon, virtio-fs.
+/// virtio-blk, nvme, usb-mass-storage, virtio-serial, serial (QEMU extension: COM1/ttyS0),
+/// virtio-rng, virtio-balloon, virtio-fs, virtio-gpu, virtio-input.
 Device parse_device(std::string_view text);
 
 /// Checks what single devices cannot: each vsock port and each vsock socketURL appears

@@ -12,10 +12,11 @@ namespace {
 struct ArgvBuilder {
   const QemuRuntime& runtime;
   std::vector<std::string> argv;
-  std::size_t nets = 0, net_fds_used = 0, blks = 0, serials = 0, isa_serials = 0, rngs = 0;
+  std::size_t nets = 0, net_fds_used = 0, disks = 0, serials = 0, isa_serials = 0, rngs = 0;
   std::size_t balloons = 0, filesystems = 0;
   bool stdio_used = false;
   bool vsock_added = false;
+  bool usb_added = false;
 
   /// Appends an option and its argument.
   void add(std::string option, std::string value) {
@@ -94,15 +95,33 @@ void add_device(ArgvBuilder& b, const VirtioVsock&) {
   b.add("-device", "vhost-user-vsock-pci,chardev=vsock");
 }
 
-/// A raw drive (image file or host block device) on virtio-blk-pci; deviceId = serial.
-void add_device(ArgvBuilder& b, const VirtioBlk& blk) {
-  const std::string id = "blk" + std::to_string(b.blks++);
-  std::string drive = "if=none,id=" + id + ",format=raw,file=" + qemu_escape(blk.path);
-  if (blk.readonly) drive += ",readonly=on";
+/// A raw drive (image file, host block device or ISO) on its controller: virtio-blk-pci
+/// (deviceId = serial), an NVMe controller (which needs a serial), or a USB stick on one
+/// shared xHCI controller.
+void add_device(ArgvBuilder& b, const Disk& disk) {
+  const std::string n = std::to_string(b.disks++);
+  const std::string id = (disk.bus == DiskBus::virtio ? "blk" : disk.bus == DiskBus::nvme ? "nvme" : "usb") + n;
+  std::string drive = "if=none,id=" + id + ",format=raw,file=" + qemu_escape(disk.path);
+  if (disk.readonly) drive += ",readonly=on";
   b.add("-drive", drive);
-  std::string device = "virtio-blk-pci,drive=" + id;
-  if (!blk.device_id.empty()) device += ",serial=" + qemu_escape(blk.device_id);
-  b.add("-device", device);
+  switch (disk.bus) {
+    case DiskBus::virtio: {
+      std::string device = "virtio-blk-pci,drive=" + id;
+      if (!disk.device_id.empty()) device += ",serial=" + qemu_escape(disk.device_id);
+      b.add("-device", device);
+      return;
+    }
+    case DiskBus::nvme:
+      b.add("-device", "nvme,drive=" + id + ",serial=usernet" + n);
+      return;
+    case DiskBus::usb:
+      if (!b.usb_added) {
+        b.usb_added = true;
+        b.add("-device", "qemu-xhci,id=usb");
+      }
+      b.add("-device", "usb-storage,bus=usb.0,drive=" + id + ",removable=on");
+      return;
+  }
 }
 
 /// virtio: a virtio-serial-pci controller with one virtconsole (guest hvc0);
@@ -131,6 +150,16 @@ void add_device(ArgvBuilder& b, const VirtioRng&) {
 
 void add_device(ArgvBuilder& b, const VirtioBalloon&) {
   b.add("-device", "virtio-balloon-pci,id=balloon" + std::to_string(b.balloons++));
+}
+
+/// A headless virtio GPU with vfkit's resolution as its preferred mode.
+void add_device(ArgvBuilder& b, const VirtioGpu& gpu) {
+  b.add("-device", "virtio-gpu-pci,xres=" + std::to_string(gpu.width) + ",yres=" + std::to_string(gpu.height));
+}
+
+/// vfkit's pointing device is a tablet (absolute coordinates), like a Mac trackpad.
+void add_device(ArgvBuilder& b, const VirtioInput& input) {
+  b.add("-device", input.kind == InputKind::pointing ? "virtio-tablet-pci" : "virtio-keyboard-pci");
 }
 
 /// vhost-user-fs-pci against the virtiofsd the launcher started for this share.
@@ -178,7 +207,9 @@ std::vector<std::string> build_qemu_argv(const VmConfig& config, const QemuRunti
   // ends QEMU like a poweroff does.
   b.argv.insert(b.argv.end(), {"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
   b.add("-accel", config.accel == Accel::kvm ? "kvm" : "tcg");
-  if (config.accel == Accel::kvm) b.add("-cpu", "host");
+  // TCG's default qemu64 model lacks SSE4.2/POPCNT (x86-64-v2, which RHEL 9 and Fedora
+  // CoreOS guests require) and PCLMUL; "max" is everything TCG can emulate.
+  b.add("-cpu", config.accel == Accel::kvm ? "host" : "max");
   b.add("-smp", std::to_string(config.cpus));
   b.add("-m", std::to_string(config.memory_mib) + "M");
   if (needs_shared_memory(config)) {

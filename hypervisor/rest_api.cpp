@@ -65,8 +65,10 @@ nlohmann::json describe_device(const VirtioVsock& vsock) {
   return {{"kind", "virtio-vsock"}, {"port", vsock.port}, {"socketURL", vsock.socket_url},
           {"listen", vsock.direction == VsockDirection::listen}};
 }
-nlohmann::json describe_device(const VirtioBlk& blk) {
-  return {{"kind", "virtio-blk"}, {"path", blk.path}, {"readOnly", blk.readonly}, {"deviceId", blk.device_id}};
+nlohmann::json describe_device(const Disk& disk) {
+  nlohmann::json out{{"kind", disk_type_name(disk.bus)}, {"path", disk.path}, {"readOnly", disk.readonly}};
+  if (disk.bus == DiskBus::virtio) out["deviceId"] = disk.device_id;
+  return out;
 }
 nlohmann::json describe_device(const SerialPort& serial) {
   nlohmann::json out{{"kind", serial.bus == SerialBus::virtio ? "virtio-serial" : "serial"}};
@@ -79,6 +81,12 @@ nlohmann::json describe_device(const SerialPort& serial) {
 }
 nlohmann::json describe_device(const VirtioRng&) { return {{"kind", "virtio-rng"}}; }
 nlohmann::json describe_device(const VirtioBalloon&) { return {{"kind", "virtio-balloon"}}; }
+nlohmann::json describe_device(const VirtioGpu& gpu) {
+  return {{"kind", "virtio-gpu"}, {"width", gpu.width}, {"height", gpu.height}};
+}
+nlohmann::json describe_device(const VirtioInput& input) {
+  return {{"kind", "virtio-input"}, {"inputType", input.kind == InputKind::pointing ? "pointing" : "keyboard"}};
+}
 nlohmann::json describe_device(const VirtioFs& fs) {
   return {{"kind", "virtio-fs"}, {"sharedDir", fs.shared_dir}, {"mountTag", fs.mount_tag}};
 }

@@ -72,11 +72,26 @@ struct VirtioVsock {
 /// vfkit `type=`: a disk image file or a host block device (both are raw for QEMU).
 enum class BlockType { image, dev };
 
-struct VirtioBlk {
+/// The controller a disk hangs on: vfkit's `virtio-blk`, `nvme` and `usb-mass-storage`
+/// devices (the last one also carries ISO images).
+enum class DiskBus { virtio, nvme, usb };
+
+/// vfkit's device type name for a disk on `bus`.
+inline const char* disk_type_name(DiskBus bus) {
+  switch (bus) {
+    case DiskBus::nvme: return "nvme";
+    case DiskBus::usb: return "usb-mass-storage";
+    case DiskBus::virtio: break;
+  }
+  return "virtio-blk";
+}
+
+struct Disk {
   std::string path;
   bool readonly = false;
-  std::string device_id;  // becomes the disk's serial (guest: /dev/disk/by-id/virtio-<id>)
+  std::string device_id;  // virtio-blk: the disk's serial (guest: /dev/disk/by-id/virtio-<id>)
   BlockType type = BlockType::image;
+  DiskBus bus = DiskBus::virtio;
 };
 
 /// Where a serial port's output goes.
@@ -95,14 +110,26 @@ struct SerialPort {
 struct VirtioRng {};
 struct VirtioBalloon {};
 
+/// vfkit `virtio-gpu,width=W,height=H` (QEMU runs headless: the GPU exists for the guest).
+struct VirtioGpu {
+  unsigned width = 800;
+  unsigned height = 600;
+};
+
+/// vfkit `virtio-input,pointing|keyboard`.
+enum class InputKind { pointing, keyboard };
+struct VirtioInput {
+  InputKind kind = InputKind::keyboard;
+};
+
 /// Host directory shared through virtiofsd; the guest mounts it by mount_tag.
 struct VirtioFs {
   std::string shared_dir;
   std::string mount_tag;
 };
 
-using Device =
-    std::variant<VirtioNet, VirtioVsock, VirtioBlk, SerialPort, VirtioRng, VirtioBalloon, VirtioFs>;
+using Device = std::variant<VirtioNet, VirtioVsock, Disk, SerialPort, VirtioRng, VirtioBalloon, VirtioFs,
+                            VirtioGpu, VirtioInput>;
 
 /// Hardware acceleration. tcg works everywhere; kvm only where /dev/kvm really runs guests.
 enum class Accel { tcg, kvm };

@@ -35,7 +35,9 @@ std::vector<std::string> find_missing_files(const VmConfig& config) {
     }
   }
   for (const Device& device : config.devices) {
-    if (const auto* blk = std::get_if<VirtioBlk>(&device)) check_path(problems, "virtio-blk path", blk->path, false);
+    if (const auto* disk = std::get_if<Disk>(&device)) {
+      check_path(problems, std::string(disk_type_name(disk->bus)) + " path", disk->path, false);
+    }
     if (const auto* fs = std::get_if<VirtioFs>(&device)) check_path(problems, "virtio-fs sharedDir", fs->shared_dir, true);
   }
   return problems;

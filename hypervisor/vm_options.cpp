@@ -32,6 +32,9 @@ po::options_description describe_vm_options() {
       ("memory,m", po::value<std::uint64_t>()->default_value(512), "guest RAM in MiB")
       ("bootloader,b", po::value<std::string>(),
        "linux,kernel=K[,initrd=I][,cmdline=C] or efi,variable-store=V[,create]")
+      ("kernel", po::value<std::string>(), "deprecated vfkit form of --bootloader linux,kernel=K")
+      ("initrd", po::value<std::string>(), "deprecated vfkit form of --bootloader linux,...,initrd=I")
+      ("kernel-cmdline", po::value<std::string>(), "deprecated vfkit form of --bootloader linux,...,cmdline=C")
       ("device,d", po::value<std::vector<std::string>>()->composing(),
        "virtio-net[,mac=M][,transport=stream|dgram] | virtio-net,unixSocketPath=P[,vfkitMagic=off] | "
        "virtio-net,type=unixgram,path=P | virtio-net,nat | virtio-blk,path=D | "
@@ -78,6 +81,22 @@ DaemonOptions parse_network_flags(const std::vector<std::string>& flags, const s
   return parsed.options;
 }
 
+/// --bootloader, or vfkit's deprecated --kernel/--initrd/--kernel-cmdline (not both forms).
+Bootloader parse_boot_flags(const po::variables_map& vm) {
+  const bool legacy = vm.count("kernel") || vm.count("initrd") || vm.count("kernel-cmdline");
+  if (vm.count("bootloader")) {
+    if (legacy) throw BadFlag("kernel", "--kernel/--initrd/--kernel-cmdline: not together with --bootloader");
+    return parse_bootloader(vm["bootloader"].as<std::string>());
+  }
+  if (!legacy) throw BadFlag("bootloader", "--bootloader: required (linux,kernel=...)");
+  if (!vm.count("kernel")) throw BadFlag("kernel", "--kernel: required with --initrd/--kernel-cmdline");
+  LinuxBootloader boot;
+  boot.kernel = vm["kernel"].as<std::string>();
+  if (vm.count("initrd")) boot.initrd = vm["initrd"].as<std::string>();
+  if (vm.count("kernel-cmdline")) boot.cmdline = vm["kernel-cmdline"].as<std::string>();
+  return boot;
+}
+
 /// Builds the options from the parsed launcher flags and the leftover network flags.
 VmOptions build(const po::variables_map& vm, const std::vector<std::string>& network_flags) {
   VmOptions o;
@@ -85,8 +104,7 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
   if (o.vm.cpus == 0 || o.vm.cpus > 255) throw BadFlag("cpus", "--cpus: must be between 1 and 255");
   o.vm.memory_mib = vm["memory"].as<std::uint64_t>();
   if (o.vm.memory_mib < 16 || o.vm.memory_mib > (1u << 22)) throw BadFlag("memory", "--memory: must be between 16 and 4194304 MiB");
-  if (!vm.count("bootloader")) throw BadFlag("bootloader", "--bootloader: required (linux,kernel=...)");
-  o.vm.bootloader = parse_bootloader(vm["bootloader"].as<std::string>());
+  o.vm.bootloader = parse_boot_flags(vm);
   if (vm.count("device")) {
     for (const auto& text : vm["device"].as<std::vector<std::string>>()) o.vm.devices.push_back(parse_device(text));
     check_device_set(o.vm.devices);

@@ -148,11 +148,14 @@ def guest_cmdline(tests, args, end="poweroff"):
 class Vm:
     """usernet-vm running the test guest; console (QEMU's stdout) and log (stderr) kept."""
 
-    def __init__(self, guest, cmdline, devices, extra=(), memory=128):
-        argv = [USERNET_VM, "--cpus", "1", "--memory", str(memory),
-                "--bootloader", "linux,kernel=%s,initrd=%s,\"cmdline=%s\"" % (
-                    os.path.join(guest, "vmlinux"), os.path.join(guest, "initramfs.cpio.gz"), cmdline),
-                "--device", "serial,stdio"]
+    def __init__(self, guest, cmdline, devices, extra=(), memory=128, legacy_boot=False):
+        """legacy_boot: vfkit's deprecated --kernel/--initrd/--kernel-cmdline, not --bootloader."""
+        kernel, initrd = os.path.join(guest, "vmlinux"), os.path.join(guest, "initramfs.cpio.gz")
+        if legacy_boot:
+            boot = ["--kernel", kernel, "--initrd", initrd, "--kernel-cmdline", cmdline]
+        else:
+            boot = ["--bootloader", "linux,kernel=%s,initrd=%s,\"cmdline=%s\"" % (kernel, initrd, cmdline)]
+        argv = [USERNET_VM, "--cpus", "1", "--memory", str(memory)] + boot + ["--device", "serial,stdio"]
         for device in devices:
             argv += ["--device", device]
         argv += list(extra)

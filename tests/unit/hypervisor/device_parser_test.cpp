@@ -136,14 +136,41 @@ TEST_CASE("device set: vsock ports and sockets and virtio-fs tags are unique") {
         "mountTag");
 }
 
+TEST_CASE("nvme and usb-mass-storage: disks on other controllers; no deviceId there") {
+  const auto nvme = std::get<Disk>(parse_device("nvme,path=/n.img"));
+  CHECK(nvme.bus == DiskBus::nvme);
+  CHECK(nvme.path == "/n.img");
+  CHECK_FALSE(nvme.readonly);
+  const auto usb = std::get<Disk>(parse_device("usb-mass-storage,path=/distro.iso,readonly"));
+  CHECK(usb.bus == DiskBus::usb);
+  CHECK(usb.readonly);
+  CHECK(device_error_key("nvme") == "path");
+  CHECK(device_error_key("nvme,path=/n,deviceId=x") == "deviceId");
+  CHECK(device_error_key("usb-mass-storage,path=/u,type=vmdk") == "type");
+}
+
+TEST_CASE("virtio-gpu, virtio-input; rosetta is refused") {
+  const auto gpu = std::get<VirtioGpu>(parse_device("virtio-gpu,width=1920,height=1080"));
+  CHECK(gpu.width == 1920);
+  CHECK(gpu.height == 1080);
+  CHECK(std::get<VirtioGpu>(parse_device("virtio-gpu")).width == 800);
+  CHECK(device_error_key("virtio-gpu,width=0") == "width");
+  CHECK(device_error_key("virtio-gpu,height=99999") == "height");
+  CHECK(std::get<VirtioInput>(parse_device("virtio-input,pointing")).kind == InputKind::pointing);
+  CHECK(std::get<VirtioInput>(parse_device("virtio-input,keyboard")).kind == InputKind::keyboard);
+  CHECK(device_error_key("virtio-input") == "pointing");
+  CHECK(device_error_key("virtio-input,pointing,keyboard") == "pointing");
+  CHECK(device_error_key("rosetta,mountTag=r") == "rosetta");
+}
+
 TEST_CASE("virtio-blk: path, readonly, deviceId, type") {
-  const auto blk = std::get<VirtioBlk>(parse_device("virtio-blk,path=/d.img,readonly,deviceId=root"));
+  const auto blk = std::get<Disk>(parse_device("virtio-blk,path=/d.img,readonly,deviceId=root"));
   CHECK(blk.path == "/d.img");
   CHECK(blk.readonly);
   CHECK(blk.device_id == "root");
   CHECK(blk.type == BlockType::image);
-  CHECK(std::get<VirtioBlk>(parse_device("virtio-blk,path=/dev/sdb,type=dev")).type == BlockType::dev);
-  CHECK_FALSE(std::get<VirtioBlk>(parse_device("virtio-blk,path=/d,readonly=off")).readonly);
+  CHECK(std::get<Disk>(parse_device("virtio-blk,path=/dev/sdb,type=dev")).type == BlockType::dev);
+  CHECK_FALSE(std::get<Disk>(parse_device("virtio-blk,path=/d,readonly=off")).readonly);
 
   CHECK(device_error_key("virtio-blk") == "path");
   CHECK(device_error_key("virtio-blk,path=") == "path");
@@ -183,8 +210,8 @@ TEST_CASE("virtio-fs: sharedDir and mountTag") {
 }
 
 TEST_CASE("unknown device types are named") {
-  CHECK(device_error_key("virtio-gpu") == "virtio-gpu");
-  CHECK(device_error_key("nvme,path=/x") == "nvme");
+  CHECK(device_error_key("virtio-sound") == "virtio-sound");
+  CHECK(device_error_key("nbd,uri=nbd://x") == "nbd");
 }
 
 TEST_CASE("linux bootloader") {

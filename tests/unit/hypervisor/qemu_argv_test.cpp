@@ -65,7 +65,7 @@ TEST_CASE("base command line: TCG, no defaults, no display, no reboot, QMP socke
         std::vector<std::string>{"socket,id=qmp,path=/run/vm/qmp.sock,server=on,wait=off"});
   CHECK(values_of(argv, "-mon") == std::vector<std::string>{"chardev=qmp,mode=control"});
   CHECK(values_of(argv, "-pidfile").empty());
-  CHECK(values_of(argv, "-cpu").empty());
+  CHECK(values_of(argv, "-cpu") == std::vector<std::string>{"max"});
 }
 
 TEST_CASE("kvm adds -cpu host; pidfile is passed on") {
@@ -151,9 +151,24 @@ TEST_CASE("virtio-blk: raw drive, readonly, serial from deviceId, commas escaped
         std::vector<std::string>{"virtio-blk-pci,drive=blk0,serial=root", "virtio-blk-pci,drive=blk1"});
 }
 
+TEST_CASE("nvme needs a serial; USB sticks share one xHCI controller; gpu and input devices") {
+  const auto argv = build_qemu_argv(
+      config_with({"nvme,path=/n.img", "usb-mass-storage,path=/a.iso,readonly", "usb-mass-storage,path=/b.img",
+                   "virtio-gpu,width=1024,height=768", "virtio-input,pointing", "virtio-input,keyboard"}),
+      runtime());
+  CHECK(values_of(argv, "-drive") == std::vector<std::string>{"if=none,id=nvme0,format=raw,file=/n.img",
+                                                              "if=none,id=usb1,format=raw,file=/a.iso,readonly=on",
+                                                              "if=none,id=usb2,format=raw,file=/b.img"});
+  CHECK(values_of(argv, "-device") ==
+        std::vector<std::string>{"nvme,drive=nvme0,serial=usernet0", "qemu-xhci,id=usb",
+                                 "usb-storage,bus=usb.0,drive=usb1,removable=on",
+                                 "usb-storage,bus=usb.0,drive=usb2,removable=on", "virtio-gpu-pci,xres=1024,yres=768",
+                                 "virtio-tablet-pci", "virtio-keyboard-pci"});
+}
+
 TEST_CASE("virtio-blk path with a comma is one option, not two") {
   // split_options would cut "path=/img/a,b.raw" at the comma; quoting keeps it whole.
-  const auto blk = std::get<VirtioBlk>(parse_device("virtio-blk,\"path=/img/a,b.raw\""));
+  const auto blk = std::get<Disk>(parse_device("virtio-blk,\"path=/img/a,b.raw\""));
   CHECK(blk.path == "/img/a,b.raw");
 }
 

@@ -80,7 +80,7 @@ TEST_CASE("describe_vm lists every device") {
   net.mac = MacAddress{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee};
   config.devices.push_back(net);
   config.devices.push_back(VirtioNet{std::nullopt, UnixgramNet{"/run/gv.sock", false}});
-  config.devices.push_back(VirtioBlk{"/d.img", true, "root", BlockType::image});
+  config.devices.push_back(Disk{"/d.img", true, "root", BlockType::image});
   config.devices.push_back(SerialPort{SerialBus::isa, SerialOutput::stdio, ""});
   const auto inspect = describe_vm(config);
   CHECK(inspect["cpus"] == 2);

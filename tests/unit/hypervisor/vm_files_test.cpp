@@ -20,7 +20,7 @@ TEST_CASE("find_missing_files reports the kernel, initrd, disks and shares that 
 
   VmConfig config;
   config.bootloader = LinuxBootloader{kernel, dir + "/missing-initrd", ""};
-  config.devices.push_back(VirtioBlk{dir + "/missing.img", false, "", BlockType::image});
+  config.devices.push_back(Disk{dir + "/missing.img", false, "", BlockType::image});
   config.devices.push_back(VirtioFs{kernel, "tag"});  // a file, not a directory
   config.devices.push_back(VirtioFs{dir, "ok"});
   const auto problems = find_missing_files(config);

@@ -66,6 +66,17 @@ TEST_CASE("defaults follow vfkit: 1 CPU, 512 MiB, no REST API; accelerator chose
   CHECK(kvm.options.vm.accel == Accel::kvm);
 }
 
+TEST_CASE("vfkit's deprecated --kernel/--initrd/--kernel-cmdline make a linux bootloader") {
+  const auto parsed = parse({"--kernel", "/k", "--initrd", "/i", "--kernel-cmdline", "console=hvc0 rw"});
+  REQUIRE_MESSAGE(parsed.action == ParsedVmOptions::Action::run, parsed.message);
+  const auto& boot = std::get<LinuxBootloader>(*parsed.options.vm.bootloader);
+  CHECK(boot.kernel == "/k");
+  CHECK(boot.initrd == "/i");
+  CHECK(boot.cmdline == "console=hvc0 rw");
+  CHECK(parse({"--initrd", "/i"}).bad_key == "kernel");
+  CHECK(parse({"--kernel", "/k", "--bootloader", "linux,kernel=/k"}).bad_key == "kernel");
+}
+
 TEST_CASE("errors name the bad flag or device key") {
   struct Case {
     std::vector<const char*> words;
@@ -77,7 +88,7 @@ TEST_CASE("errors name the bad flag or device key") {
       {{"--bootloader", "linux,kernel=/k", "--device", "virtio-net,mac=zz"}, "mac"},
       {{"--bootloader", "linux,kernel=/k", "--device", "virtio-net,nat,transport=stream"}, "transport"},
       {{"--bootloader", "linux,kernel=/k", "--device", "virtio-net,transport=seqpacket"}, "transport"},
-      {{"--bootloader", "linux,kernel=/k", "--device", "virtio-gpu"}, "virtio-gpu"},
+      {{"--bootloader", "linux,kernel=/k", "--device", "virtio-sound"}, "virtio-sound"},
       {{"--bootloader", "linux"}, "kernel"},
       {{"--bootloader", "linux,kernel=/k", "--cpus", "0"}, "cpus"},
       {{"--bootloader", "linux,kernel=/k", "--memory", "8"}, "memory"},
