@@ -20,6 +20,7 @@
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/qmp_client.hpp"
 #include "hypervisor/rest_server.hpp"
+#include "hypervisor/virtiofsd_process.hpp"
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
 #include "netstack/uv_handles.hpp"
@@ -39,7 +40,6 @@ constexpr const char* kEfiVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 std::string unsupported_device(const VmConfig& config) {
   for (const Device& device : config.devices) {
     if (std::holds_alternative<VirtioVsock>(device)) return "virtio-vsock";
-    if (std::holds_alternative<VirtioFs>(device)) return "virtio-fs";
   }
   return "";
 }
@@ -98,6 +98,7 @@ struct Launcher::State {
   VmStateMachine machine;
   nlohmann::json inspect;
   std::unique_ptr<EmbeddedNetwork> network;
+  std::unique_ptr<VirtiofsdSupervisor> filesystems;  // virtiofsd per virtio-fs device
   QemuProcess qemu;
   std::unique_ptr<QmpClient> qmp;
   std::unique_ptr<RestServer> rest;
@@ -226,7 +227,11 @@ struct Launcher::State {
     }
     exit_status = exit_status_for(machine.end());
     if (qmp) qmp->close();
-    uv_stop(loop);
+    if (filesystems) {
+      filesystems->stop([this] { uv_stop(loop); });  // reap virtiofsd first
+    } else {
+      uv_stop(loop);
+    }
   }
 
   /// REST request: answer, and carry out an accepted state change through QMP.
@@ -273,6 +278,14 @@ struct Launcher::State {
     }
   }
 
+  /// One virtiofsd per virtio-fs device, listening before QEMU starts; fills
+  /// runtime.virtiofs_sockets. ConfigError when there is no usable virtiofsd.
+  void prepare_filesystems(QemuRuntime& runtime) {
+    filesystems = std::make_unique<VirtiofsdSupervisor>(loop);
+    runtime.virtiofs_sockets = filesystems->start(
+        options.vm, {options.virtiofsd_binary, runtime_dir, options.log_level == "debug", ::geteuid() != 0});
+  }
+
   /// Everything up to a running QEMU; returns an exit status when it cannot start.
   std::optional<int> start() {
     if (const auto device = unsupported_device(options.vm); !device.empty()) {
@@ -296,6 +309,7 @@ struct Launcher::State {
     try {
       create_efi_variable_store(options.vm);
       prepare_nics(runtime, child_fds);
+      prepare_filesystems(runtime);
       VmConfig config = options.vm;
       config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
       argv = build_qemu_argv(config, runtime);
@@ -357,6 +371,7 @@ struct Launcher::State {
   /// Removes what the launcher created on disk.
   void cleanup_files() {
     if (!qmp_path.empty()) ::unlink(qmp_path.c_str());
+    filesystems.reset();  // kills a virtiofsd still running, removes its socket
     if (!runtime_dir.empty()) ::rmdir(runtime_dir.c_str());
     for (const auto& path : unixgram_paths) ::unlink(path.c_str());
     if (pidfile_written) ::unlink(options.vm.pidfile.c_str());

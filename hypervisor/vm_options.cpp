@@ -35,12 +35,15 @@ po::options_description describe_vm_options() {
       ("device,d", po::value<std::vector<std::string>>()->composing(),
        "virtio-net[,mac=M][,transport=stream|dgram] | virtio-net,unixSocketPath=P[,vfkitMagic=off] | "
        "virtio-net,type=unixgram,path=P | virtio-net,nat | virtio-blk,path=D | "
-       "virtio-serial,stdio|pty|logFilePath=F | serial,... | virtio-rng | virtio-balloon (repeatable)")
+       "virtio-serial,stdio|pty|logFilePath=F | serial,... | virtio-rng | virtio-balloon | "
+       "virtio-fs,sharedDir=D,mountTag=T (repeatable)")
       ("restful-uri", po::value<std::string>()->default_value("none://"), "REST API: none://, unix:///PATH or tcp://HOST:PORT")
       ("pidfile", po::value<std::string>(), "write QEMU's process id to this file")
       ("log-level", po::value<std::string>()->default_value("info"), "debug, info or error")
       ("accel", po::value<std::string>()->default_value("tcg"), "tcg or kvm")
-      ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run");
+      ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run")
+      ("virtiofsd", po::value<std::string>(),
+       "virtiofsd for virtio-fs devices (default: PATH, /usr/lib/qemu/virtiofsd, /usr/libexec/virtiofsd)");
   return all;
 }
 
@@ -102,6 +105,10 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
     throw BadFlag("accel", "--accel: '" + accel + "' is not tcg or kvm");
   }
   o.qemu_binary = vm["qemu"].as<std::string>();
+  if (vm.count("virtiofsd")) {
+    o.virtiofsd_binary = vm["virtiofsd"].as<std::string>();
+    if (o.virtiofsd_binary.empty()) throw BadFlag("virtiofsd", "--virtiofsd: needs a path");
+  }
   o.network = parse_network_flags(network_flags, o.log_level);
   return o;
 }

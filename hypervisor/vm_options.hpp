@@ -30,6 +30,8 @@ struct VmOptions {
   RestEndpoint rest;
   std::string log_level = "info";             // debug, info, error (vfkit's set)
   std::string qemu_binary = "qemu-system-x86_64";
+  /// --virtiofsd: the virtiofsd for virtio-fs devices; empty: search (find_virtiofsd).
+  std::string virtiofsd_binary;
   /// The embedded network's settings (network, dhcp, dns and port forwards); its
   /// transport fields are unused: the launcher attaches the VM's NICs itself.
   DaemonOptions network;
