@@ -210,7 +210,7 @@ void VirtiofsdSupervisor::report_exits() {
       spdlog::error("virtiofsd[{}] (pid {}) {} while the VM runs: the guest lost its virtio-fs mount '{}'",
                     share->tag, share->process.pid(), how, share->tag);
     } else if (share->exit.signal == 0 && share->exit.status != 0) {
-      spdlog::warn("virtiofsd[{}] {} after QEMU ended", share->tag, how);
+      spdlog::warn("virtiofsd[{}] {} (QEMU has ended as well)", share->tag, how);
     } else {
       spdlog::debug("virtiofsd[{}] {}", share->tag, how);
     }
