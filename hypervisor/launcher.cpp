@@ -24,6 +24,7 @@
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/qmp_client.hpp"
 #include "hypervisor/rest_server.hpp"
+#include "hypervisor/virtiofsd_process.hpp"
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
 #include "netstack/uv_handles.hpp"
@@ -40,15 +41,6 @@ constexpr std::uint64_t kNetdevConnectTimeoutMs = 3000;  // NETDEV_STREAM_CONNEC
 constexpr const char* kEfiVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// The vsock port Ignition fetches its config from on vfkit (and the guest's CID 2 host).
 constexpr std::uint32_t kIgnitionVsockPort = 1024;
-
-/// Devices the model knows but this launcher cannot back yet (they need a vhost-user
-/// backend process); "" when all are supported.
-std::string unsupported_device(const VmConfig& config) {
-  for (const Device& device : config.devices) {
-    if (std::holds_alternative<VirtioFs>(device)) return "virtio-fs";
-  }
-  return "";
-}
 
 /// The embedded vhost-user-vsock device's configuration for the virtio-vsock entries:
 /// `listen` ports are dialled when the guest connects, `connect` sockets are listened on.
@@ -119,6 +111,7 @@ struct Launcher::State {
   nlohmann::json inspect;
   std::unique_ptr<EmbeddedNetwork> network;
   std::unique_ptr<vsock::VhostUserVsock> vsock_device;  // virtio-vsock devices, if any
+  std::unique_ptr<VirtiofsdSupervisor> filesystems;  // virtiofsd per virtio-fs device
   QemuProcess qemu;
   std::unique_ptr<QmpClient> qmp;
   std::unique_ptr<RestServer> rest;
@@ -252,7 +245,11 @@ struct Launcher::State {
     }
     exit_status = exit_status_for(machine.end());
     if (qmp) qmp->close();
-    uv_stop(loop);
+    if (filesystems) {
+      filesystems->stop([this] { uv_stop(loop); });  // reap virtiofsd first
+    } else {
+      uv_stop(loop);
+    }
   }
 
   /// REST request: answer, and carry out an accepted state change through QMP.
@@ -332,12 +329,16 @@ struct Launcher::State {
     if (!vsock_device->start(error)) throw std::runtime_error("virtio-vsock: " + error);
   }
 
+  /// One virtiofsd per virtio-fs device, listening before QEMU starts; fills
+  /// runtime.virtiofs_sockets. ConfigError when there is no usable virtiofsd.
+  void prepare_filesystems(QemuRuntime& runtime) {
+    filesystems = std::make_unique<VirtiofsdSupervisor>(loop);
+    runtime.virtiofs_sockets = filesystems->start(
+        options.vm, {options.virtiofsd_binary, runtime_dir, options.log_level == "debug", ::geteuid() != 0});
+  }
+
   /// Everything up to a running QEMU; returns an exit status when it cannot start.
   std::optional<int> start() {
-    if (const auto device = unsupported_device(options.vm); !device.empty()) {
-      spdlog::error("{}: not supported by usernet-vm yet (no vhost-user backend)", device);
-      return 2;
-    }
     const auto missing = find_missing_files(options.vm);
     if (!missing.empty()) {
       for (const auto& line : missing) spdlog::error("{}", line);
@@ -362,6 +363,7 @@ struct Launcher::State {
       prepare_nics(runtime, child_fds);
       prepare_ignition();
       prepare_vsock(runtime);
+      prepare_filesystems(runtime);
       VmConfig config = options.vm;
       config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
       argv = build_qemu_argv(config, runtime);
@@ -425,6 +427,7 @@ struct Launcher::State {
     vsock_device.reset();
     ignition.reset();
     if (!qmp_path.empty()) ::unlink(qmp_path.c_str());
+    filesystems.reset();  // kills a virtiofsd still running, removes its socket
     if (!runtime_dir.empty()) ::rmdir(runtime_dir.c_str());
     for (const auto& path : unixgram_paths) ::unlink(path.c_str());
     if (pidfile_written) ::unlink(options.vm.pidfile.c_str());

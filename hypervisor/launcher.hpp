@@ -1,4 +1,5 @@
-// usernet-vm's supervisor: prepares the NIC sockets and the embedded network, starts
+// usernet-vm's supervisor: prepares the NIC sockets, the embedded network and one
+// virtiofsd per virtio-fs share (hypervisor/virtiofsd_process.hpp), starts
 // QEMU (paused, -S) with QMP, resumes it once QMP is up and every stream NIC reported
 // NETDEV_STREAM_CONNECTED, tracks the VM's state from QMP events, serves the REST API,
 // turns SIGINT/SIGTERM into an ACPI powerdown (then quit after 5 s) and reports how the

@@ -28,7 +28,7 @@ struct QemuRuntime {
   std::vector<NetFd> net_fds;
   /// vhost-user socket of the embedded vsock backend; required if any VirtioVsock exists.
   std::string vsock_socket;
-  /// One vhost-user socket per VirtioFs device (virtiofsd's --socket-path), in order.
+  /// One vhost-user socket per VirtioFs device (where its virtiofsd listens), in order.
   std::vector<std::string> virtiofs_sockets;
   /// OVMF firmware code for the efi bootloader (Debian package ovmf).
   std::string efi_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";

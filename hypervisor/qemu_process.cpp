@@ -7,8 +7,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
-#include <unistd.h>
+#include "hypervisor/user_namespace.hpp"
 
 namespace usernet {
 
@@ -48,9 +49,9 @@ std::string QemuProcess::spawn(const std::vector<std::string>& argv, const std::
   uv_pipe_init(loop_, stderr_pipe_, 0);
   stderr_pipe_->data = this;
   std::vector<uv_stdio_container_t> stdio(3 + extra_fds.size());
-  stdio[0].flags = UV_INHERIT_FD;
+  stdio[0].flags = stdio_inherited_ ? UV_INHERIT_FD : UV_IGNORE;
   stdio[0].data.fd = 0;
-  stdio[1].flags = UV_INHERIT_FD;
+  stdio[1].flags = stdio_inherited_ ? UV_INHERIT_FD : UV_IGNORE;
   stdio[1].data.fd = 1;
   stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
   stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(stderr_pipe_);
@@ -117,7 +118,7 @@ void QemuProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
   }
   // Pass QEMU's messages on unchanged, and keep complete lines for a later report.
   std::size_t written = 0;
-  while (self->echo_stderr_ && written < static_cast<std::size_t>(nread)) {
+  while (self->echo_stderr_ && !self->line_handler_ && written < static_cast<std::size_t>(nread)) {
     const ssize_t n = ::write(2, buf->base + written, static_cast<std::size_t>(nread) - written);
     if (n <= 0) break;
     written += static_cast<std::size_t>(n);
@@ -136,6 +137,7 @@ void QemuProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
 void QemuProcess::keep_line(std::string line) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) return;
+  if (line_handler_) line_handler_(line);
   lines_.push_back(std::move(line));
   while (lines_.size() > kKeptLines) lines_.pop_front();
 }
@@ -149,6 +151,15 @@ void QemuProcess::maybe_finish() {
 }
 
 int exec_with_parent_death_signal(char** argv) {
+  if (argv[0] != nullptr && std::string_view(argv[0]) == kUserNamespaceShimFlag) {
+    // Before the death signal is set: credential changes may clear it.
+    if (const std::string error = enter_user_namespace_as_root(); !error.empty()) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 126;
+    }
+    ++argv;
+    if (argv[0] == nullptr) return 127;
+  }
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 127;
   if (::getppid() == 1) return 1;  // the launcher is already gone
   ::execvp(argv[0], argv);
@@ -156,8 +167,9 @@ int exec_with_parent_death_signal(char** argv) {
   return 127;
 }
 
-std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv) {
+std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv, bool in_user_namespace) {
   std::vector<std::string> shimmed = {"/proc/self/exe", kParentDeathShimFlag};
+  if (in_user_namespace) shimmed.push_back(kUserNamespaceShimFlag);
   shimmed.insert(shimmed.end(), argv.begin(), argv.end());
   return shimmed;
 }

@@ -2,6 +2,8 @@
 // prepared mapped to fixed descriptor numbers (3, 4, ...), stdin/stdout inherited (serial
 // console on stdio) and stderr captured: every line is passed on to our stderr and the
 // last few are kept, so an unexpected death can be reported with QEMU's own words.
+// The launcher's helper daemons (virtiofsd) run in the same kind of supervised child,
+// with stdin/stdout on /dev/null and their stderr lines handed to a logger.
 #pragma once
 
 #include <uv.h>
@@ -39,6 +41,14 @@ class QemuProcess {
   int pid() const { return pid_; }
   /// Whether QEMU's stderr is copied to ours as it arrives (default on; tests turn it off).
   void set_echo_stderr(bool echo) { echo_stderr_ = echo; }
+  /// Instead of copying raw stderr, hand every complete line to handler (a prefixing
+  /// logger for a helper daemon). Call before spawn().
+  void set_stderr_line_handler(std::function<void(const std::string&)> handler) {
+    line_handler_ = std::move(handler);
+  }
+  /// Whether the child shares our stdin/stdout (default on: QEMU's serial console);
+  /// off gives it /dev/null. Call before spawn().
+  void set_stdio_inherited(bool inherited) { stdio_inherited_ = inherited; }
   /// Sends a signal to the child (SIGKILL when QMP is gone).
   void kill(int signal);
   /// The last lines QEMU wrote to stderr (at most kKeptLines).
@@ -62,6 +72,8 @@ class QemuProcess {
   bool stderr_done_ = false;
   bool reported_ = false;
   bool echo_stderr_ = true;
+  bool stdio_inherited_ = true;
+  std::function<void(const std::string&)> line_handler_;
   int pid_ = 0;
   std::string partial_;
   std::deque<std::string> lines_;
@@ -70,14 +82,20 @@ class QemuProcess {
 
 /// argv[1] of usernet-vm when it re-executes itself as the QEMU exec shim.
 inline constexpr const char* kParentDeathShimFlag = "--exec-with-parent-death-signal";
+/// Optional first shim argument: enter a user namespace as root before the exec.
+inline constexpr const char* kUserNamespaceShimFlag = "--in-user-namespace";
 
 /// The exec shim: asks the kernel to SIGKILL this process when its parent (the launcher)
 /// dies, then execs argv[0] with argv. QEMU runs in its own session so that a terminal's
 /// Ctrl-C reaches only the launcher; without this, a launcher killed by SIGKILL would
-/// leave QEMU running. Returns only on failure (exit status for the caller).
+/// leave QEMU running. When argv[0] is kUserNamespaceShimFlag, the shim first moves into
+/// a user namespace of its own as root (see user_namespace.hpp) and execs argv[1...].
+/// Returns only on failure (exit status for the caller).
 int exec_with_parent_death_signal(char** argv);
 
-/// Prefixes a QEMU argv so that it starts through the shim of the running program.
-std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv);
+/// Prefixes a child's argv so that it starts through the shim of the running program,
+/// inside a user namespace of its own when in_user_namespace is set.
+std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv,
+                                                   bool in_user_namespace = false);
 
 }  // namespace usernet

@@ -46,7 +46,9 @@ po::options_description describe_vm_options() {
        "serve this Ignition config over HTTP to the guest on vsock port 1024 (vfkit's --ignition)")
       ("log-level", po::value<std::string>()->default_value("info"), "debug, info or error")
       ("accel", po::value<std::string>()->default_value("auto"), "auto (KVM when it works, else TCG), tcg or kvm")
-      ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run");
+      ("qemu", po::value<std::string>()->default_value("qemu-system-x86_64"), "the QEMU binary to run")
+      ("virtiofsd", po::value<std::string>(),
+       "virtiofsd for virtio-fs devices (default: PATH, /usr/lib/qemu/virtiofsd, /usr/libexec/virtiofsd)");
   return all;
 }
 
@@ -130,6 +132,10 @@ VmOptions build(const po::variables_map& vm, const std::vector<std::string>& net
     throw BadFlag("accel", "--accel: '" + accel + "' is not auto, tcg or kvm");
   }
   o.qemu_binary = vm["qemu"].as<std::string>();
+  if (vm.count("virtiofsd")) {
+    o.virtiofsd_binary = vm["virtiofsd"].as<std::string>();
+    if (o.virtiofsd_binary.empty()) throw BadFlag("virtiofsd", "--virtiofsd: needs a path");
+  }
   o.network = parse_network_flags(network_flags, o.log_level);
   return o;
 }

@@ -35,6 +35,8 @@ struct VmOptions {
   std::string ignition_file;
   /// --accel auto (the default): the launcher picks vm.accel with probe_kvm() at start.
   bool accel_auto = false;
+  /// --virtiofsd: the virtiofsd for virtio-fs devices; empty: search (find_virtiofsd).
+  std::string virtiofsd_binary;
   /// The embedded network's settings (network, dhcp, dns and port forwards); its
   /// transport fields are unused: the launcher attaches the VM's NICs itself.
   DaemonOptions network;

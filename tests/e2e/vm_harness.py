@@ -3,7 +3,7 @@
 - enter_private_netns(): re-runs the calling test inside a fresh network namespace
   (`unshare --net`, user namespace when not root) with only a loopback, so the test's
   servers live on that namespace's 127.0.0.1 and nothing can reach the real network.
-- build_guest(): tools/make-guest.sh output (cached), with the test's extra guest scripts.
+- build_guest(): tools/make-guest.sh output (cached), with the test's guest scripts.
 - HttpServer / DnsServer: the host-side services on 127.0.0.1 (random ports).
 - Vm: usernet-vm with the guest's serial console on stdout, read line by line.
 """
@@ -52,17 +52,22 @@ def enter_private_netns():
     os.execvpe(unshare[0], unshare + ["--", sys.executable] + sys.argv, env)
 
 
-def build_guest():
-    """Builds (or reuses) the test guest with the e2e scripts; returns its directory.
-    The script lives at a fixed path in the build tree so make-guest.sh's cache hits."""
-    outdir = os.path.join(BUILD, "e2e-vm-guest")
+def build_guest(name="e2e-vm-guest", scripts=None):
+    """Builds (or reuses) the test guest in BUILD/name with the guest test scripts
+    ({file name: text}; default serve-http.sh); returns its directory. The scripts live
+    at fixed paths in the build tree so make-guest.sh's cache hits; a test with its own
+    scripts uses its own name, so caches don't fight."""
+    scripts = scripts if scripts is not None else {"serve-http.sh": SERVE_HTTP}
+    outdir = os.path.join(BUILD, name)
     os.makedirs(outdir, exist_ok=True)
-    script = os.path.join(outdir, "serve-http.sh")
-    if not os.path.exists(script) or open(script).read() != SERVE_HTTP:
-        with open(script, "w") as f:
-            f.write(SERVE_HTTP)
-    subprocess.run([os.path.join(SOURCE, "tools", "make-guest.sh"), "--test", script, outdir],
-                   check=True, stdout=subprocess.DEVNULL)
+    command = [os.path.join(SOURCE, "tools", "make-guest.sh")]
+    for file_name, text in scripts.items():
+        script = os.path.join(outdir, file_name)
+        if not os.path.exists(script) or open(script).read() != text:
+            with open(script, "w") as f:
+                f.write(text)
+        command += ["--test", script]
+    subprocess.run(command + [outdir], check=True, stdout=subprocess.DEVNULL)
     return outdir
 
 
@@ -148,20 +153,23 @@ def guest_cmdline(tests, args, end="poweroff"):
 class Vm:
     """usernet-vm running the test guest; console (QEMU's stdout) and log (stderr) kept."""
 
-    def __init__(self, guest, cmdline, devices, extra=(), memory=128, legacy_boot=False):
-        """legacy_boot: vfkit's deprecated --kernel/--initrd/--kernel-cmdline, not --bootloader."""
+    def __init__(self, guest, cmdline, devices, extra=(), memory=128, legacy_boot=False, wrapper=(), env=None):
+        """legacy_boot: vfkit's deprecated --kernel/--initrd/--kernel-cmdline, not --bootloader;
+        wrapper: words before usernet-vm (e.g. setpriv to run it as another user);
+        env: its environment (default: ours)."""
         kernel, initrd = os.path.join(guest, "vmlinux"), os.path.join(guest, "initramfs.cpio.gz")
         if legacy_boot:
             boot = ["--kernel", kernel, "--initrd", initrd, "--kernel-cmdline", cmdline]
         else:
             boot = ["--bootloader", "linux,kernel=%s,initrd=%s,\"cmdline=%s\"" % (kernel, initrd, cmdline)]
-        argv = [USERNET_VM, "--cpus", "1", "--memory", str(memory)] + boot + ["--device", "serial,stdio"]
+        argv = list(wrapper) + [USERNET_VM, "--cpus", "1", "--memory", str(memory)] + boot + \
+            ["--device", "serial,stdio"]
         for device in devices:
             argv += ["--device", device]
         argv += list(extra)
         self.started = time.monotonic()
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE, env=env)
         self.console = b""
         self.log = b""
 

@@ -18,21 +18,11 @@
 #include "hypervisor/nic_sockets.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/rest_server.hpp"
+#include "tests/unit/hypervisor/temp_dir.hpp"
 
 using namespace usernet;
 
 namespace {
-
-/// A fresh private directory, removed with its files.
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/usernet-launcher-test.XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
-  std::string path;
-};
 
 /// Polls the loop until done() or 10 s passed (never blocks: done() may depend on
 /// sockets the loop does not watch).

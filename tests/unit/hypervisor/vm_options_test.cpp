@@ -28,7 +28,7 @@ TEST_CASE("a full vfkit-style command line with network flags") {
   const auto parsed = parse({"--cpus", "2", "--memory", "256", "--bootloader", "linux,kernel=/k,initrd=/i,cmdline=console=ttyS0",
                              "--device", "virtio-net,mac=5a:94:ef:e4:0c:ee,transport=dgram", "--device", "virtio-rng",
                              "--restful-uri", "unix:///run/vm.sock", "--pidfile", "/run/vm.pid", "--log-level", "debug",
-                             "--dns-upstream", "127.0.0.1:5353", "--mtu=4000", "--no-dhcp"});
+                             "--dns-upstream", "127.0.0.1:5353", "--mtu=4000", "--no-dhcp", "--virtiofsd", "/opt/virtiofsd"});
   REQUIRE_MESSAGE(parsed.action == ParsedVmOptions::Action::run, parsed.message);
   const auto& o = parsed.options;
   CHECK(o.vm.cpus == 2);
@@ -42,6 +42,7 @@ TEST_CASE("a full vfkit-style command line with network flags") {
   CHECK(o.rest.path == "/run/vm.sock");
   CHECK(o.vm.pidfile == "/run/vm.pid");
   CHECK(o.log_level == "debug");
+  CHECK(o.virtiofsd_binary == "/opt/virtiofsd");
   // The network flags went through usernetd's parser.
   REQUIRE(o.network.dns.upstream.size() == 1);
   CHECK(o.network.dns.upstream[0] == "127.0.0.1:5353");
@@ -57,6 +58,7 @@ TEST_CASE("defaults follow vfkit: 1 CPU, 512 MiB, no REST API; accelerator chose
   CHECK(parsed.options.vm.memory_mib == 512);
   CHECK(parsed.options.rest.kind == RestEndpoint::Kind::none);
   CHECK(parsed.options.accel_auto);
+  CHECK(parsed.options.virtiofsd_binary.empty());  // searched for when a virtio-fs needs it
   CHECK(parsed.options.network.dhcp.enabled);
   const auto tcg = parse({"--bootloader", "linux,kernel=/k", "--accel", "tcg"});
   CHECK_FALSE(tcg.options.accel_auto);
@@ -99,6 +101,7 @@ TEST_CASE("errors name the bad flag or device key") {
       {{"--bootloader", "linux,kernel=/k", "--listen-qemu=unix:///x"}, "listen-qemu"},
       {{"--bootloader", "linux,kernel=/k", "--mtu", "100"}, "mtu"},
       {{"--bootloader", "linux,kernel=/k", "--no-such-flag"}, "network"},
+      {{"--bootloader", "linux,kernel=/k", "--virtiofsd", ""}, "virtiofsd"},
   };
   for (const auto& c : cases) {
     const auto parsed = parse(c.words);
