@@ -9,7 +9,7 @@
 #     an unpartitioned FAT disk ("superfloppy") like a USB stick.
 #
 # Usage: tools/make-efi-disk.sh --kernel VMLINUZ --initrd INITRD [--cmdline TEXT] [--uki-only] OUT
-#   --kernel VMLINUZ   a bzImage with the EFI handover entry (tools/make-guest.sh's vmlinuz)
+#   --kernel VMLINUZ   a bzImage built with the kernel's EFI stub (tools/make-guest.sh's vmlinuz)
 #   --initrd INITRD    initramfs (tools/make-guest.sh's initramfs.cpio.gz)
 #   --cmdline TEXT     kernel command line baked into the UKI (default: console=ttyS0)
 #   --uki-only         write the UKI itself to OUT instead of a disk image
@@ -46,7 +46,8 @@ for tool in objcopy objdump mformat mmd mcopy; do
   command -v "$tool" >/dev/null || die "$tool is missing (packages binutils, mtools; run tools/setup-deps.sh)"
 done
 # The EFI stub hands over through the bzImage's setup header: "HdrS" at offset 0x202.
-[ "$(dd if="$kernel" bs=1 skip=514 count=4 status=none)" = HdrS ] || die "$kernel is not a bzImage (no HdrS header)"
+[ "$(dd if="$kernel" bs=1 skip=514 count=4 status=none | tr -d '\0')" = HdrS ] ||
+  die "$kernel is not a bzImage (no HdrS header)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/usernet-efi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
