@@ -292,6 +292,11 @@ struct Launcher::State {
         unixgram_paths.push_back(local);
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), NetFdKind::dgram});
         child_fds.push_back(fd);
+      } else if (const auto* inherited = std::get_if<InheritedFdNet>(&net->attachment)) {
+        // Mapped like our own sockets: QEMU's fds 3, 4, ... would otherwise clobber N.
+        adopt_inherited_dgram_socket(inherited->fd);
+        runtime.net_fds.push_back({child_fd_for(child_fds.size()), NetFdKind::dgram});
+        child_fds.push_back(inherited->fd);
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "hypervisor/nic_sockets.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+
+#include "hypervisor/config_error.hpp"
 
 namespace usernet {
 
@@ -68,6 +71,26 @@ int connect_unixgram_peer(const std::string& peer_path, bool vfkit_magic, std::s
     throw;
   }
   return fd;
+}
+
+void adopt_inherited_dgram_socket(int fd) {
+  const std::string what = "virtio-net fd=" + std::to_string(fd) + ": ";
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
+    throw ConfigError("fd", what + (errno == EBADF ? "no such descriptor (not inherited from the parent?)"
+                                                   : "not a socket (" + std::string(std::strerror(errno)) + ")"));
+  }
+  if (type != SOCK_DGRAM) throw ConfigError("fd", what + "not a datagram (SOCK_DGRAM) socket");
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) {
+    throw ConfigError("fd", what + "the socket is not connected (" + std::strerror(errno) + ")");
+  }
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) {
+    throw ConfigError("fd", what + "fcntl: " + std::strerror(errno));
+  }
 }
 
 }  // namespace usernet

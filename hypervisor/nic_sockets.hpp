@@ -1,6 +1,7 @@
-// The sockets a VM's NICs need before QEMU starts: a socketpair per embedded-network NIC
-// and a connected unix datagram socket per external usernetd/gvproxy (vfkit's
-// unixSocketPath hand-off: bind a fresh local path next to the peer, connect, send "VFKT").
+// The sockets a VM's NICs need before QEMU starts: a socketpair per embedded-network NIC,
+// a connected unix datagram socket per external usernetd/gvproxy (vfkit's
+// unixSocketPath hand-off: bind a fresh local path next to the peer, connect, send "VFKT"),
+// and the checks for a datagram socket inherited from the parent (vfkit's fd=N).
 #pragma once
 
 #include <string>
@@ -21,5 +22,11 @@ NicSocketPair make_nic_socketpair(bool datagram);
 /// with vfkit's 1 MiB send / 4 MiB receive buffers; sends the "VFKT" datagram if asked.
 /// Throws std::runtime_error naming the path when the peer is not there.
 int connect_unixgram_peer(const std::string& peer_path, bool vfkit_magic, std::string& local_path);
+
+/// vfkit `fd=N`: checks that the inherited descriptor is a connected SOCK_DGRAM socket
+/// (QEMU's -netdev dgram sends with no destination, so it must be connected) and marks it
+/// close-on-exec, so QEMU gets it only where the launcher maps it. Throws ConfigError
+/// (key "fd") naming N and what is wrong.
+void adopt_inherited_dgram_socket(int fd);
 
 }  // namespace usernet

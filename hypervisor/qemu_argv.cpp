@@ -67,10 +67,9 @@ void add_device(ArgvBuilder& b, const VirtioNet& net) {
   std::string netdev;
   if (std::holds_alternative<NatNet>(net.attachment)) {
     netdev = "user,id=" + id;
-  } else if (const auto* inherited = std::get_if<InheritedFdNet>(&net.attachment)) {
-    netdev = "dgram,id=" + id + ",local.type=fd,local.str=" + std::to_string(inherited->fd);
   } else {
-    // EmbeddedNet and UnixgramNet: the launcher prepared the socket.
+    // EmbeddedNet, UnixgramNet and InheritedFdNet: the launcher prepared the socket (an
+    // inherited fd=N is mapped to QEMU's next descriptor like the others).
     const NetFd fd = b.take_net_fd();
     if (fd.kind == NetFdKind::stream) {
       netdev = "stream,id=" + id + ",addr.type=fd,addr.str=" + std::to_string(fd.fd);

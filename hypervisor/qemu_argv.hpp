@@ -23,8 +23,9 @@ struct NetFd {
 struct QemuRuntime {
   std::string binary = "qemu-system-x86_64";
   std::string qmp_socket;  // required: QEMU listens here, the launcher connects
-  /// One entry per virtio-net device with EmbeddedNet or UnixgramNet attachment, in device
-  /// order: the socketpair end / the connected unixgram socket QEMU inherits.
+  /// One entry per virtio-net device with EmbeddedNet, UnixgramNet or InheritedFdNet
+  /// attachment, in device order: the socketpair end / the connected unixgram socket / the
+  /// parent's fd=N socket, as the descriptor number QEMU inherits it under.
   std::vector<NetFd> net_fds;
   /// vhost-user socket of the embedded vsock backend; required if any VirtioVsock exists.
   std::string vsock_socket;

@@ -12,7 +12,8 @@
 #   --modules LIST        extra kernel modules (comma separated) to load after the defaults
 #   --kernel-package PKG  kernel package to use (default: what linux-image-amd64 depends on)
 #
-# OUTDIR receives: vmlinux, initramfs.cpio.gz, kernel-release, modules.list and guest.json
+# OUTDIR receives: vmlinux, vmlinuz (the bzImage, for EFI boot through
+# tools/make-efi-disk.sh), initramfs.cpio.gz, kernel-release, modules.list and guest.json
 # ({"kernel","initrd","cmdline","release"}). The kernel .deb, its unpacked tree and the
 # extracted vmlinux are cached under <repo>/.cache/guest (or $USERNET_GUEST_CACHE); the
 # initramfs is rebuilt only when its inputs change, so a second run takes well under a second.
@@ -205,10 +206,14 @@ if [ "$(cat "$outdir/.fingerprint" 2>/dev/null || true)" != "$fingerprint" ] || 
   echo "$fingerprint" >"$outdir/.fingerprint"
 fi
 
-# vmlinux: hard link from the cache when possible (65 MB), else copy.
-if ! [ "$outdir/vmlinux" -ef "$kdir/vmlinux" ]; then
-  ln -f "$kdir/vmlinux" "$outdir/vmlinux" 2>/dev/null || cp "$kdir/vmlinux" "$outdir/vmlinux"
-fi
+# vmlinux (PVH) and vmlinuz (bzImage, the EFI stub's payload): hard links into the cache
+# when possible (65 MB and 8 MB), else copies.
+for kernel_file in "$kdir/vmlinux" "$kdir/root/boot/vmlinuz-$release"; do
+  target="$outdir/$(basename "$kernel_file" | sed 's/-.*//')"
+  if ! [ "$target" -ef "$kernel_file" ]; then
+    ln -f "$kernel_file" "$target" 2>/dev/null || cp "$kernel_file" "$target"
+  fi
+done
 echo "$release" >"$outdir/kernel-release"
 cat >"$outdir/guest.json" <<JSON
 {"kernel": "$outdir/vmlinux", "initrd": "$outdir/initramfs.cpio.gz", "release": "$release",

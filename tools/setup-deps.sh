@@ -20,8 +20,10 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libf
       iproute2 iputils-ping iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
       python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils)
 if [ "$want_e2e" = 1 ]; then
-  # VM launcher and guest image (QEMU under TCG, Debian kernel + busybox initramfs)
-  pkgs+=(qemu-system-x86 qemu-utils cpio kmod zstd)
+  # VM launcher and guest image (QEMU under TCG, Debian kernel + busybox initramfs);
+  # EFI boot: OVMF firmware, systemd's EFI stub for the unified kernel image, mtools for
+  # its FAT disk (tools/make-efi-disk.sh)
+  pkgs+=(qemu-system-x86 qemu-utils cpio kmod zstd ovmf systemd-boot-efi mtools)
 fi
 
 # deb-src entry so `apt-get source` can fetch lwIP's orig tarball.

@@ -12,22 +12,12 @@
 Runs in a private network namespace; no network device at all.
 """
 import os
-import subprocess
 import tempfile
 
-from vm_harness import BUILD, SOURCE, Vm, enter_private_netns, fail, guest_cmdline, rest
+from vm_harness import Vm, build_guest, enter_private_netns, fail, guest_cmdline, rest
 
-EXTRA_MODULES = "nvme,xhci_pci,usb_storage,sd_mod,virtio_input,virtio_gpu"
+EXTRA_MODULES = ("nvme", "xhci_pci", "usb_storage", "sd_mod", "virtio_input", "virtio_gpu")
 IMAGE_BYTES = 1 << 20
-
-
-def build_guest():
-    """The test guest with the disk, USB and GPU drivers (own directory: own cache)."""
-    outdir = os.path.join(BUILD, "e2e-vm-devices-guest")
-    os.makedirs(outdir, exist_ok=True)
-    subprocess.run([os.path.join(SOURCE, "tools", "make-guest.sh"), "--modules", EXTRA_MODULES, outdir],
-                   check=True, stdout=subprocess.DEVNULL)
-    return outdir
 
 
 def make_image(path, first_line):
@@ -38,7 +28,7 @@ def make_image(path, first_line):
 
 def main():
     enter_private_netns()
-    guest = build_guest()
+    guest = build_guest("e2e-vm-devices-guest", scripts={}, modules=EXTRA_MODULES)
     tag = str(os.getpid())
     markers = {"nvme_marker": "nvme-" + tag, "usb_ro_marker": "usb-ro-" + tag, "usb_rw_marker": "usb-rw-" + tag,
                "nvme_reply": "reply-" + tag}

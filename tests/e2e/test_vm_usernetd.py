@@ -15,10 +15,9 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 
 from vm_harness import (USERNETD, DnsServer, HttpServer, Vm, build_guest, enter_private_netns, fail,
-                        guest_cmdline)
+                        guest_cmdline, start_usernetd_vfkit)
 
 NAME, ADDRESS = "db.usernet-e2e.test", "203.0.113.9"
 
@@ -34,15 +33,9 @@ def main():
         page = HttpServer(marker + "\n")
         dns = DnsServer({NAME: ADDRESS})
         socket_path = os.path.join(work, "usernetd.sock")
-        daemon = subprocess.Popen([USERNETD, "--listen-vfkit", "unixgram://" + socket_path,
-                                   "--dns-upstream", "127.0.0.1:%d" % dns.port, "--dns-search", "e2e.test"],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        daemon = start_usernetd_vfkit(socket_path, "--dns-upstream", "127.0.0.1:%d" % dns.port,
+                                      "--dns-search", "e2e.test")
         try:
-            deadline = time.monotonic() + 10
-            while not os.path.exists(socket_path):
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    fail("usernetd did not create %s" % socket_path)
-                time.sleep(0.05)
             args = {"dns_name": NAME, "dns_expect": ADDRESS,
                     "http_url": "http://192.168.127.254:%d/" % page.port, "http_expect": marker}
             vm = Vm(guest, guest_cmdline(["dns", "http"], args, end="wait"),

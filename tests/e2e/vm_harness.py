@@ -52,23 +52,37 @@ def enter_private_netns():
     os.execvpe(unshare[0], unshare + ["--", sys.executable] + sys.argv, env)
 
 
-def build_guest(name="e2e-vm-guest", scripts=None):
-    """Builds (or reuses) the test guest in BUILD/name with the guest test scripts
-    ({file name: text}; default serve-http.sh); returns its directory. The scripts live
-    at fixed paths in the build tree so make-guest.sh's cache hits; a test with its own
-    scripts uses its own name, so caches don't fight."""
-    scripts = scripts if scripts is not None else {"serve-http.sh": SERVE_HTTP}
+def build_guest(name="e2e-vm-guest", scripts=None, modules=()):
+    """Builds (or reuses) a test guest in BUILD/name with the given guest test scripts
+    ({file name: text}; default: serve-http.sh) and extra kernel modules; returns its
+    directory. The scripts live at fixed paths in the build tree so make-guest.sh's cache hits."""
     outdir = os.path.join(BUILD, name)
     os.makedirs(outdir, exist_ok=True)
-    command = [os.path.join(SOURCE, "tools", "make-guest.sh")]
-    for file_name, text in scripts.items():
+    argv = [os.path.join(SOURCE, "tools", "make-guest.sh")]
+    for file_name, text in (scripts if scripts is not None else {"serve-http.sh": SERVE_HTTP}).items():
         script = os.path.join(outdir, file_name)
         if not os.path.exists(script) or open(script).read() != text:
             with open(script, "w") as f:
                 f.write(text)
-        command += ["--test", script]
-    subprocess.run(command + [outdir], check=True, stdout=subprocess.DEVNULL)
+        argv += ["--test", script]
+    if modules:
+        argv += ["--modules", ",".join(modules)]
+    subprocess.run(argv + [outdir], check=True, stdout=subprocess.DEVNULL)
     return outdir
+
+
+def start_usernetd_vfkit(socket_path, *args):
+    """usernetd listening for vfkit datagrams on socket_path (plus args); returned once the
+    socket exists. The caller terminates it."""
+    daemon = subprocess.Popen([USERNETD, "--listen-vfkit", "unixgram://" + socket_path] + list(args),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(socket_path):
+        if time.monotonic() > deadline or daemon.poll() is not None:
+            daemon.kill()
+            fail("usernetd did not create %s" % socket_path)
+        time.sleep(0.05)
+    return daemon
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -153,23 +167,34 @@ def guest_cmdline(tests, args, end="poweroff"):
 class Vm:
     """usernet-vm running the test guest; console (QEMU's stdout) and log (stderr) kept."""
 
-    def __init__(self, guest, cmdline, devices, extra=(), memory=128, legacy_boot=False, wrapper=(), env=None):
-        """legacy_boot: vfkit's deprecated --kernel/--initrd/--kernel-cmdline, not --bootloader;
-        wrapper: words before usernet-vm (e.g. setpriv to run it as another user);
+    def __init__(self, guest, cmdline, devices, extra=(), memory=128, bootloader=None, legacy_boot=False,
+                 pass_fds=(), fd_map=None, wrapper=(), env=None):
+        """Boots guest's PVH vmlinux with cmdline, or the given --bootloader (e.g. efi,...;
+        cmdline is then unused). legacy_boot: vfkit's deprecated --kernel/--initrd/
+        --kernel-cmdline instead of --bootloader. pass_fds: descriptors usernet-vm inherits
+        (fd=N) under their own numbers; fd_map {number in usernet-vm: descriptor here}:
+        inherited under other numbers (a shell moves them, then execs usernet-vm in its
+        place). wrapper: words before usernet-vm (e.g. setpriv to run it as another user);
         env: its environment (default: ours)."""
         kernel, initrd = os.path.join(guest, "vmlinux"), os.path.join(guest, "initramfs.cpio.gz")
         if legacy_boot:
             boot = ["--kernel", kernel, "--initrd", initrd, "--kernel-cmdline", cmdline]
         else:
-            boot = ["--bootloader", "linux,kernel=%s,initrd=%s,\"cmdline=%s\"" % (kernel, initrd, cmdline)]
+            boot = ["--bootloader", bootloader or "linux,kernel=%s,initrd=%s,\"cmdline=%s\"" % (kernel, initrd, cmdline)]
         argv = list(wrapper) + [USERNET_VM, "--cpus", "1", "--memory", str(memory)] + boot + \
             ["--device", "serial,stdio"]
         for device in devices:
             argv += ["--device", device]
         argv += list(extra)
+        moves = " ".join("%d<&%d %d<&-" % (target, source, source)
+                         for target, source in (fd_map or {}).items() if target != source)
+        if moves:
+            argv = ["sh", "-c", "exec %s; exec \"$@\"" % moves, "sh"] + argv
+        pass_fds = tuple(pass_fds) + tuple((fd_map or {}).values())
         self.started = time.monotonic()
+        self.ended = None
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env)
+                                        stderr=subprocess.PIPE, pass_fds=pass_fds, env=env)
         self.console = b""
         self.log = b""
 
@@ -205,6 +230,10 @@ class Vm:
                 self.kill()
                 fail("usernet-vm did not exit within %d s\n%s" % (timeout, self.report()))
             self._pump(0.5)
+            if self.ended is None and self.process.poll() is not None:
+                self.ended = time.monotonic()
+        if self.ended is None:
+            self.ended = time.monotonic()
         return self.process.returncode
 
     def signal(self, signum):
@@ -279,4 +308,5 @@ def free_port():
 
 
 __all__ = ["BUILD", "SOURCE", "USERNETD", "USERNET_VM", "DnsServer", "HttpServer", "Vm", "build_guest",
-           "enter_private_netns", "fail", "free_port", "guest_cmdline", "http_get", "rest", "signal"]
+           "enter_private_netns", "fail", "free_port", "guest_cmdline", "http_get", "rest", "signal",
+           "start_usernetd_vfkit"]

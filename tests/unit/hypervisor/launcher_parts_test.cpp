@@ -1,8 +1,9 @@
 // The launcher's system-facing parts over real processes and sockets (no QEMU):
 // QemuProcess (fd mapping, exit status, stderr tail), RestServer on a unix socket, and
-// the NIC socket helpers (socketpair, vfkit unixgram hand-off).
+// the NIC socket helpers (socketpair, vfkit unixgram hand-off, inherited fd=N checks).
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "hypervisor/config_error.hpp"
 #include "hypervisor/nic_sockets.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/rest_server.hpp"
@@ -195,6 +197,44 @@ TEST_CASE("connect_unixgram_peer binds next to the peer, connects and sends VFKT
   CHECK(::recv(pair.qemu_end, buffer, sizeof buffer, 0) == 5);
   ::close(pair.launcher_end);
   ::close(pair.qemu_end);
+}
+
+/// The ConfigError message adopt_inherited_dgram_socket throws for fd ("" if none).
+std::string adopt_error(int fd) {
+  try {
+    adopt_inherited_dgram_socket(fd);
+  } catch (const ConfigError& e) {
+    CHECK(e.key() == "fd");
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("adopt_inherited_dgram_socket takes a connected datagram socket and refuses the rest") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) == 0);  // inheritable, like a parent's fd
+  CHECK(adopt_error(pair[0]).empty());
+  CHECK((::fcntl(pair[0], F_GETFD) & FD_CLOEXEC) != 0);  // reaches QEMU only where it is mapped
+  ::close(pair[0]);
+  ::close(pair[1]);
+
+  const int unconnected = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  CHECK(adopt_error(unconnected).find("not connected") != std::string::npos);
+  ::close(unconnected);
+
+  int stream[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, stream) == 0);
+  CHECK(adopt_error(stream[0]).find("not a datagram") != std::string::npos);
+  ::close(stream[0]);
+  ::close(stream[1]);
+
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const std::string not_socket = adopt_error(pipe_fds[0]);
+  CHECK(not_socket.find("fd=" + std::to_string(pipe_fds[0]) + ": not a socket") != std::string::npos);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  CHECK(adopt_error(pipe_fds[0]).find("no such descriptor") != std::string::npos);  // closed now
 }
 
 TEST_CASE("RestServer on TCP 127.0.0.1") {

@@ -110,19 +110,22 @@ TEST_CASE("embedded virtio-net uses the launcher's socketpair fd (stream or dgra
   CHECK(values_of(argv, "-device") == std::vector<std::string>{"virtio-net-pci,netdev=net0,romfile="});
 }
 
-TEST_CASE("unixgram virtio-net uses the connected socket; nat uses slirp; fd=N is used as is") {
+TEST_CASE("unixgram virtio-net and fd=N use the descriptors the launcher mapped; nat uses slirp") {
   auto rt = runtime();
-  rt.net_fds = {{9, NetFdKind::dgram}};
+  // fd=4 in the launcher reaches QEMU as its descriptor 10 (the launcher maps it like its
+  // own sockets, so N can never collide with them).
+  rt.net_fds = {{9, NetFdKind::dgram}, {10, NetFdKind::dgram}};
   const auto argv = build_qemu_argv(
       config_with({"virtio-net,nat", "virtio-net,unixSocketPath=/gv.sock", "virtio-net,fd=4"}), rt);
   CHECK(values_of(argv, "-netdev") == std::vector<std::string>{"user,id=net0",
                                                                "dgram,id=net1,local.type=fd,local.str=9",
-                                                               "dgram,id=net2,local.type=fd,local.str=4"});
+                                                               "dgram,id=net2,local.type=fd,local.str=10"});
   CHECK(values_of(argv, "-device").size() == 3);
 }
 
 TEST_CASE("virtio-net needing a socket fails clearly when the launcher prepared none, or too many") {
   CHECK(error_key(config_with({"virtio-net"}), runtime()) == "virtio-net");
+  CHECK(error_key(config_with({"virtio-net,fd=4"}), runtime()) == "virtio-net");
   auto rt = runtime();
   rt.net_fds = {{5, NetFdKind::stream}};
   CHECK(error_key(config_with({"virtio-net,nat"}), rt) == "virtio-net");
