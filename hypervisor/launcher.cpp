@@ -56,6 +56,23 @@ vsock::VhostUserVsockConfig vsock_config_for(const VmConfig& config, const std::
   return vsock;
 }
 
+/// The least guest RAM OVMF boots our test guest's unified kernel image with; with 128 MiB
+/// it page-faults while starting the kernel and the VM hangs without a message.
+constexpr std::uint64_t kEfiMinimumMemoryMiB = 192;
+
+/// EFI boot needs OVMF's code (package ovmf) and enough RAM; the firmware's own failures
+/// are silent hangs, so they are caught here. Throws ConfigError.
+void check_efi_boot(const VmConfig& config, const std::string& efi_code) {
+  if (!config.bootloader || !std::holds_alternative<EfiBootloader>(*config.bootloader)) return;
+  if (!std::filesystem::exists(efi_code)) {
+    throw ConfigError("efi", "efi bootloader: no OVMF firmware at " + efi_code + " (install package ovmf)");
+  }
+  if (config.memory_mib < kEfiMinimumMemoryMiB) {
+    spdlog::warn("efi bootloader with {} MiB: OVMF has been seen to hang below {} MiB (use --memory 256)",
+                 config.memory_mib, kEfiMinimumMemoryMiB);
+  }
+}
+
 /// efi,variable-store=V,create: copies the OVMF template to V when V does not exist yet.
 void create_efi_variable_store(const VmConfig& config) {
   const auto* efi = config.bootloader ? std::get_if<EfiBootloader>(&*config.bootloader) : nullptr;
@@ -364,6 +381,7 @@ struct Launcher::State {
     std::vector<int> child_fds;
     std::vector<std::string> argv;
     try {
+      check_efi_boot(options.vm, runtime.efi_code);
       create_efi_variable_store(options.vm);
       prepare_nics(runtime, child_fds);
       prepare_ignition();
