@@ -54,6 +54,9 @@ po::options_description describe_options() {
       ("guest-expose", "let guests expose ports on the host's 127.0.0.1 through http://GATEWAY/services/forwarder/expose")
       ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
       ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
+      ("notification", po::value<std::string>(),
+       "unix:///PATH: send gvproxy's JSON events (ready, connection_established/closed with the VM's MAC, "
+       "hypervisor_error) to this socket, one connection each")
       ("no-dhcp", "do not serve DHCP")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
@@ -141,6 +144,12 @@ DaemonOptions build(const po::variables_map& vm) {
     throw BadOption("--ssh-port: must be between 1024 and 65535, or -1 to disable");
   o.guest_expose = vm.count("guest-expose") > 0;
   if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
+  if (vm.count("notification")) {
+    const auto url = vm["notification"].as<std::string>();
+    if (!url.starts_with("unix://") || url.size() == 7 || url.size() - 7 >= 108)
+      throw BadOption("--notification: '" + url + "' is not unix:///PATH (a socket path of at most 107 bytes)");
+    o.notification = url.substr(7);
+  }
   o.dhcp.enabled = vm.count("no-dhcp") == 0;
   o.dhcp.lease_time_s = vm["dhcp-lease-time"].as<unsigned>();
   if (o.dhcp.lease_time_s < 60) throw BadOption("--dhcp-lease-time: must be at least 60 seconds");

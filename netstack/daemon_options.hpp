@@ -35,6 +35,7 @@ struct DaemonOptions {
   bool ssh_port_given = false;        // an explicit --ssh-port makes a bind failure fatal
   bool guest_expose = false;          // the in-guest API may expose ports on 127.0.0.1
   std::string pcap;                   // --pcap FILE
+  std::string notification;           // --notification unix:///PATH (gvproxy's events; empty: none)
 };
 
 /// What main() should do after parsing.

@@ -18,7 +18,8 @@ struct GvproxySettings {
   std::vector<std::string> forward_sock, forward_dest, forward_user, forward_identity;
   std::vector<std::string> zones, search, forwards, nat, leases;
   bool stdio = false, link_local = false;
-  std::optional<std::string> mtu, ssh_port, pid_file, log_file, pcap, subnet, gateway_ip, host_ip, log_level;
+  std::optional<std::string> mtu, ssh_port, pid_file, log_file, pcap, subnet, gateway_ip, host_ip, log_level,
+      notification;
 };
 
 /// Thrown for anything we cannot translate; the message is the user's one line.
@@ -190,8 +191,9 @@ GvproxySettings read_config(const std::string& text) {
     if (root["pid-file"]) s.pid_file = scalar(root["pid-file"], "pid-file");
     if (root["log-file"]) s.log_file = scalar(root["log-file"], "log-file");
     if (yaml_bool(root["ec2-metadata-access"], "ec2-metadata-access")) s.link_local = true;
-    if (root["notification"] && !scalar(root["notification"], "notification").empty())
-      throw Untranslatable("config: notification sockets are not supported");
+    if (root["notification"]) {
+      if (auto v = scalar(root["notification"], "notification"); !v.empty()) s.notification = v;
+    }
     if (const auto interfaces = root["interfaces"]; interfaces && !interfaces.IsNull()) {
       if (!interfaces.IsMap()) throw Untranslatable("config: interfaces must be a map");
       auto one = [&](const char* key) {
@@ -250,6 +252,7 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
   maybe("--log-file", s.log_file);
   maybe("--log-level", s.log_level);
   maybe("--pcap", s.pcap);
+  maybe("--notification", s.notification);
   if (s.link_local) out.push_back("--allow-link-local");
   each("--dns-zone", s.zones);
   each("--dns-search", s.search);
@@ -286,7 +289,8 @@ void apply_flag(GvproxySettings& s, const std::string& name, const std::string& 
       {"mtu", &GvproxySettings::mtu},           {"ssh-port", &GvproxySettings::ssh_port},
       {"pid-file", &GvproxySettings::pid_file}, {"log-file", &GvproxySettings::log_file},
       {"pcap", &GvproxySettings::pcap},         {"subnet", &GvproxySettings::subnet},
-      {"gatewayIP", &GvproxySettings::gateway_ip}, {"hostIP", &GvproxySettings::host_ip}};
+      {"gatewayIP", &GvproxySettings::gateway_ip}, {"hostIP", &GvproxySettings::host_ip},
+      {"notification", &GvproxySettings::notification}};
   if (auto it = lists.find(name); it != lists.end()) return (s.*(it->second)).push_back(value);
   if (auto it = singles.find(name); it != singles.end()) {
     s.*(it->second) = value;
@@ -294,7 +298,6 @@ void apply_flag(GvproxySettings& s, const std::string& name, const std::string& 
   }
   if (name == "listen-stdio") s.stdio = !value.empty();
   else if (name == "listen-vpnkit") throw Untranslatable("-listen-vpnkit: the vpnkit transport is not supported");
-  else if (name == "notification") throw Untranslatable("-notification: notification sockets are not supported");
   else if (name == "deviceIP") throw Untranslatable("-deviceIP: not supported (the first guest is the subnet's second address)");
 }
 

@@ -4,8 +4,7 @@
 // two dashes) and its YAML -config file become usernetd options, which
 // parse_daemon_options then validates as usual.
 //
-// Differences kept on purpose: -listen-vpnkit and -notification are refused (not
-// implemented); a fatal error exits non-zero (gvproxy exits 0); guests may expose ports
+// Differences kept on purpose: -listen-vpnkit is refused (not implemented); a fatal error exits non-zero (gvproxy exits 0); guests may expose ports
 // through the in-guest API only with usernetd's --guest-expose.
 #pragma once
 

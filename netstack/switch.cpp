@@ -12,13 +12,17 @@ std::size_t Switch::MacHash::operator()(const MacAddress& m) const noexcept {
 
 PortId Switch::attach(SwitchPort& port) {
   const PortId id = next_id_++;
-  ports_.emplace(id, Entry{&port, {}});
+  ports_.emplace(id, Entry{&port, {}, std::nullopt});
   return id;
 }
 
 void Switch::detach(PortId id) {
-  ports_.erase(id);
+  auto it = ports_.find(id);
+  if (it == ports_.end()) return;
+  const auto first_source = it->second.first_source;
+  ports_.erase(it);
   std::erase_if(mac_to_port_, [id](const auto& item) { return item.second == id; });
+  if (first_source && port_events_) port_events_(id, *first_source, false);
 }
 
 const PortCounters* Switch::counters(PortId id) const {
@@ -77,6 +81,10 @@ bool Switch::receive(PortId from, ByteSpan frame) {
   counters.rx_frames++;
   counters.rx_bytes += frame.size();
   mac_to_port_[src] = from;
+  if (!it->second.first_source) {
+    it->second.first_source = src;
+    if (port_events_) port_events_(from, src, true);
+  }
   if (observer_) observer_(frame);
 
   const MacAddress dst = frame_destination(frame);

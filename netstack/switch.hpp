@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,10 +67,17 @@ class Switch {
   /// Observer for every frame the switch accepts (pcap capture). Empty to disable.
   void set_observer(std::function<void(ByteSpan)> observer) { observer_ = std::move(observer); }
 
+  /// Port life events for gvproxy's notifications: `up` with the source MAC of the first
+  /// valid frame a port delivers (the VM is really there), and `up == false` with that
+  /// MAC when such a port detaches. Ports that never sent a frame report nothing.
+  using PortEventObserver = std::function<void(PortId, const MacAddress& first_source, bool up)>;
+  void set_port_event_observer(PortEventObserver observer) { port_events_ = std::move(observer); }
+
  private:
   struct Entry {
     SwitchPort* port;
     PortCounters counters;
+    std::optional<MacAddress> first_source;  // set by the first valid frame
   };
   struct MacHash {
     std::size_t operator()(const MacAddress& m) const noexcept;
@@ -82,6 +90,7 @@ class Switch {
   std::unordered_map<MacAddress, PortId, MacHash> mac_to_port_;
   SwitchCounters totals_;
   std::function<void(ByteSpan)> observer_;
+  PortEventObserver port_events_;
 };
 
 }  // namespace usernet

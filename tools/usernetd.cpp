@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "netstack/api_guest_listener.hpp"
+#include "netstack/notification_sender.hpp"
 #include "netstack/api_routes.hpp"
 #include "netstack/daemon_options.hpp"
 #include "netstack/gateway_dhcp.hpp"
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
   std::optional<usernet::Transports> transports;
   std::unique_ptr<usernet::ApiGuestListener> guest_api;
   std::optional<usernet::MemoryTrimmer> trimmer;
+  usernet::NotificationSender notifications(options.notification);
   try {
     network.emplace(loop, options.network);
     if (options.dhcp.enabled) {
@@ -211,7 +213,19 @@ int main(int argc, char** argv) {
     trimmer.emplace(loop);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
+    notifications.send(usernet::NotificationType::hypervisor_error);
     return 1;
+  }
+  if (notifications.enabled()) {
+    // Every port but the gateway's is a VM (or a TAP peer); gvproxy reports those.
+    network->network_switch().set_port_event_observer(
+        [&notifications, gateway = options.network.gateway_mac](usernet::PortId, const usernet::MacAddress& mac,
+                                                               bool up) {
+          if (mac == gateway) return;
+          notifications.send(up ? usernet::NotificationType::connection_established
+                                : usernet::NotificationType::connection_closed,
+                             mac);
+        });
   }
   if (!options.pid_file.empty()) {
     std::ofstream(options.pid_file) << getpid() << "\n";
@@ -230,8 +244,11 @@ int main(int argc, char** argv) {
   spdlog::info("usernetd {} ready: gateway {} subnet {} mtu {}", USERNET_VERSION,
                usernet::format_ipv4(options.network.gateway_ip), options.network.subnet.to_string(),
                options.network.mtu);
+  notifications.send(usernet::NotificationType::ready);
   uv_run(loop, UV_RUN_DEFAULT);
 
+  // No port events while shutting down: detaching ports then is not a VM leaving.
+  network->network_switch().set_port_event_observer(nullptr);
   // Tear down in reverse order, then let libuv run the close callbacks.
   trimmer.reset();
   guest_api.reset();

@@ -2,10 +2,12 @@
 (gvisor-tap-vsock's GvproxyCommand.ToCmdline order, and a CRC-style -config YAML) serves
 a guest: the guest namespace's TAP is relayed to the -listen-qemu socket the way QEMU's
 `-netdev stream` does (4-byte big-endian length), gets its DHCP lease, resolves the
-configured zones, and its sshd port is reachable through -ssh-port. Unknown flags exit 2;
-a fatal error exits non-zero."""
+configured zones, and its sshd port is reachable through -ssh-port. -notification sends
+gvproxy's JSON events. Unknown flags exit 2; a fatal error exits non-zero."""
 import json
 import os
+import socket
+import struct
 import sys
 import tempfile
 import unittest
@@ -179,6 +181,45 @@ class GvproxyCompat(unittest.TestCase):
         # With -config, gvproxy's default 2222 forward is not installed.
         self.assertNotIn("127.0.0.1:2222", self.net.host.run(["ss", "-ltn"]).stdout)
         self.assertEqual(self.net.stop(proc), 0)
+
+    def test_notifications(self):
+        """-notification (gvproxy v0.8.8+): "ready" once listening, connection_established and
+        connection_closed with the VM's MAC around a QEMU client's life, and hypervisor_error
+        when a listener cannot start. One connection per JSON line."""
+        path = os.path.join(self.dir, "notify.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(8)
+        listener.settimeout(20)
+
+        def next_event():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                data = b""
+                while chunk := conn.recv(4096):
+                    data += chunk
+            self.assertTrue(data.endswith(b"\n"), data)
+            return json.loads(data)
+
+        try:
+            proc = self.start_gvproxy(["-listen-qemu", f"unix://{self.qemu}", "-notification", f"unix://{path}",
+                                       "-ssh-port", "-1"])
+            self.assertEqual(next_event(), {"notification_type": "ready"})
+            mac = "02:00:5e:10:00:42"
+            frame = b"\xff" * 6 + bytes.fromhex(mac.replace(":", "")) + b"\x08\x06" + bytes(46)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as vm:
+                vm.connect(self.qemu)
+                vm.sendall(struct.pack("!I", len(frame)) + frame)
+                self.assertEqual(next_event(), {"notification_type": "connection_established", "mac_address": mac})
+            self.assertEqual(next_event(), {"notification_type": "connection_closed", "mac_address": mac})
+            self.net.stop(proc)
+            fatal = self.net.host.run(gvproxy("-listen-qemu", "unix:///nonexistent-dir/qemu.sock",
+                                              "-notification", f"unix://{path}"), check=False, timeout=30)
+            self.assertNotEqual(fatal.returncode, 0)
+            self.assertEqual(next_event(), {"notification_type": "hypervisor_error"})
+        finally:
+            listener.close()
 
     def test_unknown_flag_and_fatal_errors(self):
         bad = self.net.host.run(gvproxy("-listen-qemu", f"unix://{self.qemu}", "-no-such-flag"), check=False)

@@ -77,6 +77,15 @@ TEST_CASE("unknown flags, missing values and unsupported transports fail with on
   CHECK(version.message.starts_with("gvproxy version"));
 }
 
+TEST_CASE("-notification and the YAML notification key become --notification") {
+  auto t = translate_gvproxy_command_line({"-listen-vfkit", "unixgram:///v", "-notification", "unix:///run/n.sock"});
+  REQUIRE(t.action == GvproxyTranslation::Action::run);
+  CHECK(t.args == Strings{"--listen-vfkit", "unixgram:///v", "--notification", "unix:///run/n.sock"});
+  Strings out;
+  CHECK_FALSE(translate_gvproxy_config("notification: unix:///run/y.sock\n", out).has_value());
+  CHECK(out == Strings{"--notification", "unix:///run/y.sock"});
+}
+
 TEST_CASE("YAML config: gvproxy's legacy defaults translate to nothing beyond our defaults") {
   const std::string legacy = R"(log-level: info
 stack:

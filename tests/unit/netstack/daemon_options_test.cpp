@@ -34,6 +34,17 @@ TEST_CASE("a new subnet moves the derived addresses with it") {
   CHECK(format_ipv4(r.options.network.first_guest_ip) == "10.0.2.2");
 }
 
+TEST_CASE("--notification takes unix:///PATH only") {
+  auto ok = parse({"--tap", "t", "--notification", "unix:///run/podman/n.sock"});
+  REQUIRE(ok.action == ParsedDaemonOptions::Action::run);
+  CHECK(ok.options.notification == "/run/podman/n.sock");
+  for (const char* bad : {"/run/n.sock", "unix://", "tcp://127.0.0.1:1"}) {
+    auto r = parse({"--tap", "t", "--notification", bad});
+    CHECK(r.action == ParsedDaemonOptions::Action::fail);
+    CHECK(r.message.find("--notification") != std::string::npos);
+  }
+}
+
 TEST_CASE("bad values fail with a line naming the flag") {
   struct Case {
     std::vector<const char*> args;

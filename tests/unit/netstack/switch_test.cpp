@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <tuple>
 #include <vector>
 
 #include "netstack/switch.hpp"
@@ -113,4 +114,29 @@ TEST_CASE("MAC text round trip") {
   CHECK(format_mac(*mac) == "5a:94:ef:e4:0c:ee");
   CHECK_FALSE(parse_mac("5a:94:ef:e4:0c"));
   CHECK_FALSE(parse_mac("5a:94:ef:e4:0c:eg"));
+}
+
+TEST_CASE("port events: up with the first valid frame's source, down on detach; silent ports say nothing") {
+  Switch sw(1514);
+  RecordingPort p1, p2, p3;
+  std::vector<std::tuple<PortId, MacAddress, bool>> events;
+  sw.set_port_event_observer([&](PortId id, const MacAddress& mac, bool up) { events.emplace_back(id, mac, up); });
+  auto id1 = sw.attach(p1);
+  auto id2 = sw.attach(p2);
+  auto id3 = sw.attach(p3);
+  CHECK_FALSE(sw.receive(id1, std::vector<std::uint8_t>(10, 0)));  // runt: not a VM frame
+  CHECK(events.empty());
+  CHECK(sw.receive(id1, frame(B, A)));
+  CHECK(sw.receive(id1, frame(B, C)));  // later sources do not repeat the event
+  REQUIRE(events.size() == 1);
+  CHECK(events[0] == std::make_tuple(id1, A, true));
+  sw.detach(id3);  // never sent a frame
+  CHECK(events.size() == 1);
+  CHECK(sw.receive(id2, frame(A, B)));
+  sw.detach(id1);
+  REQUIRE(events.size() == 3);
+  CHECK(events[1] == std::make_tuple(id2, B, true));
+  CHECK(events[2] == std::make_tuple(id1, A, false));
+  sw.detach(id1);  // twice: nothing more
+  CHECK(events.size() == 3);
 }

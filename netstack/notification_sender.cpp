@@ -1,0 +1,59 @@
+#include "netstack/notification_sender.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace usernet {
+
+std::string_view notification_type_name(NotificationType type) {
+  switch (type) {
+    case NotificationType::ready: return "ready";
+    case NotificationType::connection_established: return "connection_established";
+    case NotificationType::connection_closed: return "connection_closed";
+    case NotificationType::hypervisor_error: return "hypervisor_error";
+  }
+  return "unknown";
+}
+
+std::string format_notification(NotificationType type, const std::optional<MacAddress>& mac) {
+  std::string line = "{\"notification_type\":\"" + std::string(notification_type_name(type)) + "\"";
+  if (mac) line += ",\"mac_address\":\"" + format_mac(*mac) + "\"";
+  return line + "}\n";
+}
+
+// A unix stream connect never waits: it succeeds, or fails at once (no listener, full
+// backlog). The line is far below the socket buffer, so one non-blocking send suffices.
+bool NotificationSender::send(NotificationType type, const std::optional<MacAddress>& mac) {
+  if (path_.empty()) return false;
+  const std::string line = format_notification(type, mac);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path_.data(), std::min(path_.size(), sizeof(address.sun_path) - 1));
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  bool sent = false;
+  int error = 0;
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+    sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(line.size());
+  }
+  if (!sent) error = errno;
+  if (fd >= 0) ::close(fd);
+  if (sent) {
+    spdlog::debug("notification {} sent to {}", notification_type_name(type), path_);
+    return true;
+  }
+  if (dropped_++ == 0) {
+    spdlog::warn("notification {} not delivered to {}: {} (further failures logged at debug level)",
+                 notification_type_name(type), path_, std::strerror(error));
+  } else {
+    spdlog::debug("notification {} dropped: {}", notification_type_name(type), std::strerror(error));
+  }
+  return false;
+}
+
+}  // namespace usernet
