@@ -21,6 +21,9 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024 - 1;  // tcp_write takes a u16 length
 constexpr int kMaxReadsPerEvent = 16;
 constexpr std::size_t kMaxIov = 256;
+/// How long a small guest segment waits for the host's answer to carry its ACK. Far below
+/// the guest's tail-loss probe timeout (>= 10 ms), far above a local round trip.
+constexpr std::uint64_t kDeferredAckMs = 1;
 // Resume reading the host once this much lwIP send buffer is free again.
 constexpr std::size_t kResumeThreshold = TCP_SND_BUF / 4;
 constexpr std::uint16_t kQueueReserve = 16;  // pbufs kept free in lwIP's send queue
@@ -94,7 +97,7 @@ err_t TcpRelay::on_guest_acked(void* arg, tcp_pcb*, u16_t) {
     std::vector<std::uint8_t> pending;
     pending.swap(self->stash_);
     self->push_to_guest(pending.data(), pending.size());
-    tcp_output(self->pcb_);
+    self->output_to_guest();
   }
   spdlog::trace("tcp {}: guest acked, sndbuf {} queue {} paused {}", self->label_, send_space(self->pcb_),
                 tcp_sndqueuelen(self->pcb_), self->host_paused_);
@@ -123,6 +126,7 @@ void TcpRelay::on_guest_error(void* arg, err_t err) {
 void TcpRelay::flush_to_host() {
   dirty_ = false;
   if (retired_ || fd_ < 0) return;
+  std::size_t flushed = 0;  // guest bytes written to the host this turn
   while (!to_host_.empty()) {
     iovec iov[kMaxIov];
     std::size_t count = 0;
@@ -147,6 +151,7 @@ void TcpRelay::flush_to_host() {
       return;
     }
     std::size_t written = static_cast<std::size_t>(n);
+    flushed += written;
     group_.counters().bytes_to_host += written;
     acknowledge_to_guest(written);
     while (written > 0) {
@@ -168,18 +173,46 @@ void TcpRelay::flush_to_host() {
     }
   }
   want_host_writable_ = false;
-  // Acknowledge what arrived this turn now rather than on lwIP's 250 ms delayed-ACK
-  // timer: a guest that waits that long fires tail-loss probes and retransmits.
-  if (pcb_ != nullptr && (pcb_->flags & TF_ACK_DELAY)) {
-    tcp_set_flags(pcb_, TF_ACK_NOW);
-    tcp_output(pcb_);
-  }
+  ack_received_data(flushed);
   if (guest_eof_ && !host_write_shut_) {
     ::shutdown(fd_, SHUT_WR);
     host_write_shut_ = true;
   }
   update_watch();
   maybe_finish();
+}
+
+void TcpRelay::ack_now() {
+  ack_due_ms_ = 0;
+  if (pcb_ == nullptr || !(pcb_->flags & TF_ACK_DELAY)) return;
+  tcp_set_flags(pcb_, TF_ACK_NOW);
+  tcp_output(pcb_);
+}
+
+// lwIP itself ACKs every second segment at once and holds a lone one for its 250 ms timer,
+// long enough for the guest to fire tail-loss probes. A full segment (bulk data) is ACKed
+// at the end of this turn; a small one (a request) waits up to kDeferredAckMs, by which
+// time the host's answer usually carries the ACK: one frame per round trip, not two.
+void TcpRelay::ack_received_data(std::size_t received) {
+  if (pcb_ == nullptr || !(pcb_->flags & TF_ACK_DELAY)) {
+    ack_due_ms_ = 0;
+    return;
+  }
+  if (received >= pcb_->mss) {
+    ack_now();
+    return;
+  }
+  if (ack_due_ms_ == 0) ack_due_ms_ = uv_now(group_.loop()) + kDeferredAckMs;
+  if (!ack_deferred_) {
+    ack_deferred_ = true;
+    group_.defer_ack(this);
+  }
+}
+
+// Data to the guest carries the pending ACK; a later small segment starts a new wait.
+void TcpRelay::output_to_guest() {
+  tcp_output(pcb_);
+  if (!(pcb_->flags & TF_ACK_DELAY)) ack_due_ms_ = 0;
 }
 
 void TcpRelay::acknowledge_to_guest(std::size_t bytes) {
@@ -245,7 +278,7 @@ void TcpRelay::read_from_host() {
     return;
   }
   if (pcb_ == nullptr) return;
-  if (wrote) tcp_output(pcb_);
+  if (wrote) output_to_guest();
   update_watch();
   maybe_finish();
 }
@@ -299,7 +332,8 @@ void TcpRelay::retire() {
 
 TcpRelayGroup::TcpRelayGroup(uv_loop_t* loop, EndOfTurn& end_of_turn)
     : loop_(loop), end_of_turn_(end_of_turn),
-      token_(end_of_turn.add(EndOfTurn::kNatFlush, [this] { on_end_of_turn(); })) {}
+      token_(end_of_turn.add(EndOfTurn::kNatFlush, [this] { on_end_of_turn(); })),
+      ack_timer_(loop, [this] { on_ack_timer(); }) {}
 
 TcpRelayGroup::~TcpRelayGroup() {
   end_of_turn_.remove(token_);
@@ -330,9 +364,34 @@ void TcpRelayGroup::on_end_of_turn() {
     for (TcpRelay* relay : batch) relay->flush_to_host();
   }
   if (retired_count_ > 0) {
+    std::erase_if(deferred_acks_, [](const TcpRelay* r) { return r->retired_; });
     std::erase_if(relays_, [](const std::unique_ptr<TcpRelay>& r) { return r->retired_; });
     retired_count_ = 0;
   }
+}
+
+void TcpRelayGroup::defer_ack(TcpRelay* relay) {
+  deferred_acks_.push_back(relay);
+  if (deferred_acks_.size() == 1) ack_timer_.start(kDeferredAckMs);
+}
+
+// ACKs what the host's answers did not carry in time; relays whose wait restarted stay
+// listed and the timer is re-armed for the earliest of them.
+void TcpRelayGroup::on_ack_timer() {
+  const std::uint64_t now = uv_now(loop_);
+  std::uint64_t next_due = 0;
+  std::vector<TcpRelay*> due;
+  std::erase_if(deferred_acks_, [&](TcpRelay* relay) {
+    if (!relay->retired_ && relay->ack_due_ms_ != 0 && relay->ack_due_ms_ > now) {
+      next_due = next_due == 0 ? relay->ack_due_ms_ : std::min(next_due, relay->ack_due_ms_);
+      return false;
+    }
+    relay->ack_deferred_ = false;
+    if (!relay->retired_ && relay->ack_due_ms_ != 0) due.push_back(relay);
+    return true;
+  });
+  for (TcpRelay* relay : due) relay->ack_now();
+  if (next_due != 0) ack_timer_.start(next_due - now);
 }
 
 }  // namespace usernet

@@ -61,6 +61,13 @@ class TcpRelay {
   void read_from_host();
   bool push_to_guest(const std::uint8_t* data, std::size_t length);
   void acknowledge_to_guest(std::size_t bytes);
+  /// Sends the ACK lwIP holds back (TF_ACK_DELAY) right away.
+  void ack_now();
+  /// At the end of a turn: ACK a full segment at once, a smaller one after a short delay
+  /// (so the host's answer can carry it), never lwIP's 250 ms.
+  void ack_received_data(std::size_t received);
+  /// tcp_output for data to the guest; notes whether it carried the pending ACK.
+  void output_to_guest();
   void update_watch();
   void maybe_finish();
   void fail_from_host();
@@ -83,6 +90,8 @@ class TcpRelay {
   bool want_host_writable_ = false;  // a writev was partial
   bool dirty_ = false;
   bool retired_ = false;
+  bool ack_deferred_ = false;         // listed in the group's deferred-ACK list
+  std::uint64_t ack_due_ms_ = 0;      // loop time by which a held-back ACK goes out; 0: none
   friend class TcpRelayGroup;
 };
 
@@ -105,6 +114,8 @@ class TcpRelayGroup {
   void mark_dirty(TcpRelay* relay);
   void retire(TcpRelay* relay);
   void on_end_of_turn();
+  void defer_ack(TcpRelay* relay);
+  void on_ack_timer();
 
   uv_loop_t* loop_;
   EndOfTurn& end_of_turn_;
@@ -113,6 +124,8 @@ class TcpRelayGroup {
   std::vector<TcpRelay*> dirty_;
   std::size_t retired_count_ = 0;
   TcpRelayCounters counters_;
+  std::vector<TcpRelay*> deferred_acks_;  // relays owing the guest a small-segment ACK
+  Timer ack_timer_;
   friend class TcpRelay;
 };
 

@@ -121,6 +121,24 @@ for i in range(5):
 print(done)"""], timeout=60).stdout.strip()
         self.assertEqual(out, "5")
 
+    def test_request_response_carries_the_ack_in_the_answer(self):
+        # 200 one-byte request/response round trips: the echo's data frame carries the ACK
+        # of each request, so the guest receives about one frame per round trip, not an
+        # ACK frame and then a data frame.
+        out = self.net.guest.run([sys.executable, "-c", f"""
+import socket
+def frames():
+    return int(open("/sys/class/net/tap0/statistics/rx_packets").read())
+s = socket.create_connection(("{HOST_ALIAS}", 9003), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.sendall(b"x"); s.recv(1)
+before = frames()
+for i in range(200):
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+print(frames() - before)"""], timeout=60).stdout.strip()
+        self.assertLessEqual(int(out), 260, "frames to the guest for 200 round trips")
+
     def test_pid_file_names_the_daemon(self):
         with open(self.pid_file) as f:
             self.assertEqual(int(f.read()), self.usernetd.pid)
