@@ -8,22 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "netstack/text_file.hpp"
 
 namespace usernet {
-
-namespace {
-
-/// The whole of a small text file, or "" when it cannot be read.
-std::string read_text(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 bool cpuinfo_has_virtualization(std::string_view cpuinfo) {
   std::size_t start = 0;
@@ -64,7 +52,7 @@ KvmFacts probe_kvm() {
     if (vm >= 0) ::close(vm);
     ::close(kvm);
   }
-  facts.hardware_virtualization = cpuinfo_has_virtualization(read_text("/proc/cpuinfo"));
+  facts.hardware_virtualization = cpuinfo_has_virtualization(read_text_file("/proc/cpuinfo").value_or(""));
   struct stat info {};
   facts.paravirtual_only = ::stat("/sys/module/kvm_pvm", &info) == 0;
   return facts;

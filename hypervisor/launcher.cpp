@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <set>
 
 #include "hypervisor/config_error.hpp"
@@ -27,6 +26,7 @@
 #include "hypervisor/virtiofsd_process.hpp"
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
+#include "netstack/text_file.hpp"
 #include "netstack/uv_handles.hpp"
 #include "vsock/vhost_user_vsock.hpp"
 
@@ -322,12 +322,10 @@ struct Launcher::State {
   /// with the file, and a virtio-vsock `listen` entry that sends guest port 1024 there.
   void prepare_ignition() {
     if (options.ignition_file.empty()) return;
-    std::ifstream in(options.ignition_file, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (!in) throw ConfigError("ignition", "--ignition: cannot read " + options.ignition_file);
+    auto content = read_text_file(options.ignition_file);
+    if (!content) throw ConfigError("ignition", "--ignition: cannot read " + options.ignition_file);
     const std::string socket = runtime_dir + "/ignition.sock";
-    ignition = std::make_unique<RestServer>(loop, [body = content.str()](const RestRequest& request) {
+    ignition = std::make_unique<RestServer>(loop, [body = std::move(*content)](const RestRequest& request) {
       if (request.method != "GET") return RestResponse{405, "text/plain", "method not allowed\n"};
       spdlog::info("ignition: guest fetched {} ({} bytes)", request.target, body.size());
       return RestResponse{200, "application/vnd.coreos.ignition+json", body};

@@ -12,18 +12,17 @@
 #include <system_error>
 
 #include "hypervisor/config_error.hpp"
+#include "netstack/unix_address.hpp"
 
 namespace usernet {
 
 namespace {
 
-/// Fills a sockaddr_un; throws when the path does not fit.
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) throw std::runtime_error("unix socket path too long: " + path);
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
+/// The sockaddr_un for a path; throws when the path does not fit.
+sockaddr_un checked_unix_address(const std::string& path) {
+  const auto address = unix_address(path);
+  if (!address) throw std::runtime_error("unix socket path too long: " + path);
+  return *address;
 }
 
 /// The directory part of a path ("." when there is none).
@@ -51,11 +50,11 @@ int connect_unixgram_peer(const std::string& peer_path, bool vfkit_magic, std::s
     const std::string dir = directory_of(peer_path);
     local_path = dir + "/usernet-vm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock";
     ::unlink(local_path.c_str());
-    const sockaddr_un local = unix_address(local_path);
+    const sockaddr_un local = checked_unix_address(local_path);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
       throw std::runtime_error("bind " + local_path + ": " + std::strerror(errno));
     }
-    const sockaddr_un peer = unix_address(peer_path);
+    const sockaddr_un peer = checked_unix_address(peer_path);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof peer) != 0) {
       throw std::runtime_error("virtio-net: cannot reach " + peer_path + ": " + std::strerror(errno));
     }

@@ -19,6 +19,7 @@
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/qemu_process.hpp"
+#include "netstack/unix_address.hpp"
 
 extern char** environ;
 
@@ -85,14 +86,12 @@ std::string capture_output(const std::vector<std::string>& argv) {
 
 /// A listening unix stream socket at path (replacing a stale file), close-on-exec.
 int listen_unix_socket(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) throw std::runtime_error("socket path too long: " + path);
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const auto address = unix_address(path);
+  if (!address) throw std::runtime_error("socket path too long: " + path);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   ::unlink(path.c_str());
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 1) != 0) {
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0 || ::listen(fd, 1) != 0) {
     const int error = errno;
     ::close(fd);
     throw std::runtime_error("listen on " + path + ": " + std::strerror(error));

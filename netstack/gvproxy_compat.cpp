@@ -1,10 +1,10 @@
 #include "netstack/gvproxy_compat.hpp"
 
+#include "netstack/text_file.hpp"
+
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "netstack/ipv4.hpp"
 
@@ -268,11 +268,9 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
 
 /// Reads a whole file; Untranslatable naming it on failure.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Untranslatable("-config " + path + ": cannot read the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = read_text_file(path);
+  if (!text) throw Untranslatable("-config " + path + ": cannot read the file");
+  return std::move(*text);
 }
 
 /// Applies one command-line flag: lists grow, single values override the config.

@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "netstack/unix_address.hpp"
 
 namespace usernet {
 
@@ -32,13 +32,11 @@ std::string format_notification(NotificationType type, const std::optional<MacAd
 bool NotificationSender::send(NotificationType type, const std::optional<MacAddress>& mac) {
   if (path_.empty()) return false;
   const std::string line = format_notification(type, mac);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path_.data(), std::min(path_.size(), sizeof(address.sun_path) - 1));
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const auto address = unix_address(path_);
+  const int fd = address ? ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
   bool sent = false;
-  int error = 0;
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+  int error = address ? 0 : ENAMETOOLONG;
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == 0) {
     sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(line.size());
   }
   if (!sent) error = errno;

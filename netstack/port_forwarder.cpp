@@ -13,6 +13,7 @@
 
 #include "netstack/host_socket.hpp"
 #include "netstack/lwip_packet_io.hpp"
+#include "netstack/unix_address.hpp"
 #include "netstack/uv_handles.hpp"
 
 extern "C" {
@@ -39,15 +40,13 @@ int open_stream_listener(const ForwardSpec& spec, std::string& error) {
   }
   int rc;
   if (is_unix) {
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    if (spec.local_path.size() >= sizeof sun.sun_path) {
+    const auto sun = unix_address(spec.local_path);
+    if (!sun) {
       ::close(fd);
       error = spec.local_path + ": path too long";
       return -1;
     }
-    std::strcpy(sun.sun_path, spec.local_path.c_str());
-    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun);
+    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun);
     if (rc == 0) ::chmod(spec.local_path.c_str(), 0600);
   } else {
     const int one = 1;

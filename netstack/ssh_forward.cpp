@@ -11,17 +11,17 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "netstack/unix_address.hpp"
+
 namespace usernet {
 
 namespace {
 
-/// The sockaddr_un for a path; throws if the path does not fit.
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sun.sun_path) throw std::runtime_error("--forward-sock '" + path + "': path too long");
-  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
-  return sun;
+/// The sockaddr_un for a --forward-sock path; throws if the path does not fit.
+sockaddr_un forward_sock_address(const std::string& path) {
+  const auto address = unix_address(path);
+  if (!address) throw std::runtime_error("--forward-sock '" + path + "': path too long");
+  return *address;
 }
 
 /// True if `path` is a socket file nobody accepts on (left behind by a crashed daemon).
@@ -30,7 +30,7 @@ bool is_stale_socket(const std::string& path) {
   if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
   const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (probe < 0) return false;
-  const sockaddr_un sun = unix_address(path);
+  const sockaddr_un sun = forward_sock_address(path);
   const bool refused =
       ::connect(probe, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0 && errno == ECONNREFUSED;
   ::close(probe);
@@ -40,7 +40,7 @@ bool is_stale_socket(const std::string& path) {
 /// A listening unix socket with mode 0600 from the start (fchmod before bind, so there
 /// is no moment where others could connect).
 int open_listener(const std::string& path) {
-  const sockaddr_un sun = unix_address(path);
+  const sockaddr_un sun = forward_sock_address(path);
   if (is_stale_socket(path)) ::unlink(path.c_str());
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "netstack/unix_address.hpp"
 #include "vsock/vhost_user_log.hpp"
 #include "vsock/vsock_host_command.hpp"
 
@@ -23,15 +24,6 @@ constexpr std::uint64_t kCommandTimeoutMs = 10000;
 void make_nonblocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
-// Fills a sockaddr_un; false if the path does not fit.
-bool unix_address(const std::string& path, sockaddr_un& addr) {
-  addr = sockaddr_un{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return true;
 }
 }  // namespace
 
@@ -88,11 +80,11 @@ std::unique_ptr<HostStream> UnixHostConnector::connect(std::uint32_t port) {
     vhost::log(vhost::LogLevel::debug, "vsock: guest connect to unmapped port " + std::to_string(port));
     return nullptr;
   }
-  sockaddr_un addr;
-  if (!unix_address(path, addr)) return nullptr;
+  const auto addr = unix_address(path);
+  if (!addr) return nullptr;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return nullptr;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
     vhost::log(vhost::LogLevel::debug, "vsock: guest connect to port " + std::to_string(port) +
                                            ": " + path + ": " + std::strerror(errno));
     ::close(fd);
@@ -126,14 +118,14 @@ UnixHostListener::~UnixHostListener() {
 }
 
 bool UnixHostListener::listen(const std::string& path, std::string& error) {
-  sockaddr_un addr;
-  if (!unix_address(path, addr)) {
+  const auto addr = unix_address(path);
+  if (!addr) {
     error = "socket path too long: " + path;
     return false;
   }
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   ::unlink(path.c_str());
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
       ::listen(listen_fd_, 128) != 0) {
     error = "cannot listen on " + path + ": " + std::strerror(errno);
     return false;
