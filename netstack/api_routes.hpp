@@ -1,4 +1,4 @@
-// The control API's routes (gvproxy-compatible, DESIGN.md "HTTP control API"): one
+// The control API's routes (gvproxy-compatible; see the README): one
 // request in, one response out, no sockets. The transports parse the bytes and serve the
 // same routes on --listen (plus /connect, handled by the transport), on --services, and,
 // restricted to the forwarder routes, on the gateway's port 80 inside the guest network.

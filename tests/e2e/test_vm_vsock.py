@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end (issue 7): usernet-vm's `--device virtio-vsock,port=N,socketURL=P[,listen|connect]`
+"""End-to-end: usernet-vm's `--device virtio-vsock,port=N,socketURL=P[,listen|connect]`
 through its embedded vhost-user-vsock backend, with the real test guest under QEMU/TCG.
 
 - --ignition FILE (vfkit's): the guest's HTTP GET to vsock port 1024 returns the file.

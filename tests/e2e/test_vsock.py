@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""e2e (issue 6): a real Linux guest under QEMU/TCG with vhost-user-vsock-pci served by
+"""e2e: a real Linux guest under QEMU/TCG with vhost-user-vsock-pci served by
 usernet-vsockd (hybrid vsock over unix sockets).
 
 - guest connects to host port 5000 and echoes: 64 MiB each way, SHA-256 equal;

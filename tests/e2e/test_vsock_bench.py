@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark (issue 6): stream throughput host<->guest under QEMU/TCG through
+"""Benchmark: stream throughput host<->guest under QEMU/TCG through
 usernet-vsockd (vhost-user-vsock) beside a virtio-serial port as the reference.
 
 Each direction moves BENCH_BYTES (default 32 MiB; env USERNET_BENCH_MIB) and is timed on

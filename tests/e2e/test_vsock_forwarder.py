@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""e2e (issue 6), the mission path: usernet-forwarder in a QEMU/TCG guest dials its default
+"""e2e, the mission path: usernet-forwarder in a QEMU/TCG guest dials its default
 vsock://2:1024/connect; usernet-vsockd maps guest port 1024 to the unix socket
 <uds-path>_1024 where usernetd listens (`--listen unix://<uds-path>_1024`). The guest's
 TAP gets a DHCP lease from usernetd and fetches a page from the host's 127.0.0.1 through

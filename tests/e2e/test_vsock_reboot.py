@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""e2e (issue 6): a guest reboot (QMP system_reset) under usernet-vsockd. QEMU stops the
+"""e2e: a guest reboot (QMP system_reset) under usernet-vsockd. QEMU stops the
 vhost-user rings, the device drops the old connections, and the rebooted guest's fresh
 driver gets a working vsock again: the same echo test passes on both boots."""
 import hashlib

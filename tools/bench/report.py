@@ -114,8 +114,8 @@ def check(label: str, actual: float | None, target: float, at_least: bool, unit:
 
 
 def target_lines(summary: dict, mtus: list[int], stacks: list[str]) -> list[str]:
-    """The issue's targets for usernetd (ratios to slirp4netns in this run) and the forwarder."""
-    lines = ["Targets (issue 2: usernetd --tap vs slirp4netns; issue 3: forwarder vs --tap):"]
+    """The targets for usernetd (ratios to slirp4netns in this run) and the forwarder."""
+    lines = ["Targets (usernetd --tap vs slirp4netns; the forwarder vs --tap):"]
     for mtu in mtus:
         s = summary[mtu]
         if "usernetd" in stacks and BASELINE in stacks:

@@ -10,7 +10,7 @@ import time
 from runenv import RunEnv
 
 USERNET_HOST_ALIAS = "192.168.127.254"
-# Port forward measured beside the NAT path (issue 5): host 127.0.0.1:FORWARD_HOST_PORT ->
+# Port forward measured beside the NAT path: host 127.0.0.1:FORWARD_HOST_PORT ->
 # guest :GUEST_IPERF_PORT, for stacks with forwards = True.
 FORWARD_HOST_PORT, GUEST_IPERF_PORT = 15300, 5300
 USERNET_GUEST = ("192.168.127.2", "192.168.127.1", "5a:94:ef:e4:0c:ee")  # address, gateway, MAC
