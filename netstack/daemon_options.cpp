@@ -38,6 +38,12 @@ po::options_description describe_options() {
       ("allow-link-local", "let guests reach 169.254.0.0/16 (cloud metadata services)")
       ("tcp-connect-timeout", po::value<unsigned>()->default_value(30), "seconds to wait for a host TCP connect")
       ("udp-idle-timeout", po::value<unsigned>()->default_value(60), "seconds before an idle UDP flow is closed")
+      ("max-tcp-flows", po::value<std::uint64_t>()->default_value(0), "NAT TCP connections of all guests (0: from the fd limit)")
+      ("max-tcp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT TCP connections of one guest IP (0: 3/4 of --max-tcp-flows)")
+      ("max-half-open", po::value<std::uint64_t>()->default_value(0), "host TCP connects in progress, all guests (0: from the fd limit)")
+      ("max-half-open-per-guest", po::value<std::uint64_t>()->default_value(0), "host TCP connects in progress of one guest; at the cap its oldest is reset (0: auto)")
+      ("max-udp-flows", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of all guests (0: from the fd limit)")
+      ("max-udp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of one guest; at the cap its least recently used closes (0: auto)")
       ("listen", po::value<std::vector<std::string>>()->composing(), "HTTP endpoint with POST /connect (unix://, tcp://, vsock://)")
       ("listen-qemu", po::value<std::vector<std::string>>()->composing(), "QEMU stream socket (unix://, tcp://)")
       ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
@@ -112,6 +118,13 @@ DaemonOptions build(const po::variables_map& vm) {
   n.nat.udp_idle_timeout_ms = std::uint64_t{vm["udp-idle-timeout"].as<unsigned>()} * 1000;
   if (n.nat.tcp_connect_timeout_ms == 0) throw BadOption("--tcp-connect-timeout: must be at least 1");
   if (n.nat.udp_idle_timeout_ms == 0) throw BadOption("--udp-idle-timeout: must be at least 1");
+  auto& caps = n.nat.caps;
+  caps.tcp = vm["max-tcp-flows"].as<std::uint64_t>();
+  caps.tcp_per_guest = vm["max-tcp-flows-per-guest"].as<std::uint64_t>();
+  caps.half_open = vm["max-half-open"].as<std::uint64_t>();
+  caps.half_open_per_guest = vm["max-half-open-per-guest"].as<std::uint64_t>();
+  caps.udp = vm["max-udp-flows"].as<std::uint64_t>();
+  caps.udp_per_guest = vm["max-udp-flows-per-guest"].as<std::uint64_t>();
   if (auto error = validate(n); !error.empty()) throw BadOption(error);
 
   if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();

@@ -14,8 +14,9 @@ constexpr std::uint8_t kIcmpEchoRequest = 8;
 Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
          const NatOptions& options)
     : gateway_(gateway),
-      tcp_(loop, end_of_turn, addresses, options.tcp_connect_timeout_ms),
-      udp_(loop, gateway.lwip_netif(), addresses, options.udp_idle_timeout_ms),
+      limits_(loop, FdBudget::for_this_process(), options.caps),
+      tcp_(loop, end_of_turn, addresses, limits_, options.tcp_connect_timeout_ms),
+      udp_(loop, gateway.lwip_netif(), addresses, limits_, options.udp_idle_timeout_ms),
       icmp_(loop, gateway.lwip_netif(), addresses, options.icmp_idle_timeout_ms) {}
 
 void Nat::add_udp_service(std::uint16_t port, UdpService service) {
@@ -56,7 +57,11 @@ bool Nat::intercept(pbuf* p, netif* input) {
 bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
   if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::udp)) {
     auto udp = read_udp_header(p, ip);
-    if (!udp) return false;
+    if (!udp) {
+      counters_.bad_udp_header++;
+      pbuf_free(p);
+      return true;
+    }
     auto it = udp_services_.find(udp->destination_port);
     if (it == udp_services_.end()) return false;  // lwIP answers port unreachable
     const std::uint16_t length = udp->length - 8;
@@ -86,13 +91,21 @@ void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
   switch (static_cast<IpProtocol>(ip.protocol)) {
     case IpProtocol::tcp: {
       auto tcp = read_tcp_header(p, ip);
-      if (!tcp) break;
+      if (!tcp) {
+        counters_.bad_tcp_header++;
+        pbuf_free(p);
+        return;
+      }
       tcp_.on_guest_segment(p, ip, *tcp, input);
       return;
     }
     case IpProtocol::udp: {
       auto udp = read_udp_header(p, ip);
-      if (!udp) break;
+      if (!udp) {
+        counters_.bad_udp_header++;
+        pbuf_free(p);
+        return;
+      }
       const std::uint16_t length = udp->length - 8;
       scratch_.resize(length);
       copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
@@ -119,8 +132,6 @@ void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
       pbuf_free(p);
       return;
   }
-  counters_.malformed++;
-  pbuf_free(p);
 }
 
 }  // namespace usernet

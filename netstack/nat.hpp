@@ -12,6 +12,7 @@
 
 #include "netstack/address_map.hpp"
 #include "netstack/end_of_turn.hpp"
+#include "netstack/flow_limits.hpp"
 #include "netstack/gateway.hpp"
 #include "netstack/icmp_nat.hpp"
 #include "netstack/tcp_nat.hpp"
@@ -23,6 +24,7 @@ struct NatOptions {
   std::uint64_t tcp_connect_timeout_ms = 30000;
   std::uint64_t udp_idle_timeout_ms = 60000;
   std::uint64_t icmp_idle_timeout_ms = 30000;
+  FlowCaps caps;  // --max-*-flows; 0: sized from the fd limit
 };
 
 /// A datagram for a UDP service on the gateway.
@@ -35,7 +37,9 @@ struct UdpRequest {
 };
 
 struct NatCounters {
-  std::uint64_t malformed = 0;
+  std::uint64_t malformed = 0;       // bad IPv4 header
+  std::uint64_t bad_tcp_header = 0;
+  std::uint64_t bad_udp_header = 0;
   std::uint64_t foreign_source = 0;  // source outside the guest subnet
   std::uint64_t unsupported = 0;     // protocols and ICMP types we do not forward
 };
@@ -59,6 +63,7 @@ class Nat : public Ipv4Interceptor {
   TcpNat& tcp() { return tcp_; }
   UdpNat& udp() { return udp_; }
   IcmpNat& icmp() { return icmp_; }
+  const FlowLimits& limits() const { return limits_; }
   const NatCounters& counters() const { return counters_; }
 
  private:
@@ -66,6 +71,7 @@ class Nat : public Ipv4Interceptor {
   void handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input);
 
   Gateway& gateway_;
+  FlowLimits limits_;  // before the engines: their flows hold slots of it
   TcpNat tcp_;
   UdpNat udp_;
   IcmpNat icmp_;

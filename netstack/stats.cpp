@@ -67,6 +67,22 @@ void collect_switch(StatsSnapshot& s, const Switch& sw) {
   s.add("usernet_switch_flooded_frames_total", "Frames flooded to every port", kCounter, t.flooded_frames);
 }
 
+/// Flow caps and the fd budget: refusals by reason, evictions, what is in use.
+void collect_flow_limits(StatsSnapshot& s, const FlowLimits& limits) {
+  static constexpr std::pair<FlowKind, const char*> kKinds[] = {
+      {FlowKind::tcp, "tcp"}, {FlowKind::half_open, "tcp_half_open"}, {FlowKind::udp, "udp"}};
+  static constexpr std::pair<FlowRefusal, const char*> kReasons[] = {
+      {FlowRefusal::no_fds, "no_fds"}, {FlowRefusal::guest_limit, "guest_limit"}, {FlowRefusal::total_limit, "total_limit"}};
+  for (const auto& [kind, kind_name] : kKinds)
+    for (const auto& [reason, reason_name] : kReasons)
+      s.add("usernet_flow_refused_total", "New NAT flows refused (guest got RST or ICMP admin-prohibited), by reason",
+            kCounter, limits.refusals(kind, reason), {{"protocol", kind_name}, {"reason", reason_name}});
+  s.add("usernet_fd_limit", "Open-file limit of the process", kGauge, limits.fds().limit());
+  s.add("usernet_fds_for_flows", "File descriptors guest flows may hold (the limit minus a reserve)", kGauge,
+        limits.fds().for_flows());
+  s.add("usernet_fds_flows_in_use", "File descriptors guest flows hold now", kGauge, limits.fds().taken());
+}
+
 /// Gateway netif, NAT sorting and the NAT engines' flows.
 void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   const auto& g = network.gateway().counters();
@@ -80,6 +96,9 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_nat_drops_total", "Guest packets the NAT dropped, by reason", kCounter, n.malformed, {{"reason", "malformed"}});
   s.add("usernet_nat_drops_total", "", kCounter, n.foreign_source, {{"reason", "foreign_source"}});
   s.add("usernet_nat_drops_total", "", kCounter, n.unsupported, {{"reason", "unsupported"}});
+  s.add("usernet_nat_drops_total", "", kCounter, n.bad_tcp_header, {{"reason", "bad_tcp_header"}});
+  s.add("usernet_nat_drops_total", "", kCounter, n.bad_udp_header, {{"reason", "bad_udp_header"}});
+  collect_flow_limits(s, nat.limits());
 
   const auto& tcp = nat.tcp().counters();
   const auto& udp = nat.udp().counters();
@@ -110,6 +129,9 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_nat_datagrams_total", "Datagrams through UDP NAT flows", kCounter, udp.datagrams_to_host,
         {{"direction", "to_host"}});
   s.add("usernet_nat_datagrams_total", "", kCounter, udp.datagrams_to_guest, {{"direction", "to_guest"}});
+  s.add("usernet_flow_evictions_total", "Flows closed to make room for a new one at a cap", kCounter,
+        udp.flows_evicted, {{"protocol", "udp"}});
+  s.add("usernet_flow_evictions_total", "", kCounter, tcp.half_open_evicted, {{"protocol", "tcp_half_open"}});
 }
 
 void collect_forwarder(StatsSnapshot& s, PortForwarder& f) {

@@ -36,6 +36,9 @@ struct TcpNat::PendingConnect {
   netif* input = nullptr;
   int fd = -1;
   bool replayed = false;
+  std::uint64_t sequence = 0;
+  FlowSlot flow;       // the TCP flow and its fd, handed to the relay
+  FlowSlot half_open;  // until the host connect finished
   std::unique_ptr<PollWatcher> watcher;
   std::unique_ptr<Timer> timer;
 
@@ -46,9 +49,9 @@ struct TcpNat::PendingConnect {
   }
 };
 
-TcpNat::TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addresses,
+TcpNat::TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addresses, FlowLimits& limits,
                std::uint64_t connect_timeout_ms)
-    : loop_(loop), addresses_(addresses), connect_timeout_ms_(connect_timeout_ms),
+    : loop_(loop), addresses_(addresses), limits_(limits), connect_timeout_ms_(connect_timeout_ms),
       relays_(loop, end_of_turn) {}
 
 TcpNat::~TcpNat() {
@@ -94,8 +97,18 @@ void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, co
     pbuf_free(p);
     return;
   }
+  FlowRefusal refusal = FlowRefusal::none;
+  FlowSlot flow = limits_.acquire(FlowKind::tcp, key.guest_ip, true, refusal);
+  if (!flow) return refuse(p, ip, tcp, FlowKind::tcp, refusal);
+  FlowSlot half_open = limits_.acquire(FlowKind::half_open, key.guest_ip, false, refusal);
+  // A guest at its half-open cap (a SYN flood, a scan) loses its oldest connect, not the
+  // new one: the newest is most likely a connection someone is waiting for.
+  if (!half_open && refusal == FlowRefusal::guest_limit && evict_oldest_half_open(key.guest_ip))
+    half_open = limits_.acquire(FlowKind::half_open, key.guest_ip, false, refusal);
+  if (!half_open) return refuse(p, ip, tcp, FlowKind::half_open, refusal);
   counters_.connects++;
   const int fd = start_tcp_connect(*destination, key.remote_port);
+  if (fd == -EMFILE || fd == -ENFILE) return refuse(p, ip, tcp, FlowKind::tcp, FlowRefusal::no_fds);
   if (fd < 0) {
     // Failed at once (e.g. ENETUNREACH from the routing table).
     if (-fd == ECONNREFUSED) {
@@ -114,6 +127,9 @@ void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, co
   pending->tcp = tcp;
   pending->input = input;
   pending->fd = fd;
+  pending->sequence = ++connect_sequence_;
+  pending->flow = std::move(flow);
+  pending->half_open = std::move(half_open);
   pending->watcher = std::make_unique<PollWatcher>(loop_, fd, [this, key](int status, int) {
     auto it = pending_.find(key);
     if (it == pending_.end()) return;
@@ -155,6 +171,7 @@ void TcpNat::on_connect_result(FlowKey key, int error) {
   // of an earlier connection on the same 4-tuple still in TIME_WAIT would capture it.
   if (drop_time_wait(key.remote_ip, key.remote_port, key.guest_ip, key.guest_port)) counters_.time_wait_reused++;
   pending.replayed = true;
+  pending.half_open.release();
   pending.timer->start(kHandshakeTimeoutMs);
   pbuf* syn = pending.syn;
   pending.syn = nullptr;
@@ -171,6 +188,27 @@ void TcpNat::on_handshake_timeout(FlowKey key) {
     send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
   }
   pending_.erase(it);
+}
+
+void TcpNat::refuse(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason) {
+  limits_.refused(kind, reason, ip.source);
+  send_tcp_reset_for(p, ip, tcp);  // a clear "no", never a SYN-ACK we cannot back
+  pbuf_free(p);
+}
+
+bool TcpNat::evict_oldest_half_open(Ipv4 guest) {
+  auto oldest = pending_.end();
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    const PendingConnect& pending = *it->second;
+    if (it->first.guest_ip != guest || pending.replayed) continue;
+    if (oldest == pending_.end() || pending.sequence < oldest->second->sequence) oldest = it;
+  }
+  if (oldest == pending_.end()) return false;
+  PendingConnect& pending = *oldest->second;
+  send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+  counters_.half_open_evicted++;
+  pending_.erase(oldest);
+  return true;
 }
 
 bool TcpNat::ensure_listener(std::uint16_t port) {
@@ -206,8 +244,9 @@ err_t TcpNat::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   }
   const int fd = it->second->fd;
   it->second->fd = -1;
+  FlowSlot flow = std::move(it->second->flow);
   self->pending_.erase(it);
-  self->relays_.add(pcb, fd, key.to_string());
+  self->relays_.add(pcb, fd, key.to_string(), std::move(flow));
   return ERR_OK;
 }
 

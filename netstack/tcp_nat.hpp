@@ -13,6 +13,7 @@
 #include "netstack/address_map.hpp"
 #include "netstack/end_of_turn.hpp"
 #include "netstack/flow_key.hpp"
+#include "netstack/flow_limits.hpp"
 #include "netstack/lwip_packet_io.hpp"
 #include "netstack/tcp_relay.hpp"
 
@@ -27,11 +28,12 @@ struct TcpNatCounters {
   std::uint64_t timed_out = 0;
   std::uint64_t policy_refused = 0;  // e.g. link-local without --allow-link-local
   std::uint64_t time_wait_reused = 0;  // a new SYN replaced a TIME_WAIT pcb
+  std::uint64_t half_open_evicted = 0;  // oldest connect of a guest at its half-open cap, reset
 };
 
 class TcpNat {
  public:
-  TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addresses,
+  TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addresses, FlowLimits& limits,
          std::uint64_t connect_timeout_ms);
   ~TcpNat();
   TcpNat(const TcpNat&) = delete;
@@ -51,11 +53,16 @@ class TcpNat {
   void on_connect_result(FlowKey key, int error);
   void on_handshake_timeout(FlowKey key);
   bool ensure_listener(std::uint16_t port);
+  /// Resets the guest's oldest connect still waiting for the host; false if it has none.
+  bool evict_oldest_half_open(Ipv4 guest);
+  void refuse(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason);
   static std::int8_t on_accept(void* arg, tcp_pcb* pcb, std::int8_t err);
 
   uv_loop_t* loop_;
   const AddressMap& addresses_;
+  FlowLimits& limits_;
   std::uint64_t connect_timeout_ms_;
+  std::uint64_t connect_sequence_ = 0;  // orders pending connects, oldest first
   std::unordered_map<FlowKey, std::unique_ptr<PendingConnect>, FlowKeyHash> pending_;
   std::unordered_map<std::uint16_t, tcp_pcb*> listeners_;
   TcpRelayGroup relays_;

@@ -147,7 +147,7 @@ void TcpRelay::flush_to_host() {
         return;
       }
       if (errno == EINTR) continue;
-      fail_from_host();
+      fail_from_host(errno);
       return;
     }
     std::size_t written = static_cast<std::size_t>(n);
@@ -227,7 +227,9 @@ void TcpRelay::acknowledge_to_guest(std::size_t bytes) {
 void TcpRelay::on_host_event(int status, int events) {
   if (retired_) return;
   if (status < 0) {
-    fail_from_host();
+    // libuv reports POLLERR as UV_EBADF; the socket's pending error says what happened.
+    const int error = socket_error(fd_);
+    fail_from_host(error != 0 ? error : ECONNRESET);
     return;
   }
   if ((events & UV_WRITABLE) && want_host_writable_) {
@@ -274,7 +276,7 @@ void TcpRelay::read_from_host() {
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     if (errno == EINTR) continue;
-    fail_from_host();
+    fail_from_host(errno);
     return;
   }
   if (pcb_ == nullptr) return;
@@ -308,9 +310,15 @@ void TcpRelay::maybe_finish() {
   retire();
 }
 
-void TcpRelay::fail_from_host() {
+void TcpRelay::fail_from_host(int error) {
   group_.counters().reset_by_host++;
-  spdlog::debug("tcp {}: host side failed: {}", label_, std::strerror(errno));
+  std::size_t unsent = 0;
+  for (const Chunk& c : to_host_) unsent += c.length;
+  unsent -= std::min(unsent, first_chunk_offset_);
+  if (error == ECONNRESET || error == EPIPE)
+    spdlog::debug("tcp {}: peer reset the connection with {} bytes unsent", label_, unsent);
+  else
+    spdlog::debug("tcp {}: host side failed: {} ({} bytes unsent)", label_, std::strerror(error), unsent);
   if (pcb_ != nullptr) {
     detach_pcb();
     tcp_abort(pcb_);  // sends RST to the guest
@@ -326,6 +334,7 @@ void TcpRelay::fail_from_host() {
 void TcpRelay::retire() {
   if (retired_) return;
   retired_ = true;
+  slot_.release();
   watcher_.watch(0);
   group_.retire(this);
 }
@@ -340,9 +349,10 @@ TcpRelayGroup::~TcpRelayGroup() {
   relays_.clear();
 }
 
-void TcpRelayGroup::add(tcp_pcb* pcb, int host_fd, std::string label) {
+void TcpRelayGroup::add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot slot) {
   counters_.opened++;
   relays_.push_back(std::make_unique<TcpRelay>(*this, pcb, host_fd, std::move(label)));
+  relays_.back()->slot_ = std::move(slot);
 }
 
 void TcpRelayGroup::mark_dirty(TcpRelay* relay) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "netstack/end_of_turn.hpp"
+#include "netstack/flow_limits.hpp"
 #include "netstack/uv_handles.hpp"
 
 struct tcp_pcb;
@@ -70,7 +71,7 @@ class TcpRelay {
   void output_to_guest();
   void update_watch();
   void maybe_finish();
-  void fail_from_host();
+  void fail_from_host(int error);
   void detach_pcb();
   void retire();
 
@@ -91,6 +92,7 @@ class TcpRelay {
   bool dirty_ = false;
   bool retired_ = false;
   bool ack_deferred_ = false;         // listed in the group's deferred-ACK list
+  FlowSlot slot_;
   std::uint64_t ack_due_ms_ = 0;      // loop time by which a held-back ACK goes out; 0: none
   friend class TcpRelayGroup;
 };
@@ -104,8 +106,9 @@ class TcpRelayGroup {
   TcpRelayGroup(const TcpRelayGroup&) = delete;
   TcpRelayGroup& operator=(const TcpRelayGroup&) = delete;
 
-  /// Starts relaying between a connected pcb and a connected host socket.
-  void add(tcp_pcb* pcb, int host_fd, std::string label);
+  /// Starts relaying between a connected pcb and a connected host socket; `slot` (a NAT
+  /// flow's share of the caps) is released when the relay ends.
+  void add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot slot = {});
   std::size_t active() const { return relays_.size() - retired_count_; }
   uv_loop_t* loop() const { return loop_; }
   TcpRelayCounters& counters() { return counters_; }

@@ -6,11 +6,13 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <unordered_map>
 
 #include "netstack/address_map.hpp"
 #include "netstack/flow_key.hpp"
+#include "netstack/flow_limits.hpp"
 #include "netstack/uv_handles.hpp"
 
 struct netif;
@@ -25,11 +27,13 @@ struct UdpNatCounters {
   std::uint64_t send_failures = 0;      // host socket refused the datagram (full, error)
   std::uint64_t policy_refused = 0;
   std::uint64_t port_unreachable = 0;   // host reported ECONNREFUSED; guest got ICMP
+  std::uint64_t flows_evicted = 0;      // least recently used flow closed for a new one at a cap
 };
 
 class UdpNat {
  public:
-  UdpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, std::uint64_t idle_timeout_ms);
+  UdpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, FlowLimits& limits,
+         std::uint64_t idle_timeout_ms);
   ~UdpNat();
   UdpNat(const UdpNat&) = delete;
   UdpNat& operator=(const UdpNat&) = delete;
@@ -42,15 +46,23 @@ class UdpNat {
 
  private:
   struct Flow;
-  Flow* open_flow(const FlowKey& key);
+  Flow* open_flow(const FlowKey& key, std::size_t length);
+  /// A slot for a new flow; at a cap or out of fds, the guest's least recently used flow
+  /// makes room (a resolver with a new source port per query never piles up sockets).
+  FlowSlot make_room(Ipv4 guest);
+  void close_flow(Flow& flow);
   void on_host_readable(Flow& flow);
+  /// ICMP destination unreachable with `code`, quoting the guest's datagram headers.
+  void send_unreachable(const FlowKey& key, std::size_t length, std::uint8_t code);
   void expire_idle();
 
   uv_loop_t* loop_;
   netif* netif_;
   const AddressMap& addresses_;
+  FlowLimits& limits_;
   std::uint64_t idle_timeout_ms_;
   std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
+  std::unordered_map<Ipv4, std::list<Flow*>> by_guest_;  // each guest's flows, least recently used first
   Timer sweeper_;
   UdpNatCounters counters_;
 };

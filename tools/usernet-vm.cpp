@@ -12,6 +12,7 @@
 #include "hypervisor/launcher.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/vm_options.hpp"
+#include "netstack/fd_budget.hpp"
 #include "vsock/vhost_user_log_spdlog.hpp"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("usernet-vm"));
   spdlog::set_level(spdlog::level::from_str(parsed.options.log_level == "error" ? "err" : parsed.options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e usernet-vm %^%l%$ %v");
+  usernet::raise_fd_limit("usernet-vm");  // the embedded network's NAT sizes its caps from it
   std::signal(SIGPIPE, SIG_IGN);  // a closed peer must be an error code, not death
   usernet::vhost::send_log_to_spdlog();
 

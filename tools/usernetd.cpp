@@ -16,6 +16,7 @@
 #include "netstack/notification_sender.hpp"
 #include "netstack/api_routes.hpp"
 #include "netstack/daemon_options.hpp"
+#include "netstack/fd_budget.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
 #include "netstack/gvproxy_compat.hpp"
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
   }
   const auto& options = parsed.options;
   setup_logging(options);
+  usernet::raise_fd_limit("usernetd");  // before the NAT sizes its flow caps from it
   std::signal(SIGPIPE, SIG_IGN);  // a closed host socket must be an error code, not death
 
   uv_loop_t* loop = uv_default_loop();

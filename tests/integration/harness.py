@@ -104,8 +104,9 @@ class Network:
         time.sleep(0.3)
         return proc
 
-    def start_usernetd(self, *extra, tap=True, configure=True, build_dir=None, wait_for_tap=True):
-        args = [binary("usernetd", build_dir)]
+    def start_usernetd(self, *extra, tap=True, configure=True, build_dir=None, wait_for_tap=True, wrapper=()):
+        """wrapper: a command usernetd runs under, e.g. ["prlimit", "--nofile=1024:20000"] (it must exec)."""
+        args = [*wrapper, binary("usernetd", build_dir)]
         if tap:
             args += ["--tap", "tap0", "--netns", self.guest.path]
             if configure:

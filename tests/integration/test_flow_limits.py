@@ -1,0 +1,227 @@
+"""Flow caps and the fd budget with real kernels on both sides: a guest namespace on
+usernetd's TAP opens thousands of TCP connections and UDP flows while usernetd runs under
+a desktop's soft limit of 1024 open files (or a small hard limit); DNS forwarding, the API
+and fresh connections must keep working, refusals must be clean and counted."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import GATEWAY, HOST_ALIAS, NOBODY  # noqa: E402
+
+HOLD_PORT = 7000
+HTTP_PORT = 8080
+
+# Host side: accepts connections, sends one byte on each, holds them until killed.
+HOLDER = r"""
+import selectors, socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen(4096)
+server.setblocking(False)
+held = []
+sel = selectors.DefaultSelector()
+sel.register(server, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for _ in sel.select():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except BlockingIOError:
+                break
+            try:
+                conn.send(b"k")
+            except OSError:
+                pass
+            held.append(conn)
+"""
+
+# Guest side: opens N connections at once, waits for each one's byte (or its failure),
+# reports counts, then holds them until stdin closes.
+OPENER = r"""
+import json, selectors, socket, sys, time
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sel = selectors.DefaultSelector()
+socks = []
+for _ in range(count):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex((host, port))
+    sel.register(s, selectors.EVENT_READ)
+    socks.append(s)
+ok = failed = 0
+pending = count
+deadline = time.monotonic() + 90
+start = time.monotonic()
+while pending and time.monotonic() < deadline:
+    for key, _ in sel.select(timeout=1):
+        s = key.fileobj
+        sel.unregister(s)
+        pending -= 1
+        try:
+            ok += s.recv(1) == b"k"
+        except OSError:
+            failed += 1
+print(json.dumps({"ok": ok, "failed": failed, "pending": pending, "seconds": time.monotonic() - start}), flush=True)
+sys.stdin.read()
+"""
+
+# Guest side: one datagram each to COUNT destination ports (one UDP flow each).
+UDP_FLOOD = r"""
+import json, socket, sys, time
+host, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent = 0
+for port in range(first, first + count):
+    if port % 200 == 0:
+        time.sleep(0.01)  # a burst, not more than the TAP's queue holds
+    try:
+        s.sendto(b"x", (host, port))
+        sent += 1
+    except OSError:
+        pass  # ICMP errors from earlier datagrams surface here
+print(json.dumps({"sent": sent}))
+"""
+
+# Guest side: COUNT non-blocking SYNs to a black-holed address, left pending.
+SYN_FLOOD = r"""
+import socket, sys, time
+count = int(sys.argv[2])
+socks = []
+for i in range(count):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex((sys.argv[1], 1000 + i % 60000))
+    socks.append(s)
+print("sent", flush=True)
+sys.stdin.read()
+"""
+
+GUEST_LIMIT = ["prlimit", "--nofile=12000:20000"]
+
+
+class FlowLimits(unittest.TestCase):
+    def setUp(self):
+        self.net = harness.Network()
+        n = self.net
+        self.holder = n.start(n.host, ["prlimit", "--nofile=12000:20000", sys.executable, "-c", HOLDER, str(HOLD_PORT)],
+                log_name="holder")
+        n.start(n.host, ["python3", "-m", "http.server", str(HTTP_PORT), "--bind", "127.0.0.1",
+                         "--directory", harness.SOURCE_DIR], log_name="http")
+        n.start(n.host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                         "--listen-address=127.0.0.1", "--port=5353", "--bind-interfaces", "--user=root",
+                         "--pid-file=", "--host-record=up.example,203.0.113.9"], log_name="dnsmasq")
+        self.api = os.path.join(n.scratch(), "api.sock")
+        time.sleep(0.5)
+
+    def tearDown(self):
+        self.net.close()
+
+    def start_usernetd(self, nofile, *extra):
+        self.usernetd = self.net.start_usernetd(
+            "--dns-upstream", "127.0.0.1:5353", "--services", f"unix://{self.api}", *extra,
+            wrapper=["prlimit", f"--nofile={nofile}"])
+        self.net.wait_for(lambda: os.path.exists(self.api), "the API socket")
+
+    def stats(self):
+        out = harness.run(["curl", "-sf", "--max-time", "5", "--unix-socket", self.api, "http://x/stats"]).stdout
+        return json.loads(out)
+
+    @staticmethod
+    def value(stats, name, **labels):
+        entry = stats.get(name, 0)
+        if isinstance(entry, int):
+            return entry
+        return sum(s["value"] for s in entry if all(s["labels"].get(k) == v for k, v in labels.items()))
+
+    def assert_services_answer(self):
+        """DNS forwarding, the API and a fresh HTTP fetch through the NAT all work."""
+        dig = self.net.guest.run(["dig", f"@{GATEWAY}", "+time=3", "+tries=2", "+short", "up.example"])
+        self.assertEqual(dig.stdout.strip(), "203.0.113.9")
+        self.assertIn("usernet_flows_active", self.stats())
+        fetch = self.net.guest.run(["curl", "-sf", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"http://{HOST_ALIAS}:{HTTP_PORT}/README.md"], check=False)
+        self.assertEqual(fetch.stdout, "200", fetch.stderr)
+
+    def open_connections(self, count):
+        proc = self.net.guest.popen([*GUEST_LIMIT, sys.executable, "-c", OPENER, HOST_ALIAS, str(HOLD_PORT),
+                                     str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.net.processes.append(proc)
+        return proc, json.loads(proc.stdout.readline())
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{harness.usernetd_pid(self.usernetd)}/fd"))
+
+    def test_5000_connections_under_soft_limit_1024(self):
+        self.start_usernetd("1024:20000")
+        self.assertIn("open-file limit 20000 (soft was 1024", self.net.log_of("usernetd"))
+        proc, result = self.open_connections(5000)
+        self.assertEqual(result["ok"], 5000, result)
+        self.assert_services_answer()
+        stats = self.stats()
+        self.assertGreaterEqual(self.value(stats, "usernet_flows_active", protocol="tcp"), 5000)
+        self.assertEqual(self.value(stats, "usernet_flow_refused_total"), 0)
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+    def test_out_of_fds_refuses_with_reset_counts_and_recovers(self):
+        # A small hard limit: the flows get what is left above the reserve, no more.
+        self.start_usernetd("512:512", "--max-tcp-flows", "100000", "--max-tcp-flows-per-guest", "100000")
+        proc, result = self.open_connections(700)
+        self.assertEqual(result["pending"], 0, f"refused connections must end, not hang: {result}")
+        self.assertGreater(result["ok"], 300, result)
+        self.assertGreater(result["failed"], 100, result)
+        self.assertLess(self.fd_count(), 512)
+        # The reserve keeps DNS forwarding, the API and the TAP working; the guest's own new
+        # connection is refused at once (a reset), not left hanging.
+        dig = self.net.guest.run(["dig", f"@{GATEWAY}", "+time=3", "+tries=2", "+short", "up.example"])
+        self.assertEqual(dig.stdout.strip(), "203.0.113.9")
+        refused = json.loads(self.net.guest_peer("connect", HOST_ALIAS, str(HTTP_PORT)))
+        self.assertEqual(refused["outcome"], "ECONNREFUSED", refused)
+        self.assertLess(refused["seconds"], 1.0, refused)
+        stats = self.stats()
+        # Every refused connection is counted (a SYN the guest sent again is counted again).
+        self.assertGreaterEqual(self.value(stats, "usernet_flow_refused_total", protocol="tcp", reason="no_fds"),
+                                result["failed"] + 1)
+        log = self.net.log_of("usernetd")
+        self.assertEqual(log.count("no file descriptor left"), 1, "one warning per interval, not one per flow")
+        self.assertIn("limit 512", log)
+        proc.stdin.close()  # both ends close everything: the fds come back
+        proc.wait(timeout=30)
+        self.net.stop(self.holder)
+        self.net.wait_for(lambda: self.value(self.stats(), "usernet_fds_flows_in_use") == 0, "flows to close", 30)
+        self.assert_services_answer()
+
+    def test_udp_flood_to_20000_destinations_stays_far_below_the_limit(self):
+        self.start_usernetd("1024:20000")
+        out = self.net.guest.run([sys.executable, "-c", UDP_FLOOD, HOST_ALIAS, "20000", "20000"], timeout=120).stdout
+        self.assertGreater(json.loads(out)["sent"], 15000)
+        stats = self.stats()
+        self.assertLessEqual(self.value(stats, "usernet_flows_active", protocol="udp"), 1024)
+        self.assertGreater(self.value(stats, "usernet_flow_evictions_total", protocol="udp"), 10000)
+        self.assertLess(self.fd_count(), 2000)  # the limit is 20000
+        self.assert_services_answer()
+
+    def test_connection_opens_fast_after_3000_syns_to_a_black_hole(self):
+        self.start_usernetd("1024:20000")
+        flood = self.net.guest.popen([*GUEST_LIMIT, sys.executable, "-c", SYN_FLOOD, NOBODY, "3000"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.net.processes.append(flood)
+        self.assertEqual(flood.stdout.readline().strip(), "sent")
+        time.sleep(1)
+        result = json.loads(self.net.guest_peer("connect", HOST_ALIAS, str(HTTP_PORT)))
+        self.assertEqual(result["outcome"], "ok", result)
+        self.assertLess(result["seconds"], 1.0, result)
+        self.assertGreater(self.value(self.stats(), "usernet_flow_evictions_total", protocol="tcp_half_open"), 0)
+        flood.stdin.close()
+        flood.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    unittest.main()
