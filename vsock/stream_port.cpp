@@ -1,5 +1,6 @@
 #include "vsock/stream_port.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +38,7 @@ StreamPort::StreamPort(PortContext context, int read_fd, int write_fd, LengthPre
   set_nonblocking(write_fd_);
   try {
     read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_, [this](int status, int events) {
-      if (status < 0) return close("poll error: " + std::string(uv_strerror(status)));
+      if (status < 0) return close(poll_error_text());
       if ((events & UV_WRITABLE) && write_watch_ == nullptr) on_write_event(0);
       if (!closed_ && (events & UV_READABLE)) on_read_event(0);
     });
@@ -101,8 +102,20 @@ bool StreamPort::deliver_input() {
   return true;
 }
 
+// libuv reports POLLERR as UV_EBADF whatever happened; the socket's pending error says
+// what did (a peer that closes with data unread resets the connection).
+std::string StreamPort::poll_error_text() const {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(read_fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) error = ECONNRESET;
+  const std::size_t unsent = output_.size() - output_sent_;
+  if (error == ECONNRESET || error == EPIPE)
+    return "peer reset the connection with " + std::to_string(unsent) + " bytes unsent";
+  return "socket error: " + errno_text(error);
+}
+
 void StreamPort::on_read_event(int status) {
-  if (status < 0) return close("read poll error: " + std::string(uv_strerror(status)));
+  if (status < 0) return close(poll_error_text());
   for (int round = 0; round < kReadRounds && !closed_; ++round) {
     const std::size_t space = input_.size() - input_filled_;
     const ssize_t n = ::read(read_fd_, input_.data() + input_filled_, space);

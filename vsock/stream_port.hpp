@@ -37,6 +37,8 @@ class StreamPort final : public Peer, public SwitchPort {
   bool deliver_input();
   void close(const std::string& reason, bool protocol_error = false);
   void update_write_watch();
+  /// What a poll error means, in words (libuv's status is always UV_EBADF).
+  std::string poll_error_text() const;
 
   PortContext context_;
   int read_fd_;

@@ -4,6 +4,7 @@ a desktop's soft limit of 1024 open files (or a small hard limit); DNS forwardin
 and fresh connections must keep working, refusals must be clean and counted."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -221,6 +222,27 @@ class FlowLimits(unittest.TestCase):
         self.assertGreater(self.value(self.stats(), "usernet_flow_evictions_total", protocol="tcp_half_open"), 0)
         flood.stdin.close()
         flood.wait(timeout=30)
+
+
+    def test_transfer_survives_sigstop_for_30_seconds(self):
+        self.start_usernetd("1024:20000")
+        self.net.start_peer(self.net.host, "tcp-source", "9002")
+        size = 64 << 20
+        download = self.net.guest.popen([sys.executable, harness.PEER, "download", HOST_ALIAS, "9002", str(size)],
+                                        stdout=subprocess.PIPE, text=True)
+        self.net.processes.append(download)
+        time.sleep(0.5)  # mid-transfer
+        pid = harness.usernetd_pid(self.usernetd)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(30)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        out, _ = download.communicate(timeout=120)
+        result = json.loads(out)
+        self.assertEqual(result["bytes"], size)
+        self.assertEqual(result["sha256"], result["expected"])
+        self.assert_services_answer()
 
 
 if __name__ == "__main__":
