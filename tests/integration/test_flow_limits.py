@@ -245,5 +245,42 @@ class FlowLimits(unittest.TestCase):
         self.assert_services_answer()
 
 
+    def test_route_goes_away_and_comes_back(self):
+        """A server behind a routed link: without the route connects fail at once, with it
+        back new connections work again."""
+        n = self.net
+        remote = harness.Namespace("remote")
+        self.addCleanup(remote.close)
+        n.host.ip("link", "add", "rt0", "type", "veth", "peer", "name", "rt1")
+        n.host.ip("link", "set", "rt1", "netns", remote.name)
+        n.host.ip("addr", "add", "10.77.0.1/30", "dev", "rt0")
+        n.host.ip("link", "set", "rt0", "up")
+        remote.ip("addr", "add", "10.77.0.2/30", "dev", "rt1")
+        remote.ip("addr", "add", "203.0.113.80/32", "dev", "lo")
+        remote.ip("link", "set", "rt1", "up")
+        remote.ip("route", "add", "default", "via", "10.77.0.1")
+        n.start(remote, [sys.executable, "-m", "http.server", "80", "--bind", "203.0.113.80",
+                         "--directory", harness.SOURCE_DIR], log_name="remote-http")
+        n.host.ip("route", "add", "203.0.113.80/32", "via", "10.77.0.2")
+        self.start_usernetd("1024:20000")
+        probe = ["curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://203.0.113.80/"]
+        n.wait_for(lambda: remote.run(probe, check=False).returncode == 0, "the remote server", 20)
+
+        def connect():
+            return json.loads(n.guest_peer("connect", "203.0.113.80", "80"))
+
+        self.assertEqual(connect()["outcome"], "ok")
+        n.host.ip("route", "del", "203.0.113.80/32")
+        n.host.ip("route", "del", "default")
+        gone = connect()
+        self.assertEqual(gone["outcome"], "EHOSTUNREACH", gone)
+        self.assertLess(gone["seconds"], 1.0, gone)
+        n.host.ip("route", "add", "default", "via", "10.255.255.2")
+        n.host.ip("route", "add", "203.0.113.80/32", "via", "10.77.0.2")
+        back = connect()
+        self.assertEqual(back["outcome"], "ok", back)
+        self.assert_services_answer()
+
+
 if __name__ == "__main__":
     unittest.main()
