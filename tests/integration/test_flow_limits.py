@@ -173,7 +173,9 @@ class FlowLimits(unittest.TestCase):
 
     def test_out_of_fds_refuses_with_reset_counts_and_recovers(self):
         # A small hard limit: the flows get what is left above the reserve, no more.
-        self.start_usernetd("512:512", "--max-tcp-flows", "100000", "--max-tcp-flows-per-guest", "100000")
+        # Caps out of the way: only the fd budget may refuse here.
+        self.start_usernetd("512:512", "--max-tcp-flows", "100000", "--max-tcp-flows-per-guest", "100000",
+                            "--max-half-open", "100000", "--max-half-open-per-guest", "100000")
         proc, result = self.open_connections(700)
         self.assertEqual(result["pending"], 0, f"refused connections must end, not hang: {result}")
         self.assertGreater(result["ok"], 300, result)
