@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "hypervisor/config_error.hpp"
+#include "netstack/owner_only_bind.hpp"
 #include "netstack/unix_address.hpp"
 
 namespace usernet {
@@ -51,7 +52,7 @@ int connect_unixgram_peer(const std::string& peer_path, bool vfkit_magic, std::s
     local_path = dir + "/usernet-vm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock";
     ::unlink(local_path.c_str());
     const sockaddr_un local = checked_unix_address(local_path);
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+    if (bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
       throw std::runtime_error("bind " + local_path + ": " + std::strerror(errno));
     }
     const sockaddr_un peer = checked_unix_address(peer_path);

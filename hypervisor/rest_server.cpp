@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netstack/owner_only_bind.hpp"
 #include "netstack/uv_handles.hpp"
 
 namespace usernet {
@@ -157,9 +158,7 @@ std::string RestServer::listen(const RestEndpoint& endpoint) {
     uv_pipe_init(loop_, &handle->pipe, 0);
     ::unlink(endpoint.path.c_str());
     // Bind with a 0600 socket: only our user may drive the VM.
-    const mode_t old_mask = ::umask(0177);
-    rc = uv_pipe_bind(&handle->pipe, endpoint.path.c_str());
-    ::umask(old_mask);
+    rc = with_owner_only_umask([&] { return uv_pipe_bind(&handle->pipe, endpoint.path.c_str()); });
     if (rc == 0) unix_path_ = endpoint.path;
   } else if (endpoint.kind == RestEndpoint::Kind::tcp) {
     uv_tcp_init(loop_, &handle->tcp);

@@ -13,6 +13,7 @@
 
 #include "netstack/host_socket.hpp"
 #include "netstack/lwip_packet_io.hpp"
+#include "netstack/owner_only_bind.hpp"
 #include "netstack/unix_address.hpp"
 #include "netstack/uv_handles.hpp"
 
@@ -46,8 +47,7 @@ int open_stream_listener(const ForwardSpec& spec, std::string& error) {
       error = spec.local_path + ": path too long";
       return -1;
     }
-    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun);
-    if (rc == 0) ::chmod(spec.local_path.c_str(), 0600);
+    rc = bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun);
   } else {
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "netstack/owner_only_bind.hpp"
 #include "netstack/unix_address.hpp"
 
 namespace usernet {
@@ -37,15 +38,14 @@ bool is_stale_socket(const std::string& path) {
   return refused;
 }
 
-/// A listening unix socket with mode 0600 from the start (fchmod before bind, so there
+/// A listening unix socket with mode 0600 from the start (bound under umask 0177, so there
 /// is no moment where others could connect).
 int open_listener(const std::string& path) {
   const sockaddr_un sun = forward_sock_address(path);
   if (is_stale_socket(path)) ::unlink(path.c_str());
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  ::fchmod(fd, 0600);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0 || ::chmod(path.c_str(), 0600) != 0 ||
+  if (bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0 ||
       ::listen(fd, 128) != 0) {
     const std::string error = std::strerror(errno);
     ::close(fd);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "netstack/owner_only_bind.hpp"
 #include "vsock/socket_address.hpp"
 #include "vsock/transport_log.hpp"
 
@@ -28,7 +29,8 @@ int open_bound_socket(const TransportUrl& url, std::optional<UnixSocketPath>& pa
     const int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   }
-  if (bind(fd, address.get(), address.length) != 0) {
+  const int rc = is_unix ? bind_owner_only(fd, address.get(), address.length) : bind(fd, address.get(), address.length);
+  if (rc != 0) {
     const int error = errno;
     ::close(fd);
     throw std::runtime_error("cannot listen on '" + url.text + "': bind: " + errno_text(error));

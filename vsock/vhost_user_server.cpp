@@ -1,6 +1,7 @@
 // vhost-user socket server; see vhost_user_server.hpp.
 #include "vsock/vhost_user_server.hpp"
 
+#include "netstack/owner_only_bind.hpp"
 #include "vsock/vhost_user_log.hpp"
 
 #include <fcntl.h>
@@ -79,7 +80,7 @@ bool Server::listen(const std::string& path, std::string& error) {
     return false;
   }
   ::unlink(path.c_str());
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  if (bind_owner_only(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(listen_fd_, 4) != 0) {
     error = "cannot listen on " + path + ": " + std::strerror(errno);
     close_fd(listen_fd_);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "netstack/owner_only_bind.hpp"
 #include "netstack/unix_address.hpp"
 #include "vsock/vhost_user_log.hpp"
 #include "vsock/vsock_host_command.hpp"
@@ -125,7 +126,7 @@ bool UnixHostListener::listen(const std::string& path, std::string& error) {
   }
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   ::unlink(path.c_str());
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
+  if (listen_fd_ < 0 || bind_owner_only(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
       ::listen(listen_fd_, 128) != 0) {
     error = "cannot listen on " + path + ": " + std::strerror(errno);
     return false;

@@ -7,6 +7,7 @@ exit."""
 import ctypes
 import os
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -192,10 +193,15 @@ class TransportListeners(unittest.TestCase):
         cls.vfkit = os.path.join(cls.dir, "vfkit.sock")
         cls.bess = os.path.join(cls.dir, "bess.sock")
         cls.api = os.path.join(cls.dir, "api.sock")
-        cls.usernetd = cls.net.start_usernetd(
-            "--listen-qemu", f"unix://{cls.qemu}", "--listen-qemu", "tcp://127.0.0.1:7777",
-            "--listen-vfkit", f"unixgram://{cls.vfkit}", "--listen-bess", f"unixpacket://{cls.bess}",
-            "--listen", f"unix://{cls.api}", tap=False)
+        # A permissive umask (as a login shell has): the sockets must still be 0600.
+        previous_umask = os.umask(0o022)
+        try:
+            cls.usernetd = cls.net.start_usernetd(
+                "--listen-qemu", f"unix://{cls.qemu}", "--listen-qemu", "tcp://127.0.0.1:7777",
+                "--listen-vfkit", f"unixgram://{cls.vfkit}", "--listen-bess", f"unixpacket://{cls.bess}",
+                "--listen", f"unix://{cls.api}", tap=False)
+        finally:
+            os.umask(previous_umask)
         harness.Network.wait_for(lambda: all(os.path.exists(p) for p in
                                              (cls.qemu, cls.vfkit, cls.bess, cls.api))
                                  or cls.usernetd.poll() is not None, "listener sockets")
@@ -216,6 +222,11 @@ class TransportListeners(unittest.TestCase):
         self.assertEqual(vm.arp_gateway(), GATEWAY_MAC)
         self.assertTrue(vm.ping_gateway(1))
         self.assertTrue(vm.ping_gateway(2))
+
+    def test_unix_sockets_are_owner_only_under_umask_022(self):
+        for path in (self.qemu, self.vfkit, self.bess, self.api):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode, 0o600, f"{path} has mode {mode:o}")
 
     def test_qemu_unix(self):
         vm = FakeVm(Framing(connect_unix(self.qemu), "be32"), 0x10, "192.168.127.10")
