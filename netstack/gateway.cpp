@@ -44,6 +44,8 @@ Gateway::Gateway(Switch& sw, Ipv4Subnet subnet, Ipv4 address, MacAddress mac, un
   netif_set_up(netif_.get());
   netif_set_link_up(netif_.get());
   port_id_ = switch_.attach(*this);
+  // No guest may send as the gateway (it would take its traffic).
+  switch_.reserve_mac(mac_, port_id_);
 }
 
 Gateway::~Gateway() {

@@ -65,6 +65,12 @@ void collect_switch(StatsSnapshot& s, const Switch& sw) {
   s.add("usernet_switch_drops_total", "", kCounter, t.oversize_frames, {{"reason", "oversize"}});
   s.add("usernet_switch_drops_total", "", kCounter, t.bad_source_frames, {{"reason", "bad_source"}});
   s.add("usernet_switch_flooded_frames_total", "Frames flooded to every port", kCounter, t.flooded_frames);
+  const auto& m = sw.mac_table_counters();
+  s.add("usernet_switch_drops_total", "", kCounter, m.takeover_refused, {{"reason", "mac_taken"}});
+  s.add("usernet_switch_drops_total", "", kCounter, m.reserved_refused, {{"reason", "mac_reserved"}});
+  s.add("usernet_switch_mac_removed_total", "MAC table entries removed, by reason", kCounter, m.evicted,
+        {{"reason", "evicted"}});
+  s.add("usernet_switch_mac_removed_total", "", kCounter, m.aged, {{"reason", "aged"}});
 }
 
 /// Flow caps and the fd budget: refusals by reason, evictions, what is in use.

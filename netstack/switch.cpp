@@ -2,13 +2,8 @@
 
 namespace usernet {
 
-Switch::Switch(std::size_t max_frame) : max_frame_(max_frame) {}
-
-std::size_t Switch::MacHash::operator()(const MacAddress& m) const noexcept {
-  std::uint64_t v = 0;
-  for (auto b : m) v = (v << 8) | b;
-  return std::hash<std::uint64_t>{}(v);
-}
+Switch::Switch(std::size_t max_frame, MacTableLimits mac_limits, MacTable::Clock now)
+    : max_frame_(max_frame), mac_table_(mac_limits, std::move(now)) {}
 
 PortId Switch::attach(SwitchPort& port) {
   const PortId id = next_id_++;
@@ -21,7 +16,7 @@ void Switch::detach(PortId id) {
   if (it == ports_.end()) return;
   const auto first_source = it->second.first_source;
   ports_.erase(it);
-  std::erase_if(mac_to_port_, [id](const auto& item) { return item.second == id; });
+  mac_table_.forget_port(id);
   if (first_source && port_events_) port_events_(id, *first_source, false);
 }
 
@@ -31,7 +26,7 @@ const PortCounters* Switch::counters(PortId id) const {
 }
 
 std::vector<std::pair<MacAddress, PortId>> Switch::mac_table() const {
-  return {mac_to_port_.begin(), mac_to_port_.end()};
+  return mac_table_.entries();
 }
 
 std::vector<std::pair<PortId, std::string>> Switch::ports() const {
@@ -78,9 +73,14 @@ bool Switch::receive(PortId from, ByteSpan frame) {
     counters.rx_dropped++;
     return false;
   }
+  // A MAC active on another port (or the gateway's) is refused: no port can steal
+  // another's traffic by spoofing its source address.
+  if (!mac_table_.learn(src, from)) {
+    counters.rx_dropped++;
+    return false;
+  }
   counters.rx_frames++;
   counters.rx_bytes += frame.size();
-  mac_to_port_[src] = from;
   if (!it->second.first_source) {
     it->second.first_source = src;
     if (port_events_) port_events_(from, src, true);
@@ -89,9 +89,8 @@ bool Switch::receive(PortId from, ByteSpan frame) {
 
   const MacAddress dst = frame_destination(frame);
   if (!is_group_address(dst)) {
-    auto known = mac_to_port_.find(dst);
-    if (known != mac_to_port_.end()) {
-      if (known->second != from) deliver(known->second, frame);
+    if (const auto known = mac_table_.lookup(dst)) {
+      if (*known != from) deliver(*known, frame);
       return true;
     }
   }

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "netstack/ethernet.hpp"
+#include "netstack/mac_table.hpp"
 
 namespace usernet {
 
-using PortId = std::uint32_t;
 
 /// Per-port traffic counters. rx = from the port's peer into the switch; tx = out to the peer.
 struct PortCounters {
@@ -45,7 +45,7 @@ struct SwitchCounters {
 class Switch {
  public:
   /// max_frame: the largest frame (Ethernet header included) accepted from any port.
-  explicit Switch(std::size_t max_frame);
+  explicit Switch(std::size_t max_frame, MacTableLimits mac_limits = {}, MacTable::Clock now = {});
 
   /// Attaches a port; the switch does not own it. The port must detach before it dies.
   PortId attach(SwitchPort& port);
@@ -61,6 +61,10 @@ class Switch {
   const SwitchCounters& counters() const { return totals_; }
   /// MAC → port table (for /cam and tests).
   std::vector<std::pair<MacAddress, PortId>> mac_table() const;
+  const MacTableCounters& mac_table_counters() const { return mac_table_.counters(); }
+  std::size_t mac_entries() const { return mac_table_.size(); }
+  /// Frames from `mac` are accepted only from `port` (the gateway reserves its own MAC).
+  void reserve_mac(const MacAddress& mac, PortId port) { mac_table_.reserve(mac, port); }
   /// Attached ports with their descriptions.
   std::vector<std::pair<PortId, std::string>> ports() const;
 
@@ -79,15 +83,12 @@ class Switch {
     PortCounters counters;
     std::optional<MacAddress> first_source;  // set by the first valid frame
   };
-  struct MacHash {
-    std::size_t operator()(const MacAddress& m) const noexcept;
-  };
   void deliver(PortId to, ByteSpan frame);
 
   std::size_t max_frame_;
   PortId next_id_ = 1;
   std::unordered_map<PortId, Entry> ports_;
-  std::unordered_map<MacAddress, PortId, MacHash> mac_to_port_;
+  MacTable mac_table_;
   SwitchCounters totals_;
   std::function<void(ByteSpan)> observer_;
   PortEventObserver port_events_;

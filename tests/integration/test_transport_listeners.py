@@ -317,6 +317,28 @@ class TransportListeners(unittest.TestCase):
         self.check_vm(b)
         b.link.close()
 
+    def test_a_second_port_cannot_take_over_an_active_mac(self):
+        owner = FakeVm(Framing(connect_unix(self.qemu), "be32"), 0x23, "192.168.127.23")
+        self.check_vm(owner)
+        thief = FakeVm(Framing(connect_unix(self.qemu), "be32"), 0x23, "192.168.127.24")
+        self.assertIsNone(thief.arp_gateway(), "frames with another port's MAC are dropped")
+        self.assertFalse(thief.ping_gateway(1))
+        self.check_vm(owner)
+        drops = {"mac_taken": 0}
+        api = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        api.connect(self.api)
+        api.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = b""
+        while chunk := api.recv(65536):
+            body += chunk
+        api.close()
+        for line in body.decode().splitlines():
+            if line.startswith('usernet_switch_drops_total{reason="mac_taken"}'):
+                drops["mac_taken"] = int(float(line.split()[-1]))
+        self.assertGreaterEqual(drops["mac_taken"], 2, "the refused frames are counted")
+        owner.link.close()
+        thief.link.close()
+
     def test_absurd_qemu_length_disconnects_only_that_client(self):
         good = FakeVm(Framing(connect_unix(self.qemu), "be32"), 0x22, "192.168.127.22")
         bad = connect_unix(self.qemu)

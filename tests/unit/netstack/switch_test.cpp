@@ -140,3 +140,74 @@ TEST_CASE("port events: up with the first valid frame's source, down on detach; 
   sw.detach(id1);  // twice: nothing more
   CHECK(events.size() == 3);
 }
+
+TEST_CASE("a MAC active on one port is not taken over by another; the owner keeps working") {
+  Switch sw(1514);
+  RecordingPort p1, p2, p3;
+  const PortId a = sw.attach(p1), b = sw.attach(p2), c = sw.attach(p3);
+  auto from_a = frame(C, A);
+  CHECK(sw.receive(a, from_a));
+  auto spoofed = frame(C, A);
+  CHECK_FALSE(sw.receive(b, spoofed));
+  CHECK(sw.mac_table_counters().takeover_refused == 1);
+  CHECK(sw.counters(b)->rx_dropped == 1);
+  auto to_a = frame(A, C);
+  CHECK(sw.receive(c, to_a));
+  CHECK(p1.frames.size() == 1);
+  CHECK(p2.frames.size() == 1);  // only the flood of A's first frame, nothing since
+}
+
+TEST_CASE("a reserved MAC is refused from every other port") {
+  Switch sw(1514);
+  RecordingPort gateway, guest;
+  const PortId g = sw.attach(gateway), v = sw.attach(guest);
+  sw.reserve_mac(A, g);
+  auto spoofed = frame(B, A);
+  CHECK_FALSE(sw.receive(v, spoofed));
+  CHECK(sw.mac_table_counters().reserved_refused == 1);
+  auto own = frame(B, A);
+  CHECK(sw.receive(g, own));
+}
+
+TEST_CASE("the MAC table is bounded per port and in total, evicting the least recently used") {
+  std::uint64_t now_ms = 0;
+  Switch sw(1514, MacTableLimits{4, 3, std::chrono::milliseconds(1000)}, [&] { return now_ms; });
+  RecordingPort p1, p2;
+  const PortId a = sw.attach(p1), b = sw.attach(p2);
+  auto mac = [](std::uint8_t n) { return MacAddress{0x02, 0, 0, 0, 1, n}; };
+  for (std::uint8_t n = 1; n <= 5; n++) {
+    auto f = frame(C, mac(n));
+    CHECK(sw.receive(a, f));
+  }
+  CHECK(sw.mac_table().size() == 3);  // per-port cap; 1 and 2 evicted
+  auto to_old = frame(mac(1), C);
+  p1.frames.clear();
+  CHECK(sw.receive(b, to_old));  // unknown again: flooded
+  CHECK(sw.mac_table().size() == 4);  // C learned on b: total cap reached
+  auto f6 = frame(C, mac(6));
+  CHECK(sw.receive(a, f6));
+  CHECK(sw.mac_table().size() == 4);
+  CHECK(sw.mac_table_counters().evicted == 3);
+}
+
+TEST_CASE("an idle MAC ages out and may then move to another port") {
+  std::uint64_t now_ms = 0;
+  Switch sw(1514, MacTableLimits{16, 16, std::chrono::milliseconds(1000)}, [&] { return now_ms; });
+  RecordingPort p1, p2;
+  const PortId a = sw.attach(p1), b = sw.attach(p2);
+  auto first = frame(C, A);
+  CHECK(sw.receive(a, first));
+  now_ms = 999;
+  auto early = frame(C, A);
+  CHECK_FALSE(sw.receive(b, early));
+  now_ms = 2500;
+  auto moved = frame(C, A);
+  CHECK(sw.receive(b, moved));
+  CHECK(sw.mac_table_counters().aged == 1);
+  auto to_a = frame(A, C);
+  p1.frames.clear();
+  p2.frames.clear();
+  CHECK(sw.receive(a, to_a));
+  CHECK(p2.frames.size() == 1);
+  CHECK(p1.frames.empty());
+}
