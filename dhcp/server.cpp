@@ -18,6 +18,17 @@ Config checked(Config config) {
 Server::Server(Config config)
     : config_(checked(std::move(config))), table_(config_), builder_(config_) {}
 
+std::optional<std::string> Server::set_search_domains(std::vector<std::string> domains) {
+  Config changed = config_;
+  changed.domain_name = domains.empty() ? std::string() : domains.front();
+  changed.search_domains = std::move(domains);
+  if (auto error = validate(changed)) return error;
+  config_.domain_name = changed.domain_name;
+  config_.search_domains = std::move(changed.search_domains);
+  builder_ = ReplyBuilder(config_);
+  return std::nullopt;
+}
+
 std::optional<Reply> Server::handle(std::span<const std::uint8_t> payload, std::uint64_t now_ms) {
   ++counters_.received;
   auto parsed = parse_request(payload);

@@ -71,6 +71,10 @@ class Server {
   /// Removes the static lease of `mac`; false when it had none.
   bool remove_static_lease(const MacAddress& mac);
   std::vector<StaticLease> static_leases() const { return table_.static_leases(); }
+  /// Replaces the search list (option 119; option 15 becomes its first domain) for the
+  /// replies from now on; the host's resolv.conf changed. An error sentence when the list
+  /// is unusable (then nothing changes).
+  std::optional<std::string> set_search_domains(std::vector<std::string> domains);
   const Config& config() const { return config_; }
 
  private:

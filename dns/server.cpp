@@ -97,7 +97,10 @@ Decision DnsServer::handle(std::span<const std::uint8_t> query, Transport transp
   }
   pending.client_edns = message.edns;
   if (message.edns && message.edns->version != 0) return Reply{error_reply(pending, Rcode::bad_version)};
-  if (refused_type(pending.question.type)) return Reply{error_reply(pending, Rcode::refused)};
+  if (refused_type(pending.question.type)) {
+    ++counters_.refused;
+    return Reply{error_reply(pending, Rcode::refused)};
+  }
 
   if (auto local = local_.answer(pending.question)) {
     ++counters_.local_answers;

@@ -34,6 +34,7 @@ struct ServerCounters {
   std::uint64_t upstream_failures = 0;  // finish() without a usable upstream answer
   std::uint64_t drops = 0;              // no answer at all (unreadable header, responses)
   std::uint64_t malformed = 0;          // answered FORMERR
+  std::uint64_t refused = 0;            // answered REFUSED (types we do not forward)
   std::uint64_t truncated = 0;          // answers cut to fit with TC set
 };
 

@@ -14,6 +14,10 @@ void DnsService::query(std::span<const std::uint8_t> bytes, Transport transport,
   }
   auto* forward = std::get_if<Forward>(&decision);
   if (forward == nullptr) return;  // dropped
+  if (upstream_.pending() >= max_pending_) {
+    ++counters_.over_pending_cap;
+    return;
+  }
   // The resolver drops pending callbacks when it is destroyed with this service, so
   // capturing `this` is safe.
   upstream_.resolve(forward->query, [this, pending = std::move(forward->pending),

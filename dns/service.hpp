@@ -15,8 +15,17 @@
 
 namespace usernet::dns {
 
+/// Counted by the service around the engine (the engine's own are in ServerCounters).
+struct ServiceCounters {
+  std::uint64_t over_pending_cap = 0;  // forwards dropped: max_pending already in flight
+};
+
 class DnsService {
  public:
+  /// Forwarded queries in flight at most; more are dropped (counted) rather than queued
+  /// without bound while an upstream is slow or dead.
+  static constexpr std::size_t kDefaultMaxPending = 1024;
+
   /// Receives the answer to send back (UDP payload, or TCP message without length prefix).
   using Respond = std::function<void(std::vector<std::uint8_t> answer)>;
 
@@ -29,9 +38,14 @@ class DnsService {
   void query(std::span<const std::uint8_t> bytes, Transport transport, Respond respond);
 
   DnsServer& server() { return server_; }
+  UpstreamResolver& upstream() { return upstream_; }
+  const ServiceCounters& counters() const { return counters_; }
+  void set_max_pending(std::size_t max_pending) { max_pending_ = max_pending; }
 
  private:
   uv_loop_t* loop_;
+  std::size_t max_pending_ = kDefaultMaxPending;
+  ServiceCounters counters_;
   DnsServer server_;
   UpstreamResolver upstream_;
 };

@@ -1,6 +1,9 @@
 #include "dns/upstream_resolver.hpp"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <stdexcept>
@@ -80,7 +83,7 @@ struct QueryContext {
 };
 
 UpstreamResolver::UpstreamResolver(uv_loop_t* loop, std::vector<std::string> servers, UpstreamOptions options)
-    : loop_(loop) {
+    : loop_(loop), reserve_(options.reserved_fds) {
   std::string error;
   auto csv = upstream_servers_csv(servers, error);
   if (!csv) throw std::invalid_argument(error);
@@ -100,6 +103,13 @@ UpstreamResolver::UpstreamResolver(uv_loop_t* loop, std::vector<std::string> ser
     ares_library_cleanup();
     throw std::runtime_error(std::string("c-ares setup: ") + ares_strerror(status));
   }
+  // c-ares calls these instead of the plain system calls (its sockets come from reserve_).
+  static const ares_socket_functions socket_functions = {&UpstreamResolver::open_socket,
+                                                         &UpstreamResolver::close_socket,
+                                                         &UpstreamResolver::connect_socket,
+                                                         &UpstreamResolver::receive_from,
+                                                         &UpstreamResolver::send_vector};
+  ares_set_socket_functions(channel_, &socket_functions, this);
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
@@ -126,6 +136,44 @@ void UpstreamResolver::resolve(std::span<const std::uint8_t> query, Callback cal
   // ares_send may have answered at once (bad query); never call back from inside resolve().
   if (!completions_.empty()) uv_idle_start(deferred_, &UpstreamResolver::on_deferred);
   schedule_timeout();
+}
+
+std::optional<std::string> UpstreamResolver::set_servers(const std::vector<std::string>& servers) {
+  std::string error;
+  auto csv = upstream_servers_csv(servers, error);
+  if (!csv) return error;
+  int status = ares_set_servers_ports_csv(channel_, csv->c_str());
+  if (status == ARES_ENOTIMP) {
+    // Older c-ares refuses while queries are in flight: fail them (clients retry) and switch.
+    ares_cancel(channel_);
+    status = ares_set_servers_ports_csv(channel_, csv->c_str());
+  }
+  if (!completions_.empty()) uv_idle_start(deferred_, &UpstreamResolver::on_deferred);
+  schedule_timeout();
+  if (status != ARES_SUCCESS) return std::string("c-ares: ") + ares_strerror(status);
+  return std::nullopt;
+}
+
+ares_socket_t UpstreamResolver::open_socket(int domain, int type, int protocol, void* data) {
+  int fd = static_cast<UpstreamResolver*>(data)->reserve_.open_socket(domain, type, protocol);
+  return fd < 0 ? ARES_SOCKET_BAD : fd;
+}
+
+int UpstreamResolver::close_socket(ares_socket_t fd, void* data) {
+  return static_cast<UpstreamResolver*>(data)->reserve_.close_socket(fd);
+}
+
+int UpstreamResolver::connect_socket(ares_socket_t fd, const sockaddr* address, ares_socklen_t length, void*) {
+  return ::connect(fd, address, length);
+}
+
+ares_ssize_t UpstreamResolver::receive_from(ares_socket_t fd, void* buffer, std::size_t length, int flags,
+                                            sockaddr* from, ares_socklen_t* from_length, void*) {
+  return ::recvfrom(fd, buffer, length, flags, from, from_length);
+}
+
+ares_ssize_t UpstreamResolver::send_vector(ares_socket_t fd, const iovec* vector, int count, void*) {
+  return ::writev(fd, vector, count);
 }
 
 void UpstreamResolver::on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {

@@ -1,7 +1,9 @@
 // Forwards raw DNS queries to upstream servers with c-ares, driven by a libuv loop.
 // c-ares does the retries, the fallback to the next server and the retry over TCP when a
 // UDP answer comes back truncated. Without explicit servers it reads /etc/resolv.conf
-// (what makes VPN split DNS work). Integration: c-ares reports the sockets it wants
+// (what makes VPN split DNS work); set_servers() swaps the servers at run time (the
+// gateway follows resolv.conf changes that way). c-ares' sockets come from a private
+// SocketReserve so forwarding survives the process running out of descriptors. Integration: c-ares reports the sockets it wants
 // watched (ARES_OPT_SOCK_STATE_CB) -> one uv_poll_t each; one uv_timer_t fires at
 // ares_timeout() so retries happen.
 #pragma once
@@ -18,11 +20,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dns/socket_reserve.hpp"
+
 namespace usernet::dns {
 
 struct UpstreamOptions {
   int timeout_ms = 2000;  // first try's timeout (c-ares grows it on later rounds)
   int tries = 2;          // rounds over the server list
+  std::size_t reserved_fds = 4;  // descriptors kept aside for c-ares' sockets
 };
 
 /// Turns `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT` entries into the CSV form
@@ -48,7 +53,13 @@ class UpstreamResolver {
   /// and may destroy this resolver.
   void resolve(std::span<const std::uint8_t> query, Callback callback);
 
+  /// Replaces the servers (same entry syntax as the constructor). Queries in flight on the
+  /// old servers are answered as failures (c-ares cannot switch under them). Returns the
+  /// error for a bad entry; then nothing changes.
+  std::optional<std::string> set_servers(const std::vector<std::string>& servers);
+
   std::size_t pending() const { return pending_; }
+  const SocketReserve& socket_reserve() const { return reserve_; }
 
  private:
   struct Poll;
@@ -74,8 +85,16 @@ class UpstreamResolver {
   void deliver_completions();
   // Arms the timer for c-ares' next timeout, or stops it when nothing is pending.
   void schedule_timeout();
+  // c-ares socket functions, all through reserve_.
+  static ares_socket_t open_socket(int domain, int type, int protocol, void* data);
+  static int close_socket(ares_socket_t fd, void* data);
+  static int connect_socket(ares_socket_t fd, const sockaddr* address, ares_socklen_t length, void* data);
+  static ares_ssize_t receive_from(ares_socket_t fd, void* buffer, std::size_t length, int flags, sockaddr* from,
+                                   ares_socklen_t* from_length, void* data);
+  static ares_ssize_t send_vector(ares_socket_t fd, const iovec* vector, int count, void* data);
 
   uv_loop_t* loop_;
+  SocketReserve reserve_;  // before channel_: c-ares closes its sockets through it
   ares_channel channel_ = nullptr;
   uv_timer_t* timer_;
   uv_idle_t* deferred_;  // runs completions that arrived outside a loop callback

@@ -1,6 +1,7 @@
 #include "dns/zones.hpp"
 
 #include <arpa/inet.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 
@@ -22,13 +23,26 @@ std::string lowercase_text(std::string_view text) {
   return out;
 }
 
-// True when `pattern` matches somewhere in `text`; a regex engine error counts as no match.
-bool regex_finds(const std::regex& pattern, const std::string& text) {
-  try {
-    return std::regex_search(text, pattern);
-  } catch (const std::regex_error&) {
-    return false;
+// Program size bound for one record's pattern: RE2 refuses patterns that compile larger
+// (e.g. nested counted repetitions), so API callers cannot make us allocate without limit.
+constexpr std::int64_t kMaxPatternMemory = 1 << 20;
+
+// Compiles a record's pattern; nullptr with `error` set when RE2 refuses it.
+std::shared_ptr<const re2::RE2> compile_pattern(const std::string& text, std::string& error) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the caller reports the error; RE2 would print it too
+  options.set_max_mem(kMaxPatternMemory);
+  auto pattern = std::make_shared<const re2::RE2>(text, options);
+  if (!pattern->ok()) {
+    error = pattern->error();
+    return nullptr;
   }
+  return pattern;
+}
+
+// True when `pattern` matches somewhere in `text` (Go's MatchString: unanchored).
+bool regex_finds(const re2::RE2& pattern, const std::string& text) {
+  return re2::RE2::PartialMatch(text, pattern);
 }
 
 // Splits an option string on ',' that is not escaped as '\,' (which becomes ',').
@@ -82,7 +96,7 @@ std::optional<ZoneTable::CompiledZone> ZoneTable::compile(const Zone& zone, std:
   compiled.zone.name = apex->to_text();
   compiled.zone.records.clear();
   for (const ZoneRecord& record : zone.records) {
-    CompiledRecord entry{record, std::nullopt};
+    CompiledRecord entry{record, nullptr};
     if (record.name.empty() == record.regexp.empty()) {
       error = "zone " + compiled.zone.name + ": a record needs exactly one of name and regexp";
       return std::nullopt;
@@ -95,10 +109,10 @@ std::optional<ZoneTable::CompiledZone> ZoneTable::compile(const Zone& zone, std:
       }
       entry.record.name = lowercase_text(record.name);
     } else {
-      try {
-        entry.pattern.emplace(record.regexp, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        error = "zone " + compiled.zone.name + ": invalid regexp '" + record.regexp + "': " + e.what();
+      std::string why;
+      entry.pattern = compile_pattern(record.regexp, why);
+      if (!entry.pattern) {
+        error = "zone " + compiled.zone.name + ": invalid regexp '" + record.regexp + "': " + why;
         return std::nullopt;
       }
     }

@@ -7,8 +7,10 @@
 // "host.containers.internal.") is compared with each record in order: equal to the record's
 // name, or the record's regexp matches somewhere in it (a search, not a full match, as Go's
 // MatchString). Unlike gvproxy, names compare case-insensitively: exact names and the text a
-// regexp sees are lower-cased. Regexps use std::regex ECMAScript syntax (close to RE2 for
-// the usual patterns).
+// regexp sees are lower-cased. Regexps are RE2 (Go's regexp syntax, which gvproxy uses):
+// matching takes time linear in the name whatever the pattern, so a hostile zone such as
+// `(a+)+$` cannot stall the loop; what RE2 does not support (backreferences, lookaround)
+// is refused when the zone is added.
 //
 // Option syntax (`--dns-zone`, repeatable):
 //   ZONE[,default=IP][,record=NAME:IP]...[,regexp=RE:IP]...
@@ -19,12 +21,16 @@
 
 #include <cstdint>
 #include <optional>
-#include <regex>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dns/name.hpp"
+
+namespace re2 {
+class RE2;
+}
 
 namespace usernet::dns {
 
@@ -83,7 +89,7 @@ class ZoneTable {
  private:
   struct CompiledRecord {
     ZoneRecord record;
-    std::optional<std::regex> pattern;
+    std::shared_ptr<const re2::RE2> pattern;  // set for regexp records; shared: RE2 cannot be copied
   };
   struct CompiledZone {
     Zone zone;

@@ -9,6 +9,7 @@
 
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
+#include "netstack/host_resolver_follower.hpp"
 #include "netstack/port_forwarder.hpp"
 #include "netstack/virtual_network.hpp"
 
@@ -28,6 +29,7 @@ struct EmbeddedNetwork::State {
   VirtualNetwork network;
   std::unique_ptr<GatewayDhcp> dhcp;
   std::unique_ptr<GatewayDns> dns;
+  std::unique_ptr<ResolvConfWatcher> host_resolver;  // after dns/dhcp: goes first
   std::unique_ptr<PortForwarder> forwarder;
   TransportCounters counters;
   std::unique_ptr<PeerSet> peers;  // owns the NIC ports
@@ -42,6 +44,9 @@ EmbeddedNetwork::EmbeddedNetwork(uv_loop_t* loop, const DaemonOptions& options)
     state_->dhcp = std::make_unique<GatewayDhcp>(network, make_dhcp_config(options.network, dhcp_options));
   }
   if (options.dns.enabled) state_->dns = std::make_unique<GatewayDns>(network, options.dns);
+  state_->host_resolver = follow_host_resolver(loop, options.dns.resolv_conf,
+                                               options.dns.upstream.empty() ? state_->dns.get() : nullptr,
+                                               options.search_from_host ? state_->dhcp.get() : nullptr);
   state_->forwarder = std::make_unique<PortForwarder>(network);
   for (const auto& spec : options.forwards) {
     if (auto error = state_->forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);

@@ -71,6 +71,8 @@ po::options_description describe_options() {
       ("no-dns", "do not serve DNS")
       ("dns-upstream", po::value<std::vector<std::string>>()->composing(), "upstream DNS server IP[:PORT] (default: the host's resolv.conf), repeatable")
       ("dns-zone", po::value<std::vector<std::string>>()->composing(), "local zone ZONE[,default=IP][,record=NAME:IP][,regexp=RE:IP], repeatable")
+      ("resolv-conf", po::value<std::string>()->default_value("/etc/resolv.conf"), "host resolver file followed for upstream servers and the search list (re-read every 2 s)")
+      ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
       ("pid-file", po::value<std::string>(), "write the process id to this file");
@@ -196,6 +198,9 @@ DaemonOptions build(const po::variables_map& vm) {
   o.dns.enabled = vm.count("no-dns") == 0;
   o.dns.upstream = strings("dns-upstream");
   o.dns.zones = strings("dns-zone");
+  o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
+  o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
+  if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
       o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
     throw BadOption("nothing to serve: give --tap or a --listen* option");

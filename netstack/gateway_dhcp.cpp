@@ -6,6 +6,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "dns/resolv_conf.hpp"
 #include "netstack/lwip_packet_io.hpp"
 
 namespace usernet {
@@ -56,21 +57,7 @@ std::optional<dhcp::ClasslessRoute> parse_classless_route(std::string_view text)
 }
 
 std::vector<std::string> search_domains_from_resolv_conf(std::string_view text) {
-  std::vector<std::string> domains;
-  std::istringstream lines{std::string(text)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream words(line);
-    std::string keyword;
-    words >> keyword;
-    if (keyword != "search" && keyword != "domain") continue;
-    domains.clear();  // the last such line wins, as in resolv.conf(5)
-    for (std::string domain; words >> domain;) {
-      if (domain.starts_with('#') || domain.starts_with(';')) break;
-      domains.push_back(domain);
-    }
-  }
-  return domains;
+  return dns::parse_resolv_conf(text).search;
 }
 
 std::vector<std::string> host_search_domains() {

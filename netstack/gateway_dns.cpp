@@ -1,6 +1,7 @@
 #include "netstack/gateway_dns.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
@@ -153,6 +154,7 @@ GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
     if (auto error = service_.server().zones().add(*parsed.zone))
       throw std::runtime_error("--dns-zone '" + text + "': " + *error);
   }
+  service_.set_max_pending(options.max_pending);
   network_.nat().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
   network_.nat().add_tcp_service_port(kDnsPort);
 
@@ -174,6 +176,20 @@ GatewayDns::~GatewayDns() {
     tcp_accept(listener_, nullptr);
     tcp_close(listener_);
   }
+}
+
+void GatewayDns::follow(const dns::ResolvConf& conf, const std::string& source) {
+  if (conf.nameservers.empty()) {
+    spdlog::warn("{} lists no nameserver; keeping the upstream DNS servers", source);
+    return;
+  }
+  if (conf.nameservers == followed_servers_) return;
+  if (auto error = service_.upstream().set_servers(conf.nameservers)) {
+    spdlog::warn("{}: cannot use its nameservers: {}", source, *error);
+    return;
+  }
+  followed_servers_ = conf.nameservers;
+  spdlog::info("upstream DNS from {}: {}", source, fmt::join(conf.nameservers, ", "));
 }
 
 err_t GatewayDns::on_accept(void* arg, tcp_pcb* pcb, err_t err) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dns/resolv_conf.hpp"
 #include "dns/service.hpp"
 #include "netstack/virtual_network.hpp"
 
@@ -19,6 +20,8 @@ struct DnsOptions {
   bool enabled = true;
   std::vector<std::string> upstream;  // IP[:PORT]; empty = the host's resolv.conf
   std::vector<std::string> zones;     // --dns-zone strings (dns/zones.hpp syntax)
+  std::string resolv_conf = "/etc/resolv.conf";  // followed when `upstream` is empty
+  std::size_t max_pending = dns::DnsService::kDefaultMaxPending;
 };
 
 class GatewayDns {
@@ -30,6 +33,9 @@ class GatewayDns {
   GatewayDns& operator=(const GatewayDns&) = delete;
 
   dns::DnsService& service() { return service_; }
+  /// Takes the upstream servers from a (changed) resolv.conf; one without nameservers
+  /// keeps the servers we had (it is often empty for a moment while being rewritten).
+  void follow(const dns::ResolvConf& conf, const std::string& source);
 
  private:
   class TcpConnection;
@@ -39,6 +45,7 @@ class GatewayDns {
   VirtualNetwork& network_;
   dns::DnsService service_;
   tcp_pcb* listener_ = nullptr;
+  std::vector<std::string> followed_servers_;  // from resolv.conf, as last applied
 };
 
 }  // namespace usernet

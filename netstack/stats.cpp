@@ -180,6 +180,12 @@ void collect_dns(StatsSnapshot& s, GatewayDns& dns) {
         c.upstream_failures);
   s.add("usernet_dns_drops_total", "Queries dropped without an answer", kCounter, c.drops);
   s.add("usernet_dns_malformed_total", "Queries answered FORMERR", kCounter, c.malformed);
+  s.add("usernet_dns_refused_total", "Queries answered REFUSED", kCounter, c.refused);
+  s.add("usernet_dns_over_pending_cap_total", "Forwards dropped: too many queries in flight upstream", kCounter,
+        dns.service().counters().over_pending_cap);
+  s.add("usernet_dns_upstream_pending", "Forwarded queries in flight", kGauge, dns.service().upstream().pending());
+  s.add("usernet_dns_fd_reserve_rescues_total", "Upstream sockets opened from DNS's private fd reserve", kCounter,
+        dns.service().upstream().socket_reserve().rescues());
   s.add("usernet_dns_cache_entries", "Answers in the cache", kGauge, server.cache().entries());
   s.add("usernet_dns_zones", "Local DNS zones", kGauge, server.zones().list().size());
 }

@@ -19,6 +19,7 @@
 #include "netstack/fd_budget.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
+#include "netstack/host_resolver_follower.hpp"
 #include "netstack/gvproxy_compat.hpp"
 #include "netstack/memory_trimmer.hpp"
 #include "netstack/pcap_writer.hpp"
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<usernet::TapPort> tap;
   std::unique_ptr<usernet::GatewayDhcp> dhcp;
   std::unique_ptr<usernet::GatewayDns> dns;
+  std::unique_ptr<usernet::ResolvConfWatcher> host_resolver;
   std::unique_ptr<usernet::PortForwarder> forwarder;
   std::vector<std::unique_ptr<usernet::SshForward>> ssh_forwards;
   std::unique_ptr<usernet::PcapWriter> pcap;
@@ -174,6 +176,9 @@ int main(int argc, char** argv) {
       dhcp = std::make_unique<usernet::GatewayDhcp>(*network, usernet::make_dhcp_config(options.network, dhcp_options));
     }
     if (options.dns.enabled) dns = std::make_unique<usernet::GatewayDns>(*network, options.dns);
+    host_resolver = usernet::follow_host_resolver(loop, options.dns.resolv_conf,
+                                                  options.dns.upstream.empty() ? dns.get() : nullptr,
+                                                  options.search_from_host ? dhcp.get() : nullptr);
     forwarder = std::make_unique<usernet::PortForwarder>(*network);
     for (const auto& spec : options.forwards)
       if (auto error = forwarder->add(spec)) throw std::runtime_error("--forward: " + *error);

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <string>
+
 #include "dns/zones.hpp"
 #include "tests/unit/dns/dns_test_support.hpp"
 
@@ -73,6 +76,38 @@ TEST_CASE("invalid zones are refused with a reason and leave the table unchanged
   CHECK(table.add(Zone{"z.test", {{"", "", 1}}, std::nullopt}).has_value());
   CHECK(table.add(Zone{"z.test", {{"a", "b", 1}}, std::nullopt}).has_value());
   CHECK(table.list().empty());
+}
+
+TEST_CASE("a hostile regexp matches in linear time") {
+  // (a+)+$ backtracks exponentially in std::regex: 29 letters took 32 s there.
+  ZoneTable table;
+  REQUIRE_FALSE(table.add(Zone{"evil.test", {{"", "(a+)+$", 5}}, 6}).has_value());
+  const std::string label63 = std::string(62, 'a') + "!";
+  const auto started = std::chrono::steady_clock::now();
+  auto miss = table.find(name(label63 + ".evil.test"));
+  auto hit = table.find(name(std::string(63, 'a') + ".evil.test"));
+  auto short_miss = table.find(name(std::string(28, 'a') + "b.evil.test"));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(elapsed < std::chrono::milliseconds(200));
+  REQUIRE(miss.has_value());
+  CHECK_FALSE(miss->record_ip.has_value());  // unanchored at the start, but must reach the end
+  CHECK(hit->record_ip == 5u);
+  CHECK_FALSE(short_miss->record_ip.has_value());
+}
+
+TEST_CASE("patterns outside RE2 are refused with RE2's reason") {
+  ZoneTable table;
+  for (const char* pattern : {"(a)\\1", "a(?=b)", "(?<!x)y", "a{1001}", "((a{100}){100}){100}"}) {
+    CAPTURE(pattern);
+    auto error = table.add(Zone{"z.test", {{"", pattern, 1}}, std::nullopt});
+    REQUIRE(error.has_value());
+    CHECK(error->find("invalid regexp") != std::string::npos);
+  }
+  CHECK(table.list().empty());
+  // Go/RE2 syntax that std::regex lacks is accepted.
+  REQUIRE_FALSE(table.add(Zone{"z.test", {{"", "^(?i)WEB\\d+$", 1}, {"", "^[[:alpha:]]+\\z", 2}}, std::nullopt}).has_value());
+  CHECK(table.find(name("web7.z.test"))->record_ip == 1u);
+  CHECK(table.find(name("abc.z.test"))->record_ip == 2u);
 }
 
 TEST_CASE("--dns-zone option syntax") {
