@@ -1,7 +1,8 @@
 // Packet-level access to lwIP for the NAT: parse an IPv4 packet held in a pbuf, hand a
 // TCP segment to lwIP's tcp_input for any destination address, and emit UDP, ICMP and
 // TCP RST packets with an arbitrary source address into the guest network. This is the
-// only file that touches lwIP internals (ip_data, tcp_input).
+// only file that touches lwIP internals (ip_data, tcp_input) besides netstack/tcp_demux.cpp
+// (the pcb lists).
 #pragma once
 
 #include <cstdint>

@@ -21,11 +21,6 @@ namespace {
 // After the SYN was replayed, the guest must complete the handshake within this time.
 constexpr std::uint64_t kHandshakeTimeoutMs = 30000;
 constexpr std::uint8_t kIcmpHostUnreachable = 1;
-
-FlowKey key_of(const tcp_pcb* pcb) {
-  return FlowKey{ntohl(ip_2_ip4(&pcb->remote_ip)->addr), pcb->remote_port,
-                 ntohl(ip_2_ip4(&pcb->local_ip)->addr), pcb->local_port};
-}
 }  // namespace
 
 /// A guest SYN waiting for its host connect (then for the guest's handshake).
@@ -77,7 +72,7 @@ void TcpNat::on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
       pbuf_free(p);
       return;
     }
-    inject_tcp_segment(p, input);  // handshake in progress: lwIP's SYN_RCVD pcb handles it
+    demux_.deliver(p, key, input);  // handshake in progress: lwIP's SYN_RCVD pcb handles it
     return;
   }
   const bool opening = tcp.has(TcpHeader::kSyn) && !tcp.has(TcpHeader::kAck) && !tcp.has(TcpHeader::kRst);
@@ -85,7 +80,7 @@ void TcpNat::on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
     start_connect(p, key, ip, tcp, input);
     return;
   }
-  inject_tcp_segment(p, input);  // an established flow (or a stray segment lwIP will RST)
+  demux_.deliver(p, key, input);  // an established flow (or a stray segment lwIP will RST)
 }
 
 void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, const TcpHeader& tcp,
@@ -169,13 +164,14 @@ void TcpNat::on_connect_result(FlowKey key, int error) {
   }
   // Hand the held SYN to lwIP: the listener creates the pcb and answers SYN-ACK. A pcb
   // of an earlier connection on the same 4-tuple still in TIME_WAIT would capture it.
-  if (drop_time_wait(key.remote_ip, key.remote_port, key.guest_ip, key.guest_port)) counters_.time_wait_reused++;
+  if (demux_.in_time_wait(key) && drop_time_wait(key.remote_ip, key.remote_port, key.guest_ip, key.guest_port))
+    counters_.time_wait_reused++;
   pending.replayed = true;
   pending.half_open.release();
   pending.timer->start(kHandshakeTimeoutMs);
   pbuf* syn = pending.syn;
   pending.syn = nullptr;
-  inject_tcp_segment(syn, pending.input);
+  demux_.deliver_opening(syn, key, pending.input);
 }
 
 void TcpNat::on_handshake_timeout(FlowKey key) {
@@ -228,6 +224,7 @@ bool TcpNat::ensure_listener(std::uint16_t port) {
   }
   tcp_arg(listener, this);
   tcp_accept(listener, &TcpNat::on_accept);
+  demux_.watch_listener(listener);
   listeners_.emplace(port, listener);
   return true;
 }
@@ -235,7 +232,7 @@ bool TcpNat::ensure_listener(std::uint16_t port) {
 err_t TcpNat::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<TcpNat*>(arg);
   if (self == nullptr || err != ERR_OK || pcb == nullptr) return ERR_VAL;
-  const FlowKey key = key_of(pcb);
+  const FlowKey key = flow_key_of(pcb);
   auto it = self->pending_.find(key);
   if (it == self->pending_.end() || !it->second->replayed) {
     // A connection nobody asked the host for (e.g. to the gateway's own address).

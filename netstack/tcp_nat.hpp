@@ -15,6 +15,7 @@
 #include "netstack/flow_key.hpp"
 #include "netstack/flow_limits.hpp"
 #include "netstack/lwip_packet_io.hpp"
+#include "netstack/tcp_demux.hpp"
 #include "netstack/tcp_relay.hpp"
 
 struct tcp_pcb;
@@ -65,6 +66,7 @@ class TcpNat {
   std::uint64_t connect_sequence_ = 0;  // orders pending connects, oldest first
   std::unordered_map<FlowKey, std::unique_ptr<PendingConnect>, FlowKeyHash> pending_;
   std::unordered_map<std::uint16_t, tcp_pcb*> listeners_;
+  TcpDemux demux_;  // outlives the relays: their pcbs report their destruction to it
   TcpRelayGroup relays_;
   TcpNatCounters counters_;
 };

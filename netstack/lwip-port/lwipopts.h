@@ -105,6 +105,8 @@ unsigned short usernet_chksum_copy(void *dst, const void *src, unsigned short le
 #define LWIP_NETIF_LINK_CALLBACK 0
 #define LWIP_HOOK_FILENAME "usernet_lwip_hooks.h"
 #define LWIP_HOOK_IP4_INPUT(p, inp) usernet_ip4_input_hook((p), (inp))
+/* One pcb ext-arg slot: netstack/tcp_demux.cpp tracks NAT pcbs (passive open, destroy). */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 
 /* --- no lwIP statistics or debug output: usernet keeps its own counters --- */
 #define LWIP_STATS 0
