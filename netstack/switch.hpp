@@ -67,7 +67,8 @@ class Switch {
   const MacTableCounters& mac_table_counters() const { return mac_table_.counters(); }
   std::size_t mac_entries() const { return mac_table_.size(); }
   /// Frames from `mac` are accepted only from `port` (the gateway reserves its own MAC).
-  void reserve_mac(const MacAddress& mac, PortId port) { mac_table_.reserve(mac, port); }
+  /// Also marks `port` as infrastructure (the gateway): its senders are not guests.
+  void reserve_mac(const MacAddress& mac, PortId port);
   /// Frames from `ip` (ARP sender or IPv4 source) are accepted only from `mac`.
   void reserve_ip(Ipv4 ip, const MacAddress& mac) { sender_policy_.reserve(ip, mac); }
   /// Who holds which address (DHCP leases); frames from an address held by another MAC
@@ -85,13 +86,23 @@ class Switch {
   using PortEventObserver = std::function<void(PortId, const MacAddress& first_source, bool up)>;
   void set_port_event_observer(PortEventObserver observer) { port_events_ = std::move(observer); }
 
+  /// The guest that sent from an IPv4 address is gone: its port detached, or the address
+  /// now comes from another port (the guest restarted or reattached). Called from inside
+  /// detach() and receive(): the observer must defer real work.
+  using AddressGoneObserver = std::function<void(Ipv4 address)>;
+  void set_address_gone_observer(AddressGoneObserver observer) { address_gone_ = std::move(observer); }
+
  private:
   struct Entry {
-    SwitchPort* port;
+    SwitchPort* port = nullptr;
     PortCounters counters;
     std::optional<MacAddress> first_source;  // set by the first valid frame
     bool warned_sender = false;              // logged its first refused sender address
+    bool infrastructure = false;             // owns a reserved MAC (the gateway)
+    std::vector<Ipv4> senders;               // addresses it sent from, oldest first (bounded)
+    Ipv4 last_sender = 0;
   };
+  void note_sender(PortId from, Entry& entry, Ipv4 sender);
   void deliver(PortId to, ByteSpan frame);
   void refuse_sender(Entry& entry, Ipv4 sender, SenderVerdict verdict);
 
@@ -103,6 +114,8 @@ class Switch {
   SwitchCounters totals_;
   std::function<void(ByteSpan)> observer_;
   PortEventObserver port_events_;
+  std::unordered_map<Ipv4, PortId> sender_ports_;  // which port each guest address came from last
+  AddressGoneObserver address_gone_;
 };
 
 }  // namespace usernet

@@ -120,3 +120,31 @@ TEST_CASE("no guest may send from the gateway's reserved addresses") {
   CHECK(sw.receive(g, arp_from(kGatewayMac, kGatewayIp)));
   CHECK(sw.receive(v, ipv4_from(kGuestA, kIpA)));
 }
+
+TEST_CASE("a guest's addresses are reported gone when its port detaches or the address moves") {
+  Switch sw(1514);
+  RecordingPort gateway, first, second;
+  const PortId g = sw.attach(gateway), a = sw.attach(first), b = sw.attach(second);
+  sw.reserve_mac(kGatewayMac, g);
+  std::vector<Ipv4> gone;
+  sw.set_address_gone_observer([&](Ipv4 ip) { gone.push_back(ip); });
+  CHECK(sw.receive(g, ipv4_from(kGatewayMac, kFreeIp)));  // the gateway's senders are not guests
+  CHECK(sw.receive(a, ipv4_from(kGuestA, kIpA)));
+  CHECK(sw.receive(a, arp_from(kGuestA, kIpA)));
+  CHECK(gone.empty());
+  sw.detach(a);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0] == kIpA);
+  // The guest restarts on a new port and later its address shows up on a third one.
+  CHECK(sw.receive(b, ipv4_from(kGuestA, kIpA)));
+  CHECK(gone.size() == 1);
+  RecordingPort third;
+  const PortId c = sw.attach(third);
+  CHECK(sw.receive(c, ipv4_from(kGuestB, kIpA)));
+  CHECK(gone.size() == 2);
+  sw.detach(b);  // the address is c's now: nothing more to report for b
+  CHECK(gone.size() == 2);
+  CHECK(sw.receive(g, ipv4_from(kGatewayMac, kFreeIp)));
+  CHECK(sw.receive(c, ipv4_from(kGuestB, kFreeIp)));  // taken from the gateway? never tracked there
+  CHECK(gone.size() == 2);
+}
