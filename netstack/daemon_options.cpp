@@ -57,7 +57,11 @@ po::options_description describe_options() {
       ("forward-identity", po::value<std::vector<std::string>>()->composing(), "SSH private key file for the matching --forward-sock")
       ("services", po::value<std::vector<std::string>>()->composing(), "HTTP API endpoint without /connect (unix://, tcp://)")
       ("ssh-port", po::value<int>()->default_value(2222), "forward 127.0.0.1:PORT to the first guest's port 22 (-1: off)")
-      ("guest-expose", "let guests expose ports on the host's 127.0.0.1 through http://GATEWAY/services/forwarder/expose")
+      ("guest-expose", po::value<std::string>()->implicit_value("loopback"),
+       "=loopback (the default value): guests may expose ports on the host's 127.0.0.1 through "
+       "http://GATEWAY/services/forwarder/expose; =any: on every host address; =off (default without --gvproxy-api)")
+      ("gvproxy-api", "serve the API with gvproxy's rules: local \":P\" listens on every address and keeps its name, "
+       "guests may expose (--guest-expose=any unless set), /stats in gvproxy's layout (gvproxy mode sets this)")
       ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
       ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
       ("notification", po::value<std::string>(),
@@ -157,7 +161,15 @@ DaemonOptions build(const po::variables_map& vm) {
   o.ssh_port_given = !vm["ssh-port"].defaulted();
   if (o.ssh_port != -1 && (o.ssh_port < 1024 || o.ssh_port > 65535))
     throw BadOption("--ssh-port: must be between 1024 and 65535, or -1 to disable");
-  o.guest_expose = vm.count("guest-expose") > 0;
+  o.gvproxy_api = vm.count("gvproxy-api") > 0;
+  o.guest_expose = o.gvproxy_api ? GuestExposePolicy::any_address : GuestExposePolicy::refused;
+  if (vm.count("guest-expose")) {
+    const auto policy = vm["guest-expose"].as<std::string>();
+    if (policy == "loopback") o.guest_expose = GuestExposePolicy::loopback_only;
+    else if (policy == "any") o.guest_expose = GuestExposePolicy::any_address;
+    else if (policy == "off") o.guest_expose = GuestExposePolicy::refused;
+    else throw BadOption("--guest-expose: '" + policy + "' is not loopback, any or off");
+  }
   if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
   if (vm.count("notification")) {
     const auto url = vm["notification"].as<std::string>();

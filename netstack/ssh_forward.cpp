@@ -58,9 +58,13 @@ int open_listener(const std::string& path) {
 
 SshForward::SshForward(uv_loop_t* loop, PortForwarder& forwarder, SshForwardSpec spec)
     : forwarder_(forwarder), spec_(std::move(spec)) {
-  if (ssh_pki_import_privkey_file(spec_.identity_file.c_str(), nullptr, nullptr, nullptr, &key_) != SSH_OK)
+  if (ssh_pki_import_privkey_file(spec_.identity_file.c_str(), nullptr, nullptr, nullptr, &key_) != SSH_OK) {
+    // libssh gives no reason: tell a missing or unreadable file from an unusable key.
+    if (::access(spec_.identity_file.c_str(), R_OK) != 0)
+      throw std::runtime_error("--forward-identity '" + spec_.identity_file + "': " + std::strerror(errno));
     throw std::runtime_error("--forward-identity '" + spec_.identity_file +
-                             "': cannot read a private key without passphrase");
+                             "': not a private key usernet can read (a key with a passphrase is not supported)");
+  }
   try {
     listener_fd_ = open_listener(spec_.socket_path);
   } catch (...) {
