@@ -68,6 +68,8 @@ void collect_switch(StatsSnapshot& s, const Switch& sw) {
   const auto& m = sw.mac_table_counters();
   s.add("usernet_switch_drops_total", "", kCounter, m.takeover_refused, {{"reason", "mac_taken"}});
   s.add("usernet_switch_drops_total", "", kCounter, m.reserved_refused, {{"reason", "mac_reserved"}});
+  s.add("usernet_switch_drops_total", "", kCounter, t.ip_taken_frames, {{"reason", "ip_taken"}});
+  s.add("usernet_switch_drops_total", "", kCounter, t.ip_reserved_frames, {{"reason", "ip_reserved"}});
   s.add("usernet_switch_mac_removed_total", "MAC table entries removed, by reason", kCounter, m.evicted,
         {{"reason", "evicted"}});
   s.add("usernet_switch_mac_removed_total", "", kCounter, m.aged, {{"reason", "aged"}});

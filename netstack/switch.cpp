@@ -1,5 +1,7 @@
 #include "netstack/switch.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace usernet {
 
 Switch::Switch(std::size_t max_frame, MacTableLimits mac_limits, MacTable::Clock now)
@@ -53,6 +55,17 @@ void Switch::deliver(PortId to, ByteSpan frame) {
   }
 }
 
+void Switch::refuse_sender(Entry& entry, Ipv4 sender, SenderVerdict verdict) {
+  entry.counters.rx_dropped++;
+  const bool reserved = verdict == SenderVerdict::ip_reserved;
+  (reserved ? totals_.ip_reserved_frames : totals_.ip_taken_frames)++;
+  if (entry.warned_sender) return;
+  entry.warned_sender = true;  // once per port: a spoofing guest must not flood the log
+  spdlog::warn("switch: {} sends from {}, {}; dropping its frames from addresses it does not hold",
+               entry.port->describe(), format_ipv4(sender),
+               reserved ? "an address of the gateway" : "an address leased to another MAC");
+}
+
 bool Switch::receive(PortId from, ByteSpan frame) {
   auto it = ports_.find(from);
   if (it == ports_.end()) return false;
@@ -78,6 +91,14 @@ bool Switch::receive(PortId from, ByteSpan frame) {
   if (!mac_table_.learn(src, from)) {
     counters.rx_dropped++;
     return false;
+  }
+  // Nor may it send from an address another guest (or the gateway) holds.
+  if (const auto sender = frame_sender_ipv4(frame)) {
+    const SenderVerdict verdict = sender_policy_.check(src, *sender);
+    if (verdict != SenderVerdict::allowed) {
+      refuse_sender(it->second, *sender, verdict);
+      return false;
+    }
   }
   counters.rx_frames++;
   counters.rx_bytes += frame.size();
