@@ -79,7 +79,10 @@ po::options_description describe_options() {
       ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
-      ("pid-file", po::value<std::string>(), "write the process id to this file");
+      ("pid-file", po::value<std::string>(), "write the process id to this file")
+      ("user", po::value<std::string>(), "after set-up, switch to this user (NAME or UID); needs root")
+      ("group", po::value<std::string>(), "after set-up, switch to this group only (NAME or GID; default: the user's)")
+      ("sandbox", "after set-up: no_new_privs, no capabilities, Landlock, a seccomp system-call allow-list");
   return all;
 }
 
@@ -213,6 +216,13 @@ DaemonOptions build(const po::variables_map& vm) {
   o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
+  if (vm.count("user") || vm.count("group")) {
+    std::string error;
+    o.run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),
+                                   vm.count("group") ? vm["group"].as<std::string>() : std::string(), error);
+    if (!o.run_as) throw BadOption(error);
+  }
+  o.sandbox = vm.count("sandbox") > 0;
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
       o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
     throw BadOption("nothing to serve: give --tap or a --listen* option");

@@ -2,6 +2,7 @@
 // only wires things together and tests can check every rule without starting a daemon.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
 #include "netstack/ssh_forward_spec.hpp"
+#include "netstack/user_switch.hpp"
 #include "netstack/virtual_network.hpp"
 
 namespace usernet {
@@ -39,6 +41,9 @@ struct DaemonOptions {
   bool gvproxy_api = false;           // --gvproxy-api: the API keeps gvproxy's meaning of ":P" and its /stats
   std::string pcap;                   // --pcap FILE
   std::string notification;           // --notification unix:///PATH (gvproxy's events; empty: none)
+  // Sandbox (issue: hardening), applied after set-up.
+  std::optional<UserSwitchTarget> run_as;  // --user/--group
+  bool sandbox = false;                    // --sandbox
 };
 
 /// What main() should do after parsing.

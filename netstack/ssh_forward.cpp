@@ -75,14 +75,17 @@ SshForward::SshForward(uv_loop_t* loop, PortForwarder& forwarder, SshForwardSpec
   uv_async_init(loop, async_, [](uv_async_t* handle) { static_cast<SshForward*>(handle->data)->connect_queued_dials(); });
   async_->data = this;
   session_ = std::make_unique<SshForwardSession>(spec_, key_, listener_fd_, [this] { return dial_guest(); }, stop_);
-  worker_ = std::thread([this] { session_->run(); });
   spdlog::info("forwarding unix {} -> ssh {}@{}:{} {}", spec_.socket_path, spec_.user, format_ipv4(spec_.guest_ip),
                spec_.guest_port, spec_.dest_path);
 }
 
+void SshForward::start() {
+  if (!worker_.joinable()) worker_ = std::thread([this] { session_->run(); });
+}
+
 SshForward::~SshForward() {
   stop_.request();
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
   session_.reset();
   async_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });

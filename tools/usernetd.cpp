@@ -24,6 +24,7 @@
 #include "netstack/memory_trimmer.hpp"
 #include "netstack/pcap_writer.hpp"
 #include "netstack/port_forwarder.hpp"
+#include "netstack/sandbox.hpp"
 #include "netstack/ssh_forward.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
@@ -244,6 +245,13 @@ int main(int argc, char** argv) {
   if (!options.pid_file.empty()) {
     std::ofstream(options.pid_file) << getpid() << "\n";
   }
+  // Everything is open: drop what the loop does not need, before any thread starts.
+  if (auto error = usernet::apply_sandbox(usernet::plan_sandbox(options)); !error.empty()) {
+    spdlog::critical("cannot sandbox usernetd: {}", error);
+    notifications.send(usernet::NotificationType::hypervisor_error);
+    return 1;
+  }
+  for (auto& ssh_forward : ssh_forwards) ssh_forward->start();
 
   uv_signal_t sigint, sigterm;
   auto stop = [](uv_signal_t* handle, int signum) {
