@@ -83,9 +83,10 @@ void read_local(const std::string& local, const ExposeRules& rules, ForwardSpec&
   spec.local_name = gvproxy ? local : std::string();
 }
 
-/// A unix forward's remote, gvproxy's "tcp://IP:PORT".
+/// A unix forward's remote, gvproxy's "tcp://IP:PORT" (or usernet's bare IP:PORT).
 void read_unix_remote(const std::string& remote, ForwardSpec& spec) {
   const auto scheme_end = remote.find("://");
+  if (scheme_end == std::string::npos) return read_remote(remote, spec);  // usernet also takes a bare IP:PORT
   const std::string scheme = scheme_end == std::string::npos ? std::string() : remote.substr(0, scheme_end);
   if (scheme == "tcp") return read_remote(remote.substr(scheme_end + 3), spec);
   if (scheme == "ssh-tunnel") throw failure("remote protocol for unix forwarder is not implemented in usernet: ssh-tunnel");
