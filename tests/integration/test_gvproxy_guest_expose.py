@@ -8,6 +8,7 @@ listed before any DHCP, errors carry gvproxy's statuses, /stats has gvproxy's la
 -guest-expose-loopback-only keeps guest forwards on 127.0.0.1."""
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -183,6 +184,26 @@ class GuestExposeLoopbackOnly(unittest.TestCase):
             self.assertEqual(g.listening(18086), "")
         finally:
             g.close()
+
+
+class GvproxyCommandLine(unittest.TestCase):
+    def test_missing_identity_file_exits_1_naming_the_file(self):
+        net = harness.Network()
+        work = tempfile.mkdtemp(prefix="usernet-gvident-")
+        try:
+            result = net.host.run(
+                [harness.binary("gvproxy"), "-listen", f"unix://{work}/api.sock", "-ssh-port", "-1",
+                 "-forward-sock", f"{work}/podman.sock", "-forward-dest", "/run/podman/podman.sock",
+                 "-forward-user", "core", "-forward-identity", f"{work}/absent_key"], check=False, timeout=30)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn(f"{work}/absent_key", result.stderr + result.stdout)
+            self.assertIn("No such file or directory", result.stderr + result.stdout)
+            undefined = net.host.run([harness.binary("gvproxy"), "-no-such-flag"], check=False, timeout=30)
+            self.assertEqual(undefined.returncode, 2)
+            self.assertIn("flag provided but not defined: -no-such-flag", undefined.stderr)
+        finally:
+            net.close()
+            subprocess.run(["rm", "-rf", work])
 
 
 if __name__ == "__main__":
