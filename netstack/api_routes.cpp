@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <stdexcept>
 
 #include "dns/zones.hpp"
@@ -222,22 +221,16 @@ HttpResponse ApiRoutes::tunnel(const HttpRequest& request) {
   const std::string port_text = http_query_parameter(request.target, "port");
   // gvproxy answers every /tunnel mistake with 500.
   if (ip_text.empty()) throw HttpError(500, "ip is mandatory");
-  unsigned long port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec == std::errc::invalid_argument || end != port_text.data() + port_text.size())
-    throw HttpError(500, "strconv.ParseUint: parsing \"" + port_text + "\": invalid syntax");
-  if (ec == std::errc::result_out_of_range || port > 65535)
-    throw HttpError(500, "strconv.ParseUint: parsing \"" + port_text + "\": value out of range");
+  const std::uint16_t port = parse_go_port(port_text);
   auto ip = parse_ipv4(ip_text);
   if (!ip) throw HttpError(500, "ip " + ip_text + " is not an IPv4 address");
   if (port == 0) throw HttpError(500, "port 0 cannot be dialled");
   if (services_.forwarder == nullptr) throw std::runtime_error("tunnels are not available");
   PortForwarder* forwarder = services_.forwarder;
   const Ipv4 remote = *ip;
-  const auto remote_port = static_cast<std::uint16_t>(port);
   HttpResponse response = ok("OK");
-  response.take_over = [forwarder, remote, remote_port](int fd) {
-    forwarder->connect_into_guest(fd, remote, remote_port, "tunnel " + format_ipv4(remote) + ":" + std::to_string(remote_port));
+  response.take_over = [forwarder, remote, port](int fd) {
+    forwarder->connect_into_guest(fd, remote, port, "tunnel " + format_ipv4(remote) + ":" + std::to_string(port));
   };
   return response;
 }

@@ -26,17 +26,6 @@ std::string go_kind(const json& value) {
 
 bool is_ipv4_loopback(Ipv4 ip) { return (ip >> 24) == 127; }
 
-/// Go's strconv.ParseUint(text, 10, 16); HttpError 500 with its message.
-std::uint16_t parse_go_port(const std::string& text) {
-  unsigned long value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size())
-    throw failure("strconv.ParseUint: parsing \"" + text + "\": invalid syntax");
-  if (ec == std::errc::result_out_of_range || value > 65535)
-    throw failure("strconv.ParseUint: parsing \"" + text + "\": value out of range");
-  return static_cast<std::uint16_t>(value);
-}
-
 /// gvproxy's remote IP:PORT for a tcp/udp forward into the guest network.
 void read_remote(const std::string& remote, ForwardSpec& spec) {
   const auto colon = remote.find(':');
@@ -93,6 +82,16 @@ void read_unix_remote(const std::string& remote, ForwardSpec& spec) {
   throw failure("remote protocol for unix forwarder is not implemented: " + scheme);
 }
 }  // namespace
+
+std::uint16_t parse_go_port(const std::string& text) {
+  unsigned long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size())
+    throw failure("strconv.ParseUint: parsing \"" + text + "\": invalid syntax");
+  if (ec == std::errc::result_out_of_range || value > 65535)
+    throw failure("strconv.ParseUint: parsing \"" + text + "\": value out of range");
+  return static_cast<std::uint16_t>(value);
+}
 
 ExposeFields decode_expose_fields(std::string_view body, std::string_view go_type) {
   const auto first = std::find_if_not(body.begin(), body.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });

@@ -52,6 +52,9 @@ ExposeFields decode_expose_fields(std::string_view body, std::string_view go_typ
 /// Go's net.SplitHostPort: {host, port}, or HttpError 400 with Go's message.
 std::pair<std::string, std::string> split_host_port(std::string_view address);
 
+/// Go's strconv.ParseUint(text, 10, 16): the port, or HttpError 500 with Go's message.
+std::uint16_t parse_go_port(const std::string& text);
+
 /// 403 when the caller is a guest and guests may not expose or unexpose.
 void check_guest_may_expose(const ApiCaller& caller, const ExposeRules& rules);
 
