@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runenv import RunEnv  # noqa: E402
 from stacks import FORWARD_HOST_PORT, GUEST_IPERF_PORT, STACKS, Stack  # noqa: E402
 from report import format_report  # noqa: E402
+from scale import format_scale_report, measure_levels  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 IPERF_UP_PORT, IPERF_DOWN_PORT, RR_PORT = 5201, 5202, 7000  # rr also serves CRR on 7001..7009
@@ -58,6 +59,7 @@ class Settings:
     stacks: list[Stack]
     json_path: Path
     binaries: dict[str, str] = field(default_factory=dict)
+    scale_levels: list[int] = field(default_factory=list)  # non-empty: --scale mode
 
 
 def log(message: str) -> None:
@@ -189,6 +191,30 @@ def measure_one(settings: Settings, stack: Stack, mtu: int, repetition: int, rr:
     return record
 
 
+def measure_scale_one(settings: Settings, stack: Stack, mtu: int, repetition: int, rr: Path,
+                      scratch: Path) -> dict:
+    """--scale: one stack in fresh namespaces, measured at every held-connection level."""
+    record: dict = {"stack": stack.name, "mtu": mtu, "run": repetition,
+                    "load1": float(Path("/proc/loadavg").read_text().split()[0])}
+    env = RunEnv(scratch / f"scale-{stack.name}-{mtu}-{repetition}")
+    try:
+        env.create_namespaces()
+        env.spawn(env.host, ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(IPERF_UP_PORT)], "iperf3-up")
+        env.spawn(env.host, [str(rr), "server", str(RR_PORT)], "rr-server")
+        pids = stack.start(env, mtu, settings.binaries)
+        stack.wait_ready(env)
+        wait_until_reachable(env, rr, stack.target, pids)
+        record["levels"] = measure_levels(env, stack, pids, str(rr), {"rr": RR_PORT, "iperf_up": IPERF_UP_PORT},
+                                          settings.scale_levels, settings, process_memory_kib, iperf3, rr_client)
+        if any(not Path(f"/proc/{pid}").exists() for pid in pids):
+            record["error"] = "a stack process died during the run"
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        record["error"] = str(error)
+    finally:
+        env.teardown()
+    return record
+
+
 def build_rr(scratch: Path) -> Path:
     """Compiles rr.c with the system cc into the scratch folder."""
     binary = scratch / "rr"
@@ -221,6 +247,10 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--usernetd", default=str(REPO / "build/release/tools/usernetd"))
     parser.add_argument("--forwarder", default=str(REPO / "build/release/tools/usernet-forwarder"))
     parser.add_argument("--json", default=None, help="result file (default build/bench/bench-TIME.json)")
+    parser.add_argument("--scale", action="store_true",
+                        help="measure held-connection scaling instead (first MTU only; see scale.py)")
+    parser.add_argument("--scale-levels", default="0,1000,10000",
+                        help="held connections per step of --scale (default 0,1000,10000)")
     parser.add_argument("--summarise", nargs="+", metavar="JSON",
                         help="measure nothing: pool the runs of earlier result files and print their table")
     args = parser.parse_args(argv)
@@ -252,8 +282,17 @@ def parse_args(argv: list[str]) -> Settings:
     if not stacks:
         parser.error("no stack to measure")
     json_path = Path(args.json) if args.json else REPO / "build/bench" / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    scale_levels = []
+    if args.scale:
+        try:
+            scale_levels = sorted({int(n) for n in args.scale_levels.split(",") if n})
+        except ValueError:
+            parser.error(f"--scale-levels: not a list of numbers: {args.scale_levels}")
+        if not scale_levels or scale_levels[0] < 0:
+            parser.error("--scale-levels must be counts >= 0")
+        mtus = mtus[:1]
     return Settings(mtus, args.runs, args.seconds, args.rr_count, max(1, args.rr_count // 20),
-                    args.crr_seconds, stacks, json_path, binaries)
+                    args.crr_seconds, stacks, json_path, binaries, scale_levels)
 
 
 def summarise_files(paths: list[Path]) -> int:
@@ -267,6 +306,9 @@ def summarise_files(paths: list[Path]) -> int:
     meta = dict(files[-1]["meta"], runs=sum(data["meta"]["runs"] for data in files))
     meta["mtus"] = sorted({run["mtu"] for run in records})
     stacks = list(dict.fromkeys(run["stack"] for run in records))
+    if "scale_levels" in meta:
+        print(format_scale_report(records, stacks, meta["scale_levels"])[0])
+        return 0
     print(format_report(records, meta["mtus"], stacks, meta)[0])
     return 0
 
@@ -299,7 +341,8 @@ def main(argv: list[str]) -> int:
             for mtu in settings.mtus:
                 for stack in order:
                     log(f"run {len(records) + 1}/{total}: {stack.name} mtu {mtu} repetition {repetition + 1}")
-                    record = measure_one(settings, stack, mtu, repetition, rr, scratch)
+                    measure = measure_scale_one if settings.scale_levels else measure_one
+                    record = measure(settings, stack, mtu, repetition, rr, scratch)
                     if "error" in record:
                         log(f"  error: {record['error']}")
                     records.append(record)
@@ -319,7 +362,11 @@ def main(argv: list[str]) -> int:
             "crr_seconds": settings.crr_seconds, "mtus": settings.mtus,
             "stacks": [s.name for s in settings.stacks],
             "versions": stack_versions(settings.stacks, settings.binaries)}
-    text, summary = format_report(records, settings.mtus, [s.name for s in settings.stacks], meta)
+    if settings.scale_levels:
+        meta["scale_levels"] = settings.scale_levels
+        text, summary = format_scale_report(records, [s.name for s in settings.stacks], settings.scale_levels)
+    else:
+        text, summary = format_report(records, settings.mtus, [s.name for s in settings.stacks], meta)
     print(text)
     settings.json_path.parent.mkdir(parents=True, exist_ok=True)
     settings.json_path.write_text(json.dumps({"meta": meta, "summary": summary, "runs": records}, indent=1))

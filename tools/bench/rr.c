@@ -12,6 +12,10 @@
  *   rr crr-server-close HOST PORT SECONDS
  *                                  the same against PORT+9, where the server closes first and the
  *                                  client closes once it has read the FIN (HTTP/1.0 style)
+ *   rr hold HOST PORT COUNT        opens COUNT idle connections over PORT+1 .. PORT+8, prints a
+ *                                  JSON line, then per stdin line does one sweep (1 byte out on
+ *                                  every connection, then every echo back) and prints its time per
+ *                                  connection; closes everything at stdin EOF (bench --scale)
  *
  * Why eight ports for crr: the closing client keeps each 4-tuple in TIME_WAIT for 60 s, and the
  * stacks do not echo TCP timestamps, so the guest kernel cannot reuse them; with one destination
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -269,7 +274,71 @@ static int run_crr(const char *host, const char *port, long seconds, int server_
   return done > 0 ? 0 : 1;
 }
 
+/* Connections a holder keeps, and one sweep over them: every connection sends one byte before
+ * any echo is read, so the stack sees N flows active at once, oldest first. */
+static double sweep_us_per_connection(const int *fds, long count) {
+  char byte = 'x';
+  int64_t start = now_ns();
+  for (long i = 0; i < count; ++i)
+    if (send(fds[i], &byte, 1, MSG_NOSIGNAL) != 1) return -1.0;
+  for (long i = 0; i < count; ++i)
+    if (recv(fds[i], &byte, 1, 0) != 1) return -1.0;
+  return count > 0 ? (double)(now_ns() - start) / 1000.0 / (double)count : 0.0;
+}
+
+/* Holder: COUNT connections opened one after another (their connect times are reported), then
+ * one sweep per line read from stdin, until EOF. */
+static int run_hold(const char *host, const char *port, long count) {
+  long base = parse_count(port, "port");
+  if (base + CRR_PORTS > 65535) {
+    fprintf(stderr, "rr hold: PORT+%d must be a port\n", CRR_PORTS);
+    return 2;
+  }
+  int *fds = calloc((size_t)(count > 0 ? count : 1), sizeof *fds);
+  int64_t *samples = calloc((size_t)(count > 0 ? count : 1), sizeof *samples);
+  if (!fds || !samples) return 1;
+  long held = 0;
+  for (; held < count; ++held) {
+    struct sockaddr_in address = make_address(host, port);
+    address.sin_port = htons((uint16_t)(base + 1 + held % CRR_PORTS));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    tune_client(fd);
+    int64_t begin = now_ns();
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+      fprintf(stderr, "rr hold: connect %ld: %s\n", held, strerror(errno));
+      close(fd);
+      break;
+    }
+    samples[held] = now_ns() - begin;
+    fds[held] = fd;
+  }
+  qsort(samples, (size_t)held, sizeof *samples, compare_int64);
+  printf("{\"held\": %ld, \"connect_p50_us\": %.1f, \"connect_p99_us\": %.1f}\n", held,
+         percentile_us(samples, (size_t)held, 0.50), percentile_us(samples, (size_t)held, 0.99));
+  fflush(stdout);
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    printf("{\"sweep_us_per_connection\": %.2f}\n", sweep_us_per_connection(fds, held));
+    fflush(stdout);
+  }
+  for (long i = 0; i < held; ++i) close(fds[i]);
+  free(fds);
+  free(samples);
+  return held == count ? 0 : 1;
+}
+
+/* Holders and the server keep thousands of sockets: use the whole hard limit. */
+static void raise_fd_limit(void) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int main(int argc, char **argv) {
+  raise_fd_limit();
   if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
   if (argc == 6 && strcmp(argv[1], "rr") == 0)
     return run_rr(argv[2], argv[3], parse_count(argv[4], "count"), parse_count(argv[5], "warm-up"));
@@ -277,8 +346,9 @@ int main(int argc, char **argv) {
     return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"), 0);
   if (argc == 5 && strcmp(argv[1], "crr-server-close") == 0)
     return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"), 1);
+  if (argc == 5 && strcmp(argv[1], "hold") == 0) return run_hold(argv[2], argv[3], parse_count(argv[4], "count"));
   fprintf(stderr,
           "usage: rr server PORT | rr rr HOST PORT COUNT WARMUP | rr crr HOST PORT SECONDS |\n"
-          "       rr crr-server-close HOST PORT SECONDS\n");
+          "       rr crr-server-close HOST PORT SECONDS | rr hold HOST PORT COUNT\n");
   return 2;
 }
