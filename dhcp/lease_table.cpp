@@ -192,6 +192,14 @@ std::vector<Lease> LeaseTable::active(std::uint64_t now_ms) const {
   return leases;
 }
 
+std::optional<MacAddress> LeaseTable::holder_of(std::uint32_t ip, std::uint64_t now_ms) const {
+  if (const auto fixed = static_by_ip_.find(ip); fixed != static_by_ip_.end()) return fixed->second;
+  const auto record = records_.find(ip);
+  if (record == records_.end() || record->second.state != State::bound || !is_live(record->second, now_ms))
+    return std::nullopt;
+  return record->second.mac;
+}
+
 std::size_t LeaseTable::capacity() const {
   std::size_t reserved_in_range = 0;
   for (const std::uint32_t ip : reserved_) {

@@ -66,6 +66,9 @@ class LeaseTable {
 
   /// Bound, unexpired leases, by address.
   std::vector<Lease> active(std::uint64_t now_ms) const;
+  /// The MAC `ip` belongs to now: its static binding, else a bound unexpired lease.
+  /// nullopt when the address is free (offers do not count: the client is not using it yet).
+  std::optional<MacAddress> holder_of(std::uint32_t ip, std::uint64_t now_ms) const;
   /// Number of addresses the pool can hand out (static ones included).
   std::size_t capacity() const;
 

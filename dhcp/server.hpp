@@ -60,6 +60,10 @@ class Server {
 
   /// Bound, unexpired leases (for the leases API and DNS names).
   std::vector<Lease> leases(std::uint64_t now_ms) const;
+  /// The MAC statically bound to or currently leasing `ip` (who may send from it).
+  std::optional<MacAddress> holder_of(std::uint32_t ip, std::uint64_t now_ms) const {
+    return table_.holder_of(ip, now_ms);
+  }
   const Counters& counters() const { return counters_; }
   /// True once after a DISCOVER found the pool full; again only after an allocation
   /// succeeded in between. Lets the caller log "pool exhausted" once per episode.

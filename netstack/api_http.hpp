@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "netstack/ipv4.hpp"
+
 namespace usernet {
 
 /// A complete HTTP request.
@@ -17,6 +19,12 @@ struct HttpRequest {
   std::string target;  // as sent: path plus optional ?query
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+};
+
+/// Who is asking.
+struct ApiCaller {
+  bool from_guest = false;  // the in-guest API on gateway:80
+  Ipv4 guest_ip = 0;        // its address (a remote of ":PORT" means this guest)
 };
 
 /// Takes over a hijacked connection's socket (it owns the descriptor from then on).

@@ -4,43 +4,42 @@
 // restricted to the forwarder routes, on the gateway's port 80 inside the guest network.
 //
 //   GET  /services/forwarder/all        [{"local","remote","protocol"}] sorted by local
-//   POST /services/forwarder/expose     {"local","remote","protocol"} -> 200 | 400 | 500
-//   POST /services/forwarder/unexpose   {"local","protocol"} -> 200 | 400 | 500
+//   POST /services/forwarder/expose     {"local","remote","protocol"} -> 200 | 400 | 403 | 500
+//   POST /services/forwarder/unexpose   {"local","protocol"} -> 200 | 400 | 403 | 500
 //   GET  /services/dhcp/leases, /leases {"ip":"mac"}
 //   GET  /services/dns/all              [{"Name","Records":[{"Name","IP","Regexp"}],"DefaultIP"}]
 //   POST /services/dns/add              one zone in that form -> 200 | 400
 //   GET  /stats                         every counter as JSON;  GET /metrics: Prometheus text
 //   GET  /cam                           {"mac": port}
 //   any  /tunnel?ip=&port=              "OK", then a raw TCP stream to ip:port in the network
-// Bad requests get 400 with a one-line reason, unknown routes 404, failures 500.
+// Statuses follow gvproxy's (see expose_request.hpp): a request that cannot be read gets
+// 400 with a one-line reason, one that cannot be carried out 500, a guest beyond its rights
+// 403, an unknown route 404.
 #pragma once
 
 #include <string>
 
 #include "netstack/api_http.hpp"
+#include "netstack/expose_request.hpp"
 #include "netstack/ipv4.hpp"
 #include "netstack/stats.hpp"
 
 namespace usernet {
 
-/// Who is asking.
-struct ApiCaller {
-  bool from_guest = false;  // the in-guest API on gateway:80
-  Ipv4 guest_ip = 0;        // its address (a remote of ":PORT" means this guest)
-};
-
 /// What the routes act on: the services (network required; null = switched off), which
 /// are also where the counters live, and the guest's rights.
 struct ApiServices {
   StatsSources services;
-  /// --guest-expose: guests may expose (and unexpose) ports on the host's 127.0.0.1.
-  bool guest_expose = false;
+  /// How `local` reads and what guests may expose (usernetd's or gvproxy's rules).
+  ExposeRules expose;
+  /// /stats in gvproxy's layout (gVisor's counter tree) instead of usernet's metrics.
+  bool gvproxy_stats = false;
 };
 
 class ApiRoutes {
  public:
   explicit ApiRoutes(ApiServices services)
-      : services_(std::move(services.services)), guest_expose_(services.guest_expose) {}
+      : services_(std::move(services.services)), rules_(services.expose), gvproxy_stats_(services.gvproxy_stats) {}
 
   /// Answers one request. Never throws: an unexpected exception becomes a 500.
   HttpResponse handle(const HttpRequest& request, const ApiCaller& caller);
@@ -59,7 +58,8 @@ class ApiRoutes {
   HttpResponse tunnel(const HttpRequest& request);
 
   StatsSources services_;
-  bool guest_expose_;
+  ExposeRules rules_;
+  bool gvproxy_stats_;
 };
 
 /// The value of `name` in the target's query string ("" if absent). No percent-decoding:

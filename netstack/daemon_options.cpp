@@ -57,7 +57,11 @@ po::options_description describe_options() {
       ("forward-identity", po::value<std::vector<std::string>>()->composing(), "SSH private key file for the matching --forward-sock")
       ("services", po::value<std::vector<std::string>>()->composing(), "HTTP API endpoint without /connect (unix://, tcp://)")
       ("ssh-port", po::value<int>()->default_value(2222), "forward 127.0.0.1:PORT to the first guest's port 22 (-1: off)")
-      ("guest-expose", "let guests expose ports on the host's 127.0.0.1 through http://GATEWAY/services/forwarder/expose")
+      ("guest-expose", po::value<std::string>()->implicit_value("loopback"),
+       "=loopback (the default value): guests may expose ports on the host's 127.0.0.1 through "
+       "http://GATEWAY/services/forwarder/expose; =any: on every host address; =off (default without --gvproxy-api)")
+      ("gvproxy-api", "serve the API with gvproxy's rules: local \":P\" listens on every address and keeps its name, "
+       "guests may expose (--guest-expose=any unless set), /stats in gvproxy's layout (gvproxy mode sets this)")
       ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
       ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
       ("notification", po::value<std::string>(),
@@ -75,7 +79,10 @@ po::options_description describe_options() {
       ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
-      ("pid-file", po::value<std::string>(), "write the process id to this file");
+      ("pid-file", po::value<std::string>(), "write the process id to this file")
+      ("user", po::value<std::string>(), "after set-up, switch to this user (NAME or UID); needs root")
+      ("group", po::value<std::string>(), "after set-up, switch to this group only (NAME or GID; default: the user's)")
+      ("sandbox", "after set-up: no_new_privs, no capabilities, Landlock, a seccomp system-call allow-list");
   return all;
 }
 
@@ -157,7 +164,15 @@ DaemonOptions build(const po::variables_map& vm) {
   o.ssh_port_given = !vm["ssh-port"].defaulted();
   if (o.ssh_port != -1 && (o.ssh_port < 1024 || o.ssh_port > 65535))
     throw BadOption("--ssh-port: must be between 1024 and 65535, or -1 to disable");
-  o.guest_expose = vm.count("guest-expose") > 0;
+  o.gvproxy_api = vm.count("gvproxy-api") > 0;
+  o.guest_expose = o.gvproxy_api ? GuestExposePolicy::any_address : GuestExposePolicy::refused;
+  if (vm.count("guest-expose")) {
+    const auto policy = vm["guest-expose"].as<std::string>();
+    if (policy == "loopback") o.guest_expose = GuestExposePolicy::loopback_only;
+    else if (policy == "any") o.guest_expose = GuestExposePolicy::any_address;
+    else if (policy == "off") o.guest_expose = GuestExposePolicy::refused;
+    else throw BadOption("--guest-expose: '" + policy + "' is not loopback, any or off");
+  }
   if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
   if (vm.count("notification")) {
     const auto url = vm["notification"].as<std::string>();
@@ -201,6 +216,13 @@ DaemonOptions build(const po::variables_map& vm) {
   o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
+  if (vm.count("user") || vm.count("group")) {
+    std::string error;
+    o.run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),
+                                   vm.count("group") ? vm["group"].as<std::string>() : std::string(), error);
+    if (!o.run_as) throw BadOption(error);
+  }
+  o.sandbox = vm.count("sandbox") > 0;
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
       o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
     throw BadOption("nothing to serve: give --tap or a --listen* option");

@@ -2,13 +2,16 @@
 // only wires things together and tests can check every rule without starting a daemon.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "netstack/expose_request.hpp"
 #include "netstack/forward_spec.hpp"
 #include "netstack/gateway_dhcp.hpp"
 #include "netstack/gateway_dns.hpp"
 #include "netstack/ssh_forward_spec.hpp"
+#include "netstack/user_switch.hpp"
 #include "netstack/virtual_network.hpp"
 
 namespace usernet {
@@ -33,9 +36,14 @@ struct DaemonOptions {
   std::vector<std::string> services;  // --services: HTTP API without /connect
   int ssh_port = 2222;                // 127.0.0.1:PORT -> first guest :22; -1 = off
   bool ssh_port_given = false;        // an explicit --ssh-port makes a bind failure fatal
-  bool guest_expose = false;          // the in-guest API may expose ports on 127.0.0.1
+  /// What guests may expose through the in-guest API; gvproxy mode defaults to any address.
+  GuestExposePolicy guest_expose = GuestExposePolicy::refused;
+  bool gvproxy_api = false;           // --gvproxy-api: the API keeps gvproxy's meaning of ":P" and its /stats
   std::string pcap;                   // --pcap FILE
   std::string notification;           // --notification unix:///PATH (gvproxy's events; empty: none)
+  // Sandbox (issue: hardening), applied after set-up.
+  std::optional<UserSwitchTarget> run_as;  // --user/--group
+  bool sandbox = false;                    // --sandbox
 };
 
 /// What main() should do after parsing.

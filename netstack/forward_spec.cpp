@@ -5,8 +5,11 @@
 
 namespace usernet {
 
-std::string ForwardSpec::local() const {
+std::string ForwardSpec::local() const { return local_name.empty() ? bound_address() : local_name; }
+
+std::string ForwardSpec::bound_address() const {
   if (protocol == ForwardProtocol::unix_socket) return local_path;
+  if (local_all_families) return "[::]:" + std::to_string(local_port);
   return format_ipv4(local_ip) + ":" + std::to_string(local_port);
 }
 

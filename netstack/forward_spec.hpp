@@ -23,9 +23,20 @@ struct ForwardSpec {
   std::string local_path;      // unix
   Ipv4 remote_ip = 0;
   std::uint16_t remote_port = 0;
+  /// Listen on every host address, IPv6 and IPv4 alike (gvproxy's ":PORT", like Go's
+  /// net.Listen); local_ip is then 0 and the bind falls back to 0.0.0.0 without IPv6.
+  bool local_all_families = false;
+  /// The forward's name in the API when it is not the canonical address: gvproxy mode
+  /// keys forwards by `local` exactly as the client wrote it (":8080" and "0.0.0.0:8080"
+  /// are two names).
+  std::string local_name;
+  /// The guest whose in-guest API request made this forward (0: the host made it).
+  Ipv4 exposed_by_guest = 0;
 
-  /// "127.0.0.1:8080" or the unix path: the key the API uses.
+  /// local_name, else "127.0.0.1:8080" or the unix path: the key the API uses.
   std::string local() const;
+  /// What is really bound: "[::]:8080", "127.0.0.1:8080" or the unix path (for logs).
+  std::string bound_address() const;
   std::string remote() const;
   std::string protocol_name() const;
 };

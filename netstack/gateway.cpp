@@ -46,6 +46,9 @@ Gateway::Gateway(Switch& sw, Ipv4Subnet subnet, Ipv4 address, MacAddress mac, un
   port_id_ = switch_.attach(*this);
   // No guest may send as the gateway (it would take its traffic).
   switch_.reserve_mac(mac_, port_id_);
+  // Nor answer ARP for, or send from, the addresses the gateway answers for.
+  switch_.reserve_ip(address_, mac_);
+  for (const auto& [virtual_ip, real_ip] : addresses_.translations()) switch_.reserve_ip(virtual_ip, mac_);
 }
 
 Gateway::~Gateway() {

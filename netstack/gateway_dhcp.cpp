@@ -69,7 +69,12 @@ std::vector<std::string> host_search_domains() {
 GatewayDhcp::GatewayDhcp(VirtualNetwork& network, dhcp::Config config)
     : network_(network), server_(std::move(config)) {
   network_.nat().add_udp_service(kServerPort, [this](const UdpRequest& r) { on_request(r); });
+  network_.network_switch().set_address_owners(this);
 }
+
+GatewayDhcp::~GatewayDhcp() { network_.network_switch().set_address_owners(nullptr); }
+
+std::optional<MacAddress> GatewayDhcp::owner_of(Ipv4 ip) const { return server_.holder_of(ip, uv_now(network_.loop())); }
 
 void GatewayDhcp::on_request(const UdpRequest& request) {
   if (request.source_port != kClientPort) return;

@@ -33,10 +33,15 @@ std::vector<std::string> search_domains_from_resolv_conf(std::string_view text);
 /// The search domains of the host's resolver (/etc/resolv.conf): what guests search too.
 std::vector<std::string> host_search_domains();
 
-class GatewayDhcp {
+/// Also tells the switch who holds which address, so no guest can send from another's lease.
+class GatewayDhcp final : public AddressOwners {
  public:
   GatewayDhcp(VirtualNetwork& network, dhcp::Config config);
+  ~GatewayDhcp() override;
+  GatewayDhcp(const GatewayDhcp&) = delete;
+  GatewayDhcp& operator=(const GatewayDhcp&) = delete;
   dhcp::Server& server() { return server_; }
+  std::optional<MacAddress> owner_of(Ipv4 ip) const override;
 
  private:
   void on_request(const UdpRequest& request);

@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "netstack/ipv4.hpp"
@@ -22,8 +24,14 @@ struct GvproxySettings {
       notification;
 };
 
-/// Thrown for anything we cannot translate; the message is the user's one line.
+/// Thrown for a configuration we cannot translate; the message is the user's one line.
+/// gvproxy refuses such configurations with log.Fatal, exit status 1.
 struct Untranslatable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown for a command line Go's flag package rejects (exit status 2).
+struct BadFlag : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -40,6 +48,7 @@ const std::map<std::string, FlagKind, std::less<>>& gvproxy_flags() {
       {"gatewayIP", FlagKind::text},     {"hostIP", FlagKind::text},          {"deviceIP", FlagKind::text},
       {"notification", FlagKind::text},  {"debug", FlagKind::boolean},        {"version", FlagKind::boolean},
       {"ec2-metadata-access", FlagKind::boolean}, {"gateway-allow-unexpose", FlagKind::boolean},
+      {"guest-expose-loopback-only", FlagKind::boolean},
       {"help", FlagKind::boolean},       {"h", FlagKind::boolean},
   };
   return flags;
@@ -269,7 +278,7 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
 /// Reads a whole file; Untranslatable naming it on failure.
 std::string read_file(const std::string& path) {
   auto text = read_text_file(path);
-  if (!text) throw Untranslatable("-config " + path + ": cannot read the file");
+  if (!text) throw Untranslatable("failed to read config file: open " + path + ": " + std::strerror(errno));
   return std::move(*text);
 }
 
@@ -296,7 +305,24 @@ void apply_flag(GvproxySettings& s, const std::string& name, const std::string& 
   }
   if (name == "listen-stdio") s.stdio = !value.empty();
   else if (name == "listen-vpnkit") throw Untranslatable("-listen-vpnkit: the vpnkit transport is not supported");
-  else if (name == "deviceIP") throw Untranslatable("-deviceIP: not supported (the first guest is the subnet's second address)");
+  else if (name == "deviceIP") {
+    const auto subnet = parse_ipv4_subnet(s.subnet.value_or("192.168.127.0/24"));
+    if (!subnet || parse_ipv4(value) != subnet->host(2))
+      throw Untranslatable("-deviceIP: only the subnet's second address is supported (usernet's first guest)");
+  }
+}
+
+/// Go's flag package parses -mtu and -ssh-port as int: anything else is a flag error.
+void check_int_flag(const std::string& name, const std::string& value) {
+  if (name != "mtu" && name != "ssh-port") return;
+  std::size_t used = 0;
+  try {
+    (void)std::stoll(value, &used, 0);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (value.empty() || used != value.size())
+    throw BadFlag("invalid value \"" + value + "\" for flag -" + name + ": parse error");
 }
 
 std::string usage() {
@@ -327,37 +353,39 @@ std::optional<std::string> translate_gvproxy_config(const std::string& yaml_text
 GvproxyTranslation translate_gvproxy_command_line(const std::vector<std::string>& args) {
   GvproxyTranslation result;
   std::vector<std::pair<std::string, std::string>> given;  // in order, values as text
-  bool debug = false, version = false, help = false, link_local = false;
+  bool debug = false, version = false, help = false, link_local = false, loopback_only = false;
   std::string config_path;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       std::string_view arg = args[i];
       if (arg == "--") {
-        if (i + 1 < args.size()) throw Untranslatable("unexpected argument '" + args[i + 1] + "'");
+        if (i + 1 < args.size()) throw BadFlag("unexpected argument '" + args[i + 1] + "'");
         break;
       }
-      if (arg.size() < 2 || arg[0] != '-') throw Untranslatable("unexpected argument '" + args[i] + "'");
+      if (arg.size() < 2 || arg[0] != '-') throw BadFlag("unexpected argument '" + args[i] + "'");
       arg.remove_prefix(arg[1] == '-' ? 2 : 1);
       const auto eq = arg.find('=');
       const std::string name(arg.substr(0, eq));
       const auto flag = gvproxy_flags().find(name);
-      if (name.empty() || flag == gvproxy_flags().end()) throw Untranslatable("flag provided but not defined: -" + name);
+      if (name.empty() || flag == gvproxy_flags().end()) throw BadFlag("flag provided but not defined: -" + name);
       std::string value;
       if (flag->second == FlagKind::boolean) {
         auto parsed = eq == std::string_view::npos ? std::optional<bool>(true) : parse_go_bool(arg.substr(eq + 1));
-        if (!parsed) throw Untranslatable("invalid boolean value for flag -" + name);
+        if (!parsed) throw BadFlag("invalid boolean value \"" + std::string(arg.substr(eq + 1)) + "\" for -" + name + ": parse error");
         if (name == "debug") debug = *parsed;
         if (name == "version") version = *parsed;
         if (name == "help" || name == "h") help = *parsed;
         if (name == "ec2-metadata-access") link_local = *parsed;
-        continue;  // gateway-allow-unexpose: the in-guest API follows --guest-expose
+        if (name == "guest-expose-loopback-only") loopback_only = *parsed;
+        continue;  // gateway-allow-unexpose (older releases): guests may always unexpose their own
       }
       if (eq != std::string_view::npos) {
         value = std::string(arg.substr(eq + 1));
       } else {
-        if (i + 1 >= args.size()) throw Untranslatable("flag needs an argument: -" + name);
+        if (i + 1 >= args.size()) throw BadFlag("flag needs an argument: -" + name);
         value = args[++i];
       }
+      check_int_flag(name, value);
       if (name == "config") config_path = value;
       else given.emplace_back(name, value);
     }
@@ -378,9 +406,17 @@ GvproxyTranslation translate_gvproxy_command_line(const std::vector<std::string>
     if (debug) settings.log_level = "debug";
     if (link_local) settings.link_local = true;
     result.args = to_usernetd_args(settings);
+    // The API keeps gvproxy's rules: guests may expose, ":P" is every address.
+    result.args.push_back("--gvproxy-api");
+    if (loopback_only) result.args.push_back("--guest-expose=loopback");
+  } catch (const BadFlag& e) {
+    result.action = GvproxyTranslation::Action::fail;
+    result.message = e.what();
+    result.exit_code = 2;
   } catch (const Untranslatable& e) {
     result.action = GvproxyTranslation::Action::fail;
     result.message = e.what();
+    result.exit_code = 1;
   }
   return result;
 }

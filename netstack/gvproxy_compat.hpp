@@ -4,8 +4,11 @@
 // two dashes) and its YAML -config file become usernetd options, which
 // parse_daemon_options then validates as usual.
 //
-// Differences kept on purpose: -listen-vpnkit is refused (not implemented); a fatal error exits non-zero (gvproxy exits 0); guests may expose ports
-// through the in-guest API only with usernetd's --guest-expose.
+// Exit codes are gvproxy's: 2 for a flag Go's flag package rejects, 1 for a configuration
+// gvproxy would refuse (log.Fatal) and for a fatal error at run time. The API runs with
+// gvproxy's rules (--gvproxy-api): guests may expose ports on every host address, or on
+// 127.0.0.1 only with -guest-expose-loopback-only (usernet's own flag).
+// Differences kept on purpose: -listen-vpnkit is refused (not implemented).
 #pragma once
 
 #include <optional>
@@ -19,6 +22,7 @@ struct GvproxyTranslation {
   enum class Action { run, print_and_exit, fail } action = Action::run;
   std::vector<std::string> args;  // usernetd options (no program name) for Action::run
   std::string message;            // help/version text, or the one-line error
+  int exit_code = 2;              // for Action::fail: 2 bad flag, 1 refused configuration
 };
 
 /// True when the program was started under the name `gvproxy` (argv[0]'s basename).

@@ -1,5 +1,7 @@
 #include "netstack/nat.hpp"
 
+#include <spdlog/spdlog.h>
+
 extern "C" {
 #include "lwip/ip4.h"
 #include "lwip/pbuf.h"
@@ -17,7 +19,28 @@ Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const Addres
       limits_(loop, FdBudget::for_this_process(), options.caps),
       tcp_(loop, end_of_turn, addresses, limits_, options.tcp_connect_timeout_ms),
       udp_(loop, gateway.lwip_netif(), addresses, limits_, options.udp_idle_timeout_ms),
-      icmp_(loop, gateway.lwip_netif(), addresses, options.icmp_idle_timeout_ms) {}
+      icmp_(loop, gateway.lwip_netif(), addresses, options.icmp_idle_timeout_ms),
+      departure_timer_(loop, [this] { close_departed_guests(); }) {}
+
+void Nat::guest_left(Ipv4 guest) {
+  if (departed_.empty()) departure_timer_.start(0);
+  departed_.push_back(guest);
+}
+
+void Nat::close_departed_guests() {
+  std::vector<Ipv4> guests;
+  guests.swap(departed_);
+  for (Ipv4 guest : guests) {
+    const std::size_t tcp = tcp_.close_guest(guest);
+    const std::size_t udp = udp_.close_guest(guest);
+    const std::size_t icmp = icmp_.close_guest(guest);
+    counters_.guest_left_tcp += tcp;
+    counters_.guest_left_udp += udp;
+    counters_.guest_left_icmp += icmp;
+    if (tcp + udp + icmp > 0)
+      spdlog::info("guest {} left: closed its {} TCP, {} UDP and {} ICMP flows", format_ipv4(guest), tcp, udp, icmp);
+  }
+}
 
 void Nat::add_udp_service(std::uint16_t port, UdpService service) {
   udp_services_[port] = std::move(service);

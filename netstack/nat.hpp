@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "netstack/address_map.hpp"
 #include "netstack/end_of_turn.hpp"
@@ -17,6 +18,7 @@
 #include "netstack/icmp_nat.hpp"
 #include "netstack/tcp_nat.hpp"
 #include "netstack/udp_nat.hpp"
+#include "netstack/uv_handles.hpp"
 
 namespace usernet {
 
@@ -42,6 +44,10 @@ struct NatCounters {
   std::uint64_t bad_udp_header = 0;
   std::uint64_t foreign_source = 0;  // source outside the guest subnet
   std::uint64_t unsupported = 0;     // protocols and ICMP types we do not forward
+  // Flows closed because their guest detached or came back on another port.
+  std::uint64_t guest_left_tcp = 0;
+  std::uint64_t guest_left_udp = 0;
+  std::uint64_t guest_left_icmp = 0;
 };
 
 class Nat : public Ipv4Interceptor {
@@ -60,6 +66,11 @@ class Nat : public Ipv4Interceptor {
   /// TCP ports lwIP serves on the gateway address; SYNs to other gateway ports get RST.
   void add_tcp_service_port(std::uint16_t port) { gateway_tcp_ports_.insert(port); }
 
+  /// The guest that sent from `guest` is gone (its port detached, or the address now
+  /// comes from another port): its flows are closed and their fds freed. Deferred to the
+  /// next loop turn, so it is safe from inside lwIP or switch callbacks.
+  void guest_left(Ipv4 guest);
+
   TcpNat& tcp() { return tcp_; }
   UdpNat& udp() { return udp_; }
   IcmpNat& icmp() { return icmp_; }
@@ -69,6 +80,7 @@ class Nat : public Ipv4Interceptor {
  private:
   bool handle_for_gateway(pbuf* p, const Ipv4Header& ip);
   void handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input);
+  void close_departed_guests();
 
   Gateway& gateway_;
   FlowLimits limits_;  // before the engines: their flows hold slots of it
@@ -78,6 +90,8 @@ class Nat : public Ipv4Interceptor {
   std::unordered_map<std::uint16_t, UdpService> udp_services_;
   std::set<std::uint16_t> gateway_tcp_ports_;
   std::vector<std::uint8_t> scratch_;  // flattens chained (reassembled) payloads
+  std::vector<Ipv4> departed_;         // guests whose flows close on the next turn
+  Timer departure_timer_;
   NatCounters counters_;
 };
 

@@ -31,31 +31,72 @@ constexpr std::uint64_t kUdpIdleMs = 60000;
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-/// A listening socket for a TCP or unix forward; -1 and `error` set on failure.
-int open_stream_listener(const ForwardSpec& spec, std::string& error) {
-  const bool is_unix = spec.protocol == ForwardProtocol::unix_socket;
-  const int fd = ::socket(is_unix ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = errno_text("socket");
+/// A socket of `type` bound to the forward's TCP/UDP address; -1 and `error` set on failure.
+/// A forward on every address binds [::] dual-stack, or 0.0.0.0 where IPv6 is missing.
+int bind_inet_socket(int type, const ForwardSpec& spec, std::string& error) {
+  int fd = -1;
+  int rc = -1;
+  if (spec.local_all_families) {
+    fd = ::socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      const int off = 0, one = 1;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+      if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in6 any{};
+      any.sin6_family = AF_INET6;
+      any.sin6_addr = in6addr_any;
+      any.sin6_port = htons(spec.local_port);
+      rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any);
+    } else if (errno != EAFNOSUPPORT) {
+      error = errno_text("socket");
+      return -1;
+    }
+  }
+  if (fd < 0) {  // one IPv4 address, or the IPv4 wildcard on a host without IPv6
+    fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = errno_text("socket");
+      return -1;
+    }
+    const int one = 1;
+    if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
+    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+  }
+  if (rc != 0) {
+    error = errno_text(spec.bound_address());
+    ::close(fd);
     return -1;
   }
-  int rc;
-  if (is_unix) {
+  return fd;
+}
+
+/// A listening socket for a TCP or unix forward; -1 and `error` set on failure.
+int open_stream_listener(const ForwardSpec& spec, std::string& error) {
+  int fd;
+  if (spec.protocol == ForwardProtocol::unix_socket) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = errno_text("socket");
+      return -1;
+    }
     const auto sun = unix_address(spec.local_path);
     if (!sun) {
       ::close(fd);
       error = spec.local_path + ": path too long";
       return -1;
     }
-    rc = bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun);
+    if (bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun) != 0) {
+      error = errno_text(spec.local_path);
+      ::close(fd);
+      return -1;
+    }
   } else {
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
-    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+    fd = bind_inet_socket(SOCK_STREAM, spec, error);
+    if (fd < 0) return -1;
   }
-  if (rc != 0 || ::listen(fd, 128) != 0) {
-    error = errno_text(spec.local());
+  if (::listen(fd, 128) != 0) {
+    error = errno_text(spec.bound_address());
     ::close(fd);
     return -1;
   }
@@ -121,25 +162,27 @@ class PortForwarder::DatagramForward {
 
  private:
   struct Session {
-    sockaddr_in client;
+    sockaddr_storage client;
+    socklen_t client_length;
     std::uint16_t gateway_port;
     std::uint64_t last_active;
   };
-  using ClientKey = std::pair<std::uint32_t, std::uint16_t>;
+  /// A host client's address bytes (IPv4, or IPv6 on a dual-stack forward).
+  using ClientKey = std::string;
 
   void on_host_datagram() {
     std::uint8_t buffer[65536];
     for (int i = 0; i < 64; ++i) {
-      sockaddr_in from{};
+      sockaddr_storage from{};
       socklen_t len = sizeof from;
       const ssize_t n = ::recvfrom(socket_.fd(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n < 0) return;
-      const ClientKey key{from.sin_addr.s_addr, from.sin_port};
+      const ClientKey key(reinterpret_cast<const char*>(&from), len);
       auto it = sessions_.find(key);
       if (it == sessions_.end()) {
         const std::uint16_t port = owner_.allocate_udp_port();
         if (port == 0) continue;
-        it = sessions_.emplace(key, Session{from, port, 0}).first;
+        it = sessions_.emplace(key, Session{from, len, port, 0}).first;
         owner_.network_.nat().add_udp_service(port, [this, key](const UdpRequest& r) { on_guest_datagram(key, r); });
       }
       it->second.last_active = uv_now(owner_.network_.loop());
@@ -155,9 +198,9 @@ class PortForwarder::DatagramForward {
     if (it == sessions_.end() || request.source != spec_.remote_ip || request.source_port != spec_.remote_port)
       return;
     it->second.last_active = uv_now(owner_.network_.loop());
-    const auto& client = it->second.client;
-    if (::sendto(socket_.fd(), request.payload.data(), request.payload.size(), 0, reinterpret_cast<const sockaddr*>(&client),
-                 sizeof client) >= 0)
+    const Session& session = it->second;
+    if (::sendto(socket_.fd(), request.payload.data(), request.payload.size(), 0,
+                 reinterpret_cast<const sockaddr*>(&session.client), session.client_length) >= 0)
       owner_.counters_.udp_to_host++;
   }
 
@@ -195,20 +238,15 @@ std::optional<std::string> PortForwarder::add(const ForwardSpec& spec) {
   if (streams_.contains(key) || datagrams_.contains(key)) return spec.local() + ": already forwarded";
   std::string error;
   if (spec.protocol == ForwardProtocol::udp) {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
-      error = errno_text(spec.local());
-      if (fd >= 0) ::close(fd);
-      return error;
-    }
+    const int fd = bind_inet_socket(SOCK_DGRAM, spec, error);
+    if (fd < 0) return error;
     datagrams_.emplace(key, std::make_unique<DatagramForward>(*this, spec, fd));
   } else {
     const int fd = open_stream_listener(spec, error);
     if (fd < 0) return error;
     streams_.emplace(key, std::make_unique<StreamForward>(*this, spec, fd));
   }
-  spdlog::info("forwarding {} {} -> {}", spec.protocol_name(), spec.local(), spec.remote());
+  spdlog::info("forwarding {} {} -> {}", spec.protocol_name(), spec.bound_address(), spec.remote());
   return std::nullopt;
 }
 
@@ -217,11 +255,21 @@ bool PortForwarder::remove(ForwardProtocol protocol, const std::string& local) {
   return streams_.erase(key) + datagrams_.erase(key) > 0;
 }
 
+const ForwardSpec* PortForwarder::find(ForwardProtocol protocol, const std::string& local) const {
+  const auto key = std::make_pair(protocol, local);
+  if (auto it = streams_.find(key); it != streams_.end()) return &it->second->spec();
+  if (auto it = datagrams_.find(key); it != datagrams_.end()) return &it->second->spec();
+  return nullptr;
+}
+
 std::vector<ForwardSpec> PortForwarder::list() const {
   std::vector<ForwardSpec> out;
   for (const auto& [key, forward] : streams_) out.push_back(forward->spec());
   for (const auto& [key, forward] : datagrams_) out.push_back(forward->spec());
-  std::sort(out.begin(), out.end(), [](const ForwardSpec& a, const ForwardSpec& b) { return a.local() < b.local(); });
+  // gvproxy's /all order: by local, then by protocol.
+  std::sort(out.begin(), out.end(), [](const ForwardSpec& a, const ForwardSpec& b) {
+    return std::make_pair(a.local(), a.protocol_name()) < std::make_pair(b.local(), b.protocol_name());
+  });
   return out;
 }
 

@@ -35,6 +35,8 @@ class PortForwarder {
   std::optional<std::string> add(const ForwardSpec& spec);
   /// Closes a forward by protocol and local address; false if there is none.
   bool remove(ForwardProtocol protocol, const std::string& local);
+  /// The forward with this protocol and local name, or null.
+  const ForwardSpec* find(ForwardProtocol protocol, const std::string& local) const;
   std::vector<ForwardSpec> list() const;
   const PortForwardCounters& counters() const { return counters_; }
   TcpRelayGroup& relays() { return relays_; }

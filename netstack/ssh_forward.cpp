@@ -58,9 +58,13 @@ int open_listener(const std::string& path) {
 
 SshForward::SshForward(uv_loop_t* loop, PortForwarder& forwarder, SshForwardSpec spec)
     : forwarder_(forwarder), spec_(std::move(spec)) {
-  if (ssh_pki_import_privkey_file(spec_.identity_file.c_str(), nullptr, nullptr, nullptr, &key_) != SSH_OK)
+  if (ssh_pki_import_privkey_file(spec_.identity_file.c_str(), nullptr, nullptr, nullptr, &key_) != SSH_OK) {
+    // libssh gives no reason: tell a missing or unreadable file from an unusable key.
+    if (::access(spec_.identity_file.c_str(), R_OK) != 0)
+      throw std::runtime_error("--forward-identity '" + spec_.identity_file + "': " + std::strerror(errno));
     throw std::runtime_error("--forward-identity '" + spec_.identity_file +
-                             "': cannot read a private key without passphrase");
+                             "': not a private key usernet can read (a key with a passphrase is not supported)");
+  }
   try {
     listener_fd_ = open_listener(spec_.socket_path);
   } catch (...) {
@@ -71,14 +75,17 @@ SshForward::SshForward(uv_loop_t* loop, PortForwarder& forwarder, SshForwardSpec
   uv_async_init(loop, async_, [](uv_async_t* handle) { static_cast<SshForward*>(handle->data)->connect_queued_dials(); });
   async_->data = this;
   session_ = std::make_unique<SshForwardSession>(spec_, key_, listener_fd_, [this] { return dial_guest(); }, stop_);
-  worker_ = std::thread([this] { session_->run(); });
   spdlog::info("forwarding unix {} -> ssh {}@{}:{} {}", spec_.socket_path, spec_.user, format_ipv4(spec_.guest_ip),
                spec_.guest_port, spec_.dest_path);
 }
 
+void SshForward::start() {
+  if (!worker_.joinable()) worker_ = std::thread([this] { session_->run(); });
+}
+
 SshForward::~SshForward() {
   stop_.request();
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
   session_.reset();
   async_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });

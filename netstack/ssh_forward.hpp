@@ -25,8 +25,11 @@ namespace usernet {
 class SshForward {
  public:
   /// Loads the identity and opens the host socket (replacing a stale socket file nobody
-  /// listens on), then starts the worker. Throws std::runtime_error with a clear message.
+  /// listens on). Throws std::runtime_error with a clear message.
   SshForward(uv_loop_t* loop, PortForwarder& forwarder, SshForwardSpec spec);
+  /// Starts the worker thread that connects and serves; separate from construction so
+  /// that the daemon's sandbox, which must see one thread, can come in between.
+  void start();
   /// Stops the worker (interrupting any blocking libssh call), closes and removes the socket.
   ~SshForward();
   SshForward(const SshForward&) = delete;

@@ -68,6 +68,8 @@ void collect_switch(StatsSnapshot& s, const Switch& sw) {
   const auto& m = sw.mac_table_counters();
   s.add("usernet_switch_drops_total", "", kCounter, m.takeover_refused, {{"reason", "mac_taken"}});
   s.add("usernet_switch_drops_total", "", kCounter, m.reserved_refused, {{"reason", "mac_reserved"}});
+  s.add("usernet_switch_drops_total", "", kCounter, t.ip_taken_frames, {{"reason", "ip_taken"}});
+  s.add("usernet_switch_drops_total", "", kCounter, t.ip_reserved_frames, {{"reason", "ip_reserved"}});
   s.add("usernet_switch_mac_removed_total", "MAC table entries removed, by reason", kCounter, m.evicted,
         {{"reason", "evicted"}});
   s.add("usernet_switch_mac_removed_total", "", kCounter, m.aged, {{"reason", "aged"}});
@@ -135,6 +137,10 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_nat_datagrams_total", "Datagrams through UDP NAT flows", kCounter, udp.datagrams_to_host,
         {{"direction", "to_host"}});
   s.add("usernet_nat_datagrams_total", "", kCounter, udp.datagrams_to_guest, {{"direction", "to_guest"}});
+  s.add("usernet_flow_closed_total", "NAT flows closed because their guest detached or reattached", kCounter,
+        n.guest_left_tcp, {{"protocol", "tcp"}, {"reason", "guest_detached"}});
+  s.add("usernet_flow_closed_total", "", kCounter, n.guest_left_udp, {{"protocol", "udp"}, {"reason", "guest_detached"}});
+  s.add("usernet_flow_closed_total", "", kCounter, n.guest_left_icmp, {{"protocol", "icmp"}, {"reason", "guest_detached"}});
   s.add("usernet_flow_evictions_total", "Flows closed to make room for a new one at a cap", kCounter,
         udp.flows_evicted, {{"protocol", "udp"}});
   s.add("usernet_flow_evictions_total", "", kCounter, tcp.half_open_evicted, {{"protocol", "tcp_half_open"}});

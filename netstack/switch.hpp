@@ -10,6 +10,7 @@
 
 #include "netstack/ethernet.hpp"
 #include "netstack/mac_table.hpp"
+#include "netstack/sender_ip_policy.hpp"
 
 namespace usernet {
 
@@ -40,6 +41,8 @@ struct SwitchCounters {
   std::uint64_t oversize_frames = 0;
   std::uint64_t flooded_frames = 0;
   std::uint64_t bad_source_frames = 0;  // group-address source MAC
+  std::uint64_t ip_taken_frames = 0;     // ARP/IPv4 from an address leased to another MAC
+  std::uint64_t ip_reserved_frames = 0;  // ARP/IPv4 from one of the gateway's addresses
 };
 
 class Switch {
@@ -64,7 +67,13 @@ class Switch {
   const MacTableCounters& mac_table_counters() const { return mac_table_.counters(); }
   std::size_t mac_entries() const { return mac_table_.size(); }
   /// Frames from `mac` are accepted only from `port` (the gateway reserves its own MAC).
-  void reserve_mac(const MacAddress& mac, PortId port) { mac_table_.reserve(mac, port); }
+  /// Also marks `port` as infrastructure (the gateway): its senders are not guests.
+  void reserve_mac(const MacAddress& mac, PortId port);
+  /// Frames from `ip` (ARP sender or IPv4 source) are accepted only from `mac`.
+  void reserve_ip(Ipv4 ip, const MacAddress& mac) { sender_policy_.reserve(ip, mac); }
+  /// Who holds which address (DHCP leases); frames from an address held by another MAC
+  /// are dropped. Null to stop asking. Not owned: it must unset itself before it dies.
+  void set_address_owners(const AddressOwners* owners) { sender_policy_.set_owners(owners); }
   /// Attached ports with their descriptions.
   std::vector<std::pair<PortId, std::string>> ports() const;
 
@@ -77,21 +86,36 @@ class Switch {
   using PortEventObserver = std::function<void(PortId, const MacAddress& first_source, bool up)>;
   void set_port_event_observer(PortEventObserver observer) { port_events_ = std::move(observer); }
 
+  /// The guest that sent from an IPv4 address is gone: its port detached, or the address
+  /// now comes from another port (the guest restarted or reattached). Called from inside
+  /// detach() and receive(): the observer must defer real work.
+  using AddressGoneObserver = std::function<void(Ipv4 address)>;
+  void set_address_gone_observer(AddressGoneObserver observer) { address_gone_ = std::move(observer); }
+
  private:
   struct Entry {
-    SwitchPort* port;
+    SwitchPort* port = nullptr;
     PortCounters counters;
     std::optional<MacAddress> first_source;  // set by the first valid frame
+    bool warned_sender = false;              // logged its first refused sender address
+    bool infrastructure = false;             // owns a reserved MAC (the gateway)
+    std::vector<Ipv4> senders;               // addresses it sent from, oldest first (bounded)
+    Ipv4 last_sender = 0;
   };
+  void note_sender(PortId from, Entry& entry, Ipv4 sender);
   void deliver(PortId to, ByteSpan frame);
+  void refuse_sender(Entry& entry, Ipv4 sender, SenderVerdict verdict);
 
   std::size_t max_frame_;
   PortId next_id_ = 1;
   std::unordered_map<PortId, Entry> ports_;
   MacTable mac_table_;
+  SenderIpPolicy sender_policy_;
   SwitchCounters totals_;
   std::function<void(ByteSpan)> observer_;
   PortEventObserver port_events_;
+  std::unordered_map<Ipv4, PortId> sender_ports_;  // which port each guest address came from last
+  AddressGoneObserver address_gone_;
 };
 
 }  // namespace usernet

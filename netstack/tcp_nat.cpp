@@ -207,6 +207,12 @@ bool TcpNat::evict_oldest_half_open(Ipv4 guest) {
   return true;
 }
 
+std::size_t TcpNat::close_guest(Ipv4 guest) {
+  // A replayed SYN's pcb, accepted later, finds no pending entry and is aborted.
+  const std::size_t pending = std::erase_if(pending_, [&](const auto& item) { return item.first.guest_ip == guest; });
+  return pending + relays_.abandon_guest(guest);
+}
+
 bool TcpNat::ensure_listener(std::uint16_t port) {
   if (listeners_.contains(port)) return true;
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);

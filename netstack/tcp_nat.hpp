@@ -43,6 +43,8 @@ class TcpNat {
   /// A guest TCP segment to a foreign address (p->payload at the IP header). Takes p.
   void on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, netif* input);
 
+  /// Closes every connection of `guest`, pending or relayed; returns how many.
+  std::size_t close_guest(Ipv4 guest);
   std::size_t pending() const { return pending_.size(); }
   std::size_t active() const { return relays_.active(); }
   const TcpNatCounters& counters() const { return counters_; }

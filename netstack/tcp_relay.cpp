@@ -1,6 +1,7 @@
 #include "netstack/tcp_relay.hpp"
 
 #include <spdlog/spdlog.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "netstack/host_socket.hpp"
 
 extern "C" {
+#include "lwip/priv/tcp_priv.h"  // tcp_abandon
 #include "lwip/tcp.h"
 }
 
@@ -35,6 +37,7 @@ std::size_t send_space(const tcp_pcb* pcb) { return pcb->snd_buf; }
 
 TcpRelay::TcpRelay(TcpRelayGroup& group, tcp_pcb* pcb, int host_fd, std::string label)
     : group_(group), pcb_(pcb), fd_(host_fd), label_(std::move(label)),
+      guest_(ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)))),
       watcher_(group.loop(), host_fd, [this](int status, int events) { on_host_event(status, events); }) {
   tcp_arg(pcb_, this);
   tcp_recv(pcb_, reinterpret_cast<tcp_recv_fn>(&TcpRelay::on_guest_data));
@@ -331,6 +334,20 @@ void TcpRelay::fail_from_host(int error) {
   retire();
 }
 
+void TcpRelay::abandon() {
+  if (retired_) return;
+  if (pcb_ != nullptr) {
+    detach_pcb();
+    tcp_abandon(pcb_, 0);  // no RST: it would be flooded, the guest's MAC being gone
+    pcb_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close_with_reset(fd_);
+    fd_ = -1;
+  }
+  retire();
+}
+
 void TcpRelay::retire() {
   if (retired_) return;
   retired_ = true;
@@ -353,6 +370,16 @@ void TcpRelayGroup::add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot s
   counters_.opened++;
   relays_.push_back(std::make_unique<TcpRelay>(*this, pcb, host_fd, std::move(label)));
   relays_.back()->slot_ = std::move(slot);
+}
+
+std::size_t TcpRelayGroup::abandon_guest(Ipv4 guest) {
+  std::size_t count = 0;
+  for (const auto& relay : relays_) {
+    if (relay->retired_ || relay->guest_ != guest) continue;
+    relay->abandon();
+    count++;
+  }
+  return count;
 }
 
 void TcpRelayGroup::mark_dirty(TcpRelay* relay) {

@@ -18,6 +18,7 @@
 
 #include "netstack/end_of_turn.hpp"
 #include "netstack/flow_limits.hpp"
+#include "netstack/ipv4.hpp"
 #include "netstack/uv_handles.hpp"
 
 struct tcp_pcb;
@@ -46,6 +47,10 @@ class TcpRelay {
   /// Writes queued guest data to the host socket (called once per loop turn when dirty).
   void flush_to_host();
   const std::string& label() const { return label_; }
+  /// The guest end's address (the pcb's remote address).
+  Ipv4 guest() const { return guest_; }
+  /// Ends both sides now, without a RST to the guest (it is gone); the host peer gets one.
+  void abandon();
 
  private:
   struct Chunk {
@@ -79,6 +84,7 @@ class TcpRelay {
   tcp_pcb* pcb_;
   int fd_;
   std::string label_;
+  Ipv4 guest_;
   PollWatcher watcher_;
   std::deque<Chunk> to_host_;
   std::size_t first_chunk_offset_ = 0;
@@ -110,6 +116,8 @@ class TcpRelayGroup {
   /// flow's share of the caps) is released when the relay ends.
   void add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot slot = {});
   std::size_t active() const { return relays_.size() - retired_count_; }
+  /// Abandons every relay of `guest` (it detached or restarted); returns how many.
+  std::size_t abandon_guest(Ipv4 guest);
   uv_loop_t* loop() const { return loop_; }
   TcpRelayCounters& counters() { return counters_; }
 

@@ -98,6 +98,14 @@ void UdpNat::close_flow(Flow& flow) {
   flows_.erase(flow.key);
 }
 
+std::size_t UdpNat::close_guest(Ipv4 guest) {
+  const auto order = by_guest_.find(guest);
+  if (order == by_guest_.end()) return 0;
+  const std::vector<Flow*> flows(order->second.begin(), order->second.end());
+  for (Flow* flow : flows) close_flow(*flow);
+  return flows.size();
+}
+
 void UdpNat::on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, std::size_t length) {
   auto it = flows_.find(key);
   Flow* flow = it != flows_.end() ? it->second.get() : open_flow(key, length);

@@ -41,6 +41,8 @@ class UdpNat {
   /// A datagram from the guest to a foreign address.
   void on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, std::size_t length);
 
+  /// Closes every flow of `guest`; returns how many.
+  std::size_t close_guest(Ipv4 guest);
   std::size_t active() const { return flows_.size(); }
   const UdpNatCounters& counters() const { return counters_; }
 

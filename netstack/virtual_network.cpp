@@ -31,8 +31,13 @@ VirtualNetwork::VirtualNetwork(uv_loop_t* loop, const NetworkConfig& config)
       gateway_(switch_, config.subnet, config.gateway_ip, config.gateway_mac, config.mtu, addresses_),
       nat_(loop, end_of_turn_, gateway_, addresses_, config.nat) {
   gateway_.set_interceptor(&nat_);
+  // A guest that detached or came back on another port leaves no flows holding fds.
+  switch_.set_address_gone_observer([this](Ipv4 guest) { nat_.guest_left(guest); });
 }
 
-VirtualNetwork::~VirtualNetwork() { gateway_.set_interceptor(nullptr); }
+VirtualNetwork::~VirtualNetwork() {
+  switch_.set_address_gone_observer(nullptr);
+  gateway_.set_interceptor(nullptr);
+}
 
 }  // namespace usernet

@@ -16,6 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
       libuv1-dev libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
       nlohmann-json3-dev libc-ares-dev libre2-dev libssh-dev libyaml-cpp-dev
+      libseccomp-dev  # usernetd --sandbox: the system-call allow-list
       # test and benchmark tools: real clients, real peers
       iproute2 iputils-ping iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
       python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils)

@@ -24,6 +24,7 @@
 #include "netstack/memory_trimmer.hpp"
 #include "netstack/pcap_writer.hpp"
 #include "netstack/port_forwarder.hpp"
+#include "netstack/sandbox.hpp"
 #include "netstack/ssh_forward.hpp"
 #include "netstack/virtual_network.hpp"
 #include "vsock/tap_port.hpp"
@@ -114,10 +115,11 @@ void add_transport_stats(usernet::StatsSnapshot& s, const usernet::Transports& t
 }
 
 /// gvproxy's command line when started as `gvproxy`, else ours; argv without the program name.
-std::vector<std::string> command_line(int argc, char** argv, int& exit_code) {
+std::vector<std::string> command_line(int argc, char** argv, int& exit_code, bool& as_gvproxy) {
   std::vector<std::string> args(argv + 1, argv + argc);
   exit_code = -1;
-  if (argc < 1 || !usernet::invoked_as_gvproxy(argv[0])) return args;
+  as_gvproxy = argc >= 1 && usernet::invoked_as_gvproxy(argv[0]);
+  if (!as_gvproxy) return args;
   auto translated = usernet::translate_gvproxy_command_line(args);
   using GvAction = usernet::GvproxyTranslation::Action;
   if (translated.action == GvAction::print_and_exit) {
@@ -125,7 +127,7 @@ std::vector<std::string> command_line(int argc, char** argv, int& exit_code) {
     exit_code = 0;
   } else if (translated.action == GvAction::fail) {
     std::fprintf(stderr, "gvproxy: %s\n", translated.message.c_str());
-    exit_code = 2;
+    exit_code = translated.exit_code;
   }
   return translated.args;
 }
@@ -134,7 +136,8 @@ std::vector<std::string> command_line(int argc, char** argv, int& exit_code) {
 
 int main(int argc, char** argv) {
   int early_exit = -1;
-  const auto args = command_line(argc, argv, early_exit);
+  bool as_gvproxy = false;
+  const auto args = command_line(argc, argv, early_exit, as_gvproxy);
   if (early_exit >= 0) return early_exit;
   std::vector<const char*> argv2{argc > 0 ? argv[0] : "usernetd"};
   for (const auto& arg : args) argv2.push_back(arg.c_str());
@@ -145,8 +148,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (parsed.action == Action::fail) {
-    std::fprintf(stderr, "usernetd: %s (see --help)\n", parsed.message.c_str());
-    return 2;
+    // gvproxy refuses a configuration it cannot use with log.Fatal: status 1.
+    if (as_gvproxy) std::fprintf(stderr, "gvproxy: %s\n", parsed.message.c_str());
+    else std::fprintf(stderr, "usernetd: %s (see --help)\n", parsed.message.c_str());
+    return as_gvproxy ? 1 : 2;
   }
   const auto& options = parsed.options;
   setup_logging(options);
@@ -202,7 +207,10 @@ int main(int argc, char** argv) {
       spdlog::info("serving TAP {}{}", options.tap, options.netns.empty() ? "" : " in " + options.netns);
     }
     transports.emplace(loop, network->network_switch(), network->end_of_turn(), transport_options(options));
-    usernet::ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, options.guest_expose};
+    const usernet::ExposeRules expose{
+        options.gvproxy_api ? usernet::LocalAddressMeaning::gvproxy : usernet::LocalAddressMeaning::loopback_default,
+        options.guest_expose};
+    usernet::ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, expose, options.gvproxy_api};
     services.services.extra = [&transports, &pcap](usernet::StatsSnapshot& s) {
       add_transport_stats(s, *transports, pcap.get());
     };
@@ -237,6 +245,13 @@ int main(int argc, char** argv) {
   if (!options.pid_file.empty()) {
     std::ofstream(options.pid_file) << getpid() << "\n";
   }
+  // Everything is open: drop what the loop does not need, before any thread starts.
+  if (auto error = usernet::apply_sandbox(usernet::plan_sandbox(options)); !error.empty()) {
+    spdlog::critical("cannot sandbox usernetd: {}", error);
+    notifications.send(usernet::NotificationType::hypervisor_error);
+    return 1;
+  }
+  for (auto& ssh_forward : ssh_forwards) ssh_forward->start();
 
   uv_signal_t sigint, sigterm;
   auto stop = [](uv_signal_t* handle, int signum) {

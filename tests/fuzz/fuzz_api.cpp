@@ -33,7 +33,7 @@ struct World {
     DnsOptions dns_options;
     dns_options.upstream = {"127.0.0.1:9"};  // never queried: only zones change here
     dns = std::make_unique<GatewayDns>(*network, dns_options);
-    routes = std::make_unique<ApiRoutes>(ApiServices{{network.get(), nullptr, nullptr, dns.get(), {}}, true});
+    routes = std::make_unique<ApiRoutes>(ApiServices{{network.get(), nullptr, nullptr, dns.get(), {}}, ExposeRules{LocalAddressMeaning::gvproxy, GuestExposePolicy::loopback_only}, true});
   }
   /// Keeps the zone table from growing across inputs.
   void forget_added_zones() {

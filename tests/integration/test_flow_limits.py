@@ -207,7 +207,12 @@ class FlowLimits(unittest.TestCase):
         self.assertGreater(json.loads(out)["sent"], 15000)
         stats = self.stats()
         self.assertLessEqual(self.value(stats, "usernet_flows_active", protocol="udp"), 1024)
-        self.assertGreater(self.value(stats, "usernet_flow_evictions_total", protocol="udp"), 10000)
+        # Under load the guest's kernel drops some datagrams, so count against what opened:
+        # the flood went far past the cap, and every flow beyond it was evicted, none leaked.
+        opened = self.value(stats, "usernet_flows_total", protocol="udp")
+        active = self.value(stats, "usernet_flows_active", protocol="udp")
+        self.assertGreater(opened, 4 * 1024)
+        self.assertGreaterEqual(self.value(stats, "usernet_flow_evictions_total", protocol="udp"), opened - active)
         self.assertLess(self.fd_count(), 2000)  # the limit is 20000
         self.assert_services_answer()
 

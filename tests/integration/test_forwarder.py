@@ -26,6 +26,15 @@ def start_forwarder(net, api_socket, *extra, env_path=None):
     return net.start(net.guest, args, log_name="forwarder")
 
 
+def make_preexisting_tap(g):
+    """A configured tap0 with the first guest's MAC and address, for -preexisting."""
+    g.ip("tuntap", "add", "dev", "tap0", "mode", "tap")
+    g.ip("link", "set", "tap0", "address", GUEST_MAC)
+    g.ip("addr", "add", "192.168.127.2/24", "dev", "tap0")
+    g.ip("link", "set", "tap0", "up")
+    g.ip("route", "add", "default", "via", GATEWAY)
+
+
 def ping_works(ns, address):
     return ns.run(["ping", "-c", "1", "-W", "1", address], check=False).returncode == 0
 
@@ -43,11 +52,7 @@ class ForwarderNat(test_nat_tap.NatOverTap):
         cls.pid_file = os.path.join(net.scratch(), "usernetd.pid")
         # A pre-made, configured TAP, like podman machine's NetworkManager "vsock0".
         g = net.guest
-        g.ip("tuntap", "add", "dev", "tap0", "mode", "tap")
-        g.ip("link", "set", "tap0", "address", GUEST_MAC)
-        g.ip("addr", "add", "192.168.127.2/24", "dev", "tap0")
-        g.ip("link", "set", "tap0", "up")
-        g.ip("route", "add", "default", "via", GATEWAY)
+        make_preexisting_tap(g)
         cls.usernetd = cls.start_daemon()
         cls.forwarder = start_forwarder(net, cls.api, "-preexisting")
         net.wait_for(lambda: ping_works(g, GATEWAY), "the guest reaches the gateway through the forwarder")

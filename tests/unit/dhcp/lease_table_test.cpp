@@ -85,3 +85,17 @@ TEST_CASE("a declined static address makes its owner fall back to the pool until
   CHECK(table.choose(kDefaultGuestMac, std::nullopt, kNow + 1000) == host(2));
   CHECK_FALSE(table.can_bind(kDefaultGuestMac, host(3), kNow + 1000));
 }
+
+TEST_CASE("holder_of: static bindings always, dynamic leases only while bound and unexpired") {
+  LeaseTable table(Config{});
+  CHECK(table.holder_of(host(2), kNow) == kDefaultGuestMac);  // static, even before any request
+  CHECK_FALSE(table.holder_of(host(9), kNow));
+  table.reserve(kMacA, host(9), kNow, 60'000);
+  CHECK_FALSE(table.holder_of(host(9), kNow));  // an offer: the client does not use it yet
+  table.bind(kMacA, host(9), "a", kNow, kHour);
+  CHECK(table.holder_of(host(9), kNow) == kMacA);
+  CHECK_FALSE(table.holder_of(host(9), kNow + kHour));  // expired
+  table.bind(kMacA, host(9), "a", kNow, kHour);
+  CHECK(table.release(kMacA, host(9), kNow + 1));
+  CHECK_FALSE(table.holder_of(host(9), kNow + 2));
+}

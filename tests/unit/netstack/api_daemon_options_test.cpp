@@ -19,7 +19,7 @@ TEST_CASE("API options: defaults and values") {
   CHECK(defaults.options.services == std::vector<std::string>{"unix:///tmp/api.sock"});
   CHECK(defaults.options.ssh_port == 2222);
   CHECK_FALSE(defaults.options.ssh_port_given);
-  CHECK_FALSE(defaults.options.guest_expose);
+  CHECK(defaults.options.guest_expose == GuestExposePolicy::refused);
   CHECK(defaults.options.pcap.empty());
 
   auto set = parse({"--listen", "unix:///tmp/a", "--ssh-port", "-1", "--guest-expose", "--pcap", "/tmp/c.pcap",
@@ -27,7 +27,7 @@ TEST_CASE("API options: defaults and values") {
   REQUIRE(set.action == ParsedDaemonOptions::Action::run);
   CHECK(set.options.ssh_port == -1);
   CHECK(set.options.ssh_port_given);
-  CHECK(set.options.guest_expose);
+  CHECK(set.options.guest_expose == GuestExposePolicy::loopback_only);
   CHECK(set.options.pcap == "/tmp/c.pcap");
   CHECK(set.options.network.extra_translations.at(make_ipv4(192, 168, 127, 253)) == make_ipv4(127, 0, 0, 1));
 }

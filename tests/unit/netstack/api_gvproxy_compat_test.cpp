@@ -41,7 +41,7 @@ TEST_CASE("podman machine's command line (GvproxyCommand.ToCmdline order)") {
                           "--listen-qemu", "unix:///run/user/1000/podman/qemu.sock",
                           "--mtu", "1500", "--ssh-port", "41231",
                           "--pid-file", "/run/user/1000/podman/gvproxy.pid",
-                          "--log-file", "/run/user/1000/podman/gvproxy.log", "--log-level", "debug"});
+                          "--log-file", "/run/user/1000/podman/gvproxy.log", "--log-level", "debug", "--gvproxy-api"});
   auto parsed = parse_translated(t.args);
   REQUIRE(parsed.action == ParsedDaemonOptions::Action::run);
   CHECK(parsed.options.ssh_port == 41231);
@@ -57,7 +57,7 @@ TEST_CASE("Go flag syntax: one or two dashes, =value, booleans, SSH forward flag
   REQUIRE(t.action == GvproxyTranslation::Action::run);
   CHECK(t.args == Strings{"--listen-vfkit", "unixgram:///tmp/v.sock", "--listen-stdio", "--allow-link-local",
                           "--forward-sock", "/tmp/p.sock", "--forward-dest", "/run/podman/podman.sock",
-                          "--forward-user", "core", "--forward-identity", "/home/u/.ssh/id"});
+                          "--forward-user", "core", "--forward-identity", "/home/u/.ssh/id", "--gvproxy-api"});
 }
 
 TEST_CASE("unknown flags, missing values and unsupported transports fail with one line") {
@@ -80,7 +80,7 @@ TEST_CASE("unknown flags, missing values and unsupported transports fail with on
 TEST_CASE("-notification and the YAML notification key become --notification") {
   auto t = translate_gvproxy_command_line({"-listen-vfkit", "unixgram:///v", "-notification", "unix:///run/n.sock"});
   REQUIRE(t.action == GvproxyTranslation::Action::run);
-  CHECK(t.args == Strings{"--listen-vfkit", "unixgram:///v", "--notification", "unix:///run/n.sock"});
+  CHECK(t.args == Strings{"--listen-vfkit", "unixgram:///v", "--notification", "unix:///run/n.sock", "--gvproxy-api"});
   Strings out;
   CHECK_FALSE(translate_gvproxy_config("notification: unix:///run/y.sock\n", out).has_value());
   CHECK(out == Strings{"--notification", "unix:///run/y.sock"});
@@ -175,8 +175,25 @@ TEST_CASE("YAML config errors are one line; -config disables the default SSH for
   std::ofstream(path) << "listen:\n  - unix:///tmp/from-config.sock\nstack:\n  mtu: 9000\n";
   auto t = translate_gvproxy_command_line({"-config", path, "-mtu", "1400"});
   REQUIRE(t.action == GvproxyTranslation::Action::run);
-  CHECK(t.args == Strings{"--listen", "unix:///tmp/from-config.sock", "--mtu", "1400", "--ssh-port", "-1"});
+  CHECK(t.args == Strings{"--listen", "unix:///tmp/from-config.sock", "--mtu", "1400", "--ssh-port", "-1", "--gvproxy-api"});
   auto with_ssh = translate_gvproxy_command_line({"-config", path, "-ssh-port", "2022"});
-  CHECK(with_ssh.args == Strings{"--listen", "unix:///tmp/from-config.sock", "--mtu", "9000", "--ssh-port", "2022"});
+  CHECK(with_ssh.args == Strings{"--listen", "unix:///tmp/from-config.sock", "--mtu", "9000", "--ssh-port", "2022", "--gvproxy-api"});
   std::remove(path);
+}
+
+TEST_CASE("exit statuses are gvproxy's: 2 for a bad flag, 1 for a refused configuration") {
+  auto undefined = translate_gvproxy_command_line({"-nope"});
+  CHECK(undefined.action == GvproxyTranslation::Action::fail);
+  CHECK(undefined.exit_code == 2);
+  CHECK(undefined.message == "flag provided but not defined: -nope");
+  auto bad_int = translate_gvproxy_command_line({"-mtu", "abc"});
+  CHECK(bad_int.exit_code == 2);
+  CHECK(bad_int.message == "invalid value \"abc\" for flag -mtu: parse error");
+  auto missing = translate_gvproxy_command_line({"-config", "/nonexistent/gvproxy.yaml"});
+  CHECK(missing.action == GvproxyTranslation::Action::fail);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.message == "failed to read config file: open /nonexistent/gvproxy.yaml: No such file or directory");
+  CHECK(translate_gvproxy_command_line({"-deviceIP", "192.168.127.2"}).action == GvproxyTranslation::Action::run);
+  auto loopback = translate_gvproxy_command_line({"-guest-expose-loopback-only"});
+  CHECK(loopback.args == Strings{"--gvproxy-api", "--guest-expose=loopback"});
 }

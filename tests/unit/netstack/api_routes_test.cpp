@@ -39,7 +39,8 @@ struct ApiFixture {
   std::unique_ptr<GatewayDhcp> dhcp;
   std::unique_ptr<ApiRoutes> routes;
 
-  explicit ApiFixture(bool guest_expose = false) {
+  explicit ApiFixture(GuestExposePolicy guest_expose = GuestExposePolicy::refused,
+                      LocalAddressMeaning meaning = LocalAddressMeaning::loopback_default) {
     uv_loop_init(&loop);
     network.emplace(&loop, NetworkConfig{});
     forwarder = std::make_unique<PortForwarder>(*network);
@@ -47,7 +48,8 @@ struct ApiFixture {
     dns_options.upstream = {"127.0.0.1:5353"};
     dns = std::make_unique<GatewayDns>(*network, dns_options);
     dhcp = std::make_unique<GatewayDhcp>(*network, make_dhcp_config(network->config(), DhcpOptions{}));
-    ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, guest_expose};
+    ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, ExposeRules{meaning, guest_expose},
+                         meaning == LocalAddressMeaning::gvproxy};
     routes = std::make_unique<ApiRoutes>(std::move(services));
   }
   ~ApiFixture() {
@@ -73,17 +75,27 @@ const ApiCaller kGuest{true, make_ipv4(192, 168, 127, 5)};
 
 }  // namespace
 
-TEST_CASE("expose, list and unexpose a forward; errors are 400/500 with one line") {
+TEST_CASE("expose, list and unexpose a forward; errors have gvproxy's statuses") {
   ApiFixture f;
   const std::string local = "127.0.0.1:" + std::to_string(free_port());
-  CHECK(f.post("/services/forwarder/expose", {{"local", local}, {"remote", ":8080"}}).status == 200);
+  CHECK(f.post("/services/forwarder/expose", {{"local", local}, {"remote", "192.168.127.2:8080"}}).status == 200);
   auto all = json::parse(f.call("GET", "/services/forwarder/all").body);
   REQUIRE(all.size() == 1);
   CHECK(all[0] == json{{"local", local}, {"remote", "192.168.127.2:8080"}, {"protocol", "tcp"}});
 
-  auto again = f.post("/services/forwarder/expose", {{"local", local}, {"remote", ":8080"}});
+  auto again = f.post("/services/forwarder/expose", {{"local", local}, {"remote", "192.168.127.2:8080"}});
   CHECK(again.status == 500);
-  CHECK(again.body.find("already forwarded") != std::string::npos);
+  CHECK(again.body == "proxy already running for tcp on " + local + "\n");
+  // From the host, a remote without an IP cannot be completed (gvproxy: the unix peer is "@").
+  auto no_ip = f.post("/services/forwarder/expose", {{"local", "127.0.0.1:1"}, {"remote", ":8080"}});
+  CHECK(no_ip.status == 400);
+  CHECK(no_ip.body == "address @: missing port in address\n");
+  auto sctp = f.post("/services/forwarder/expose", {{"local", local}, {"remote", "192.168.127.2:1"}, {"protocol", "sctp"}});
+  CHECK(sctp.status == 500);
+  CHECK(sctp.body == "unknown protocol sctp\n");
+  CHECK(f.post("/services/forwarder/expose", {{"local", "bogus"}, {"remote", "192.168.127.2:1"}}).status == 500);
+  CHECK(f.post("/services/forwarder/expose", {{"local", "127.0.0.1:2"}, {"remote", "192.168.127.2:99999"}}).body ==
+        "strconv.ParseUint: parsing \"99999\": value out of range\n");
 
   CHECK(f.post("/services/forwarder/unexpose", {{"local", local}, {"protocol", "tcp"}}).status == 200);
   CHECK(json::parse(f.call("GET", "/services/forwarder/all").body).empty());
@@ -93,21 +105,31 @@ TEST_CASE("expose, list and unexpose a forward; errors are 400/500 with one line
 
   auto bad_json = f.call("POST", "/services/forwarder/expose", "{\"local\":");
   CHECK(bad_json.status == 400);
-  CHECK(bad_json.body == "invalid JSON body\n");
-  CHECK(f.post("/services/forwarder/expose", {{"local", 8080}, {"remote", ":80"}}).status == 400);
-  CHECK(f.post("/services/forwarder/expose", {{"local", local}, {"remote", "nowhere"}}).status == 400);
+  CHECK(bad_json.body == "unexpected EOF\n");
+  CHECK(f.call("POST", "/services/forwarder/expose", "").body == "EOF\n");
+  CHECK(f.call("POST", "/services/forwarder/expose", "xx").body ==
+        "invalid character 'x' looking for beginning of value\n");
+  CHECK(f.call("POST", "/services/forwarder/expose", "[]").body ==
+        "json: cannot unmarshal array into Go value of type types.ExposeRequest\n");
+  auto wrong_type = f.post("/services/forwarder/expose", {{"local", 8080}, {"remote", ":80"}});
+  CHECK(wrong_type.status == 400);
+  CHECK(wrong_type.body ==
+        "json: cannot unmarshal number into Go struct field ExposeRequest.local of type string\n");
+  auto nowhere = f.post("/services/forwarder/expose", {{"local", local}, {"remote", "nowhere"}});
+  CHECK(nowhere.status == 400);
+  CHECK(nowhere.body == "address nowhere: missing port in address\n");
   CHECK(f.call("GET", "/services/forwarder/expose").status == 400);
   CHECK(f.call("GET", "/nothing/here").status == 404);
 }
 
 TEST_CASE("the guest sees only the forwarder routes and exposes only with --guest-expose on 127.0.0.1") {
   {
-    ApiFixture f(false);
+    ApiFixture f(GuestExposePolicy::refused);
     const std::string local = "127.0.0.1:" + std::to_string(free_port());
     CHECK(f.post("/services/forwarder/expose", {{"local", local}, {"remote", ":80"}}, kGuest).status == 403);
     CHECK(f.forwarder->list().empty());
   }
-  ApiFixture f(true);
+  ApiFixture f(GuestExposePolicy::loopback_only);
   CHECK(f.call("GET", "/stats", {}, kGuest).status == 404);
   CHECK(f.call("GET", "/services/dns/all", {}, kGuest).status == 404);
   CHECK(f.call("GET", "/tunnel?ip=192.168.127.2&port=22", {}, kGuest).status == 404);
@@ -124,6 +146,30 @@ TEST_CASE("the guest sees only the forwarder routes and exposes only with --gues
   CHECK(list[0].remote_ip == kGuest.guest_ip);  // ":80" is the calling guest
   CHECK(f.post("/services/forwarder/unexpose", {{"local", ":" + port}}, kGuest).status == 200);
   CHECK(f.forwarder->list().empty());
+}
+
+TEST_CASE("gvproxy rules: ':P' keeps its name and listens everywhere; a guest unexposes only its own") {
+  ApiFixture f(GuestExposePolicy::any_address, LocalAddressMeaning::gvproxy);
+  const std::string local = ":" + std::to_string(free_port());
+  CHECK(f.post("/services/forwarder/expose", {{"local", local}, {"remote", ":80"}}, kGuest).status == 200);
+  auto all = json::parse(f.call("GET", "/services/forwarder/all").body);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0] == json{{"local", local}, {"remote", "192.168.127.5:80"}, {"protocol", "tcp"}});
+  CHECK(f.forwarder->list()[0].local_all_families);
+  // A host-made forward is not the guest's to remove.
+  const std::string host_local = "127.0.0.1:" + std::to_string(free_port());
+  CHECK(f.post("/services/forwarder/expose", {{"local", host_local}, {"remote", "192.168.127.2:22"}}).status == 200);
+  CHECK(f.post("/services/forwarder/unexpose", {{"local", host_local}}, kGuest).status == 403);
+  CHECK(f.post("/services/forwarder/unexpose", {{"local", "0.0.0.0" + local}}, kGuest).body == "proxy not found\n");
+  CHECK(f.post("/services/forwarder/unexpose", {{"local", local}}, kGuest).status == 200);
+  // Leases list the gateway and the static lease before any DHCP.
+  auto leases = json::parse(f.call("GET", "/leases").body);
+  CHECK(leases["192.168.127.1"] == "5a:94:ef:e4:0c:dd");
+  CHECK(leases["192.168.127.2"] == "5a:94:ef:e4:0c:ee");
+  auto stats = json::parse(f.call("GET", "/stats").body);
+  CHECK(stats["TCP"].contains("CurrentEstablished"));
+  CHECK(stats.contains("BytesSent"));
+  CHECK(f.call("GET", "/tunnel?port=22").status == 500);
 }
 
 TEST_CASE("DNS zones: add at run time, list in gvproxy's shape, invalid zones are 400") {
@@ -149,7 +195,9 @@ TEST_CASE("DNS zones: add at run time, list in gvproxy's shape, invalid zones ar
 
 TEST_CASE("leases, cam, stats and metrics") {
   ApiFixture f;
-  CHECK(f.call("GET", "/leases").body == "{}\n");
+  // Before any DHCP: the gateway and the static lease, as gvproxy's IP pool.
+  CHECK(json::parse(f.call("GET", "/leases").body) ==
+        json{{"192.168.127.1", "5a:94:ef:e4:0c:dd"}, {"192.168.127.2", "5a:94:ef:e4:0c:ee"}});
   CHECK(f.call("GET", "/services/dhcp/leases").status == 200);
   struct SilentPort : SwitchPort {
     bool send_frame(ByteSpan) override { return true; }
@@ -182,9 +230,9 @@ TEST_CASE("leases, cam, stats and metrics") {
 TEST_CASE("/tunnel validates ip and port and hands the socket on after a bare OK") {
   ApiFixture f;
   CHECK(f.call("GET", "/tunnel?port=22").body == "ip is mandatory\n");
-  CHECK(f.call("GET", "/tunnel?ip=192.168.127.2&port=0").status == 400);
-  CHECK(f.call("GET", "/tunnel?ip=192.168.127.2&port=22x").status == 400);
-  CHECK(f.call("GET", "/tunnel?ip=192.168.127&port=22").status == 400);
+  CHECK(f.call("GET", "/tunnel?ip=192.168.127.2&port=0").status == 500);
+  CHECK(f.call("GET", "/tunnel?ip=192.168.127.2&port=22x").status == 500);
+  CHECK(f.call("GET", "/tunnel?ip=192.168.127&port=22").status == 500);
   auto ok = f.call("GET", "/tunnel?ip=192.168.127.2&port=22");
   CHECK(ok.status == 200);
   CHECK(ok.body == "OK");
