@@ -16,6 +16,8 @@ namespace usernet {
 // Listeners only spawn tracked pcbs; a tracked pcb only reports its destruction.
 const tcp_ext_arg_callbacks TcpDemux::kListenerCallbacks{nullptr, &TcpDemux::on_passive_open};
 const tcp_ext_arg_callbacks TcpDemux::kFlowCallbacks{&TcpDemux::on_destroyed, nullptr};
+// lwIP asserts on a null table, so an untracked pcb gets one that does nothing.
+const tcp_ext_arg_callbacks TcpDemux::kUntrackedCallbacks{nullptr, nullptr};
 
 /// One tracked pcb: its key, and its place in the mirror of lwIP's order.
 struct TcpDemux::Flow {
@@ -59,7 +61,12 @@ FlowKey flow_key_of(const tcp_pcb* pcb) {
 TcpDemux::TcpDemux() { (void)demux_arg_id(); }
 
 TcpDemux::~TcpDemux() {
-  for (auto& [key, flow] : flows_) tcp_ext_arg_set_callbacks(flow->pcb, demux_arg_id(), nullptr);
+  for (auto& [key, flow] : flows_) untrack(flow->pcb);
+}
+
+void TcpDemux::untrack(tcp_pcb* pcb) {
+  tcp_ext_arg_set_callbacks(pcb, demux_arg_id(), &kUntrackedCallbacks);
+  tcp_ext_arg_set(pcb, demux_arg_id(), nullptr);
 }
 
 void TcpDemux::watch_listener(tcp_pcb* listener) {
@@ -89,7 +96,7 @@ void TcpDemux::track(tcp_pcb* pcb) {
   if (found != flows_.end()) {
     // An older pcb of the same 4-tuple (closing or TIME_WAIT): the new one is the flow now.
     Flow* old = found->second.get();
-    tcp_ext_arg_set_callbacks(old->pcb, demux_arg_id(), nullptr);
+    untrack(old->pcb);
     forget(old);
   }
   auto flow = std::make_unique<Flow>(Flow{this, pcb, key});

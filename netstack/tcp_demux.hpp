@@ -64,9 +64,12 @@ class TcpDemux {
   struct Flow;
   static const tcp_ext_arg_callbacks kListenerCallbacks;
   static const tcp_ext_arg_callbacks kFlowCallbacks;
+  static const tcp_ext_arg_callbacks kUntrackedCallbacks;
   static std::int8_t on_passive_open(std::uint8_t id, tcp_pcb_listen* listener, tcp_pcb* pcb);
   static void on_destroyed(std::uint8_t id, void* data);
   void track(tcp_pcb* pcb);
+  /// Stops lwIP from reporting this pcb's destruction to us.
+  static void untrack(tcp_pcb* pcb);
   void forget(Flow* flow);
   void bring_to_front(Flow& flow);
   void mirror_push_front(Flow& flow);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -264,4 +265,19 @@ TEST_CASE("a closed flow is known in TIME_WAIT, and its 4-tuple opens again") {
   CHECK(again->state == ESTABLISHED);
   CHECK(lwip.demux.tracked() == 2);
   check_active_list_holds(g_accepted);
+}
+
+TEST_CASE("a demux destroyed before its flows leaves their pcbs to lwIP, which frees them later") {
+  LwipFixture lwip;
+  auto early = std::make_unique<TcpDemux>();
+  early->watch_listener(lwip.listener);  // the flows opened now are tracked by `early`
+  for (std::uint16_t port = 20000; port < 20003; ++port) lwip.open(port);
+  CHECK(early->tracked() == 3);
+  early.reset();  // usernetd's shutdown order: the NAT goes before lwIP's pcbs
+  lwip.demux.watch_listener(lwip.listener);
+  // lwIP frees the pcbs afterwards; their destroy callbacks must not reach the freed demux.
+  for (auto& [port, pcb] : g_accepted) tcp_abort(pcb);
+  g_accepted.clear();
+  CHECK(tcp_active_pcbs == nullptr);
+  CHECK(lwip.demux.tracked() == 0);
 }
