@@ -44,6 +44,8 @@ po::options_description describe_options() {
       ("max-half-open-per-guest", po::value<std::uint64_t>()->default_value(0), "host TCP connects in progress of one guest; at the cap its oldest is reset (0: auto)")
       ("max-udp-flows", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of all guests (0: from the fd limit)")
       ("max-udp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of one guest; at the cap its least recently used closes (0: auto)")
+      ("max-icmp-flows", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows (one per guest, identifier and destination) of all guests (0: from the fd limit)")
+      ("max-icmp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows of one guest; at the cap its least recently used closes (0: auto)")
       ("listen", po::value<std::vector<std::string>>()->composing(), "HTTP endpoint with POST /connect (unix://, tcp://, vsock://)")
       ("listen-qemu", po::value<std::vector<std::string>>()->composing(), "QEMU stream socket (unix://, tcp://)")
       ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
@@ -134,6 +136,8 @@ DaemonOptions build(const po::variables_map& vm) {
   caps.half_open_per_guest = vm["max-half-open-per-guest"].as<std::uint64_t>();
   caps.udp = vm["max-udp-flows"].as<std::uint64_t>();
   caps.udp_per_guest = vm["max-udp-flows-per-guest"].as<std::uint64_t>();
+  caps.icmp = vm["max-icmp-flows"].as<std::uint64_t>();
+  caps.icmp_per_guest = vm["max-icmp-flows-per-guest"].as<std::uint64_t>();
   if (auto error = validate(n); !error.empty()) throw BadOption(error);
 
   if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();

@@ -8,14 +8,14 @@ namespace usernet {
 
 namespace {
 constexpr std::uint64_t kWarningIntervalMs = 10000;
-constexpr const char* kKindNames[] = {"tcp", "half-open tcp", "udp"};
-constexpr const char* kFlagNames[] = {"--max-tcp-flows", "--max-half-open", "--max-udp-flows"};
+constexpr const char* kKindNames[] = {"tcp", "half-open tcp", "udp", "icmp echo"};
+constexpr const char* kFlagNames[] = {"--max-tcp-flows", "--max-half-open", "--max-udp-flows", "--max-icmp-flows"};
 
 std::size_t index(FlowKind kind) { return static_cast<std::size_t>(kind); }
 
 /// Fills in the caps left at 0 from the fds guest flows may use (F): every TCP flow
 /// holds one fd, so TCP may use all of F; UDP flows are cheap to reopen and evicted
-/// oldest first, so they get a small share.
+/// oldest first, so they get a small share; echo flows (one ping socket each) a smaller one.
 FlowCaps sized_caps(FlowCaps caps, std::uint64_t for_flows) {
   const std::uint64_t f = std::max<std::uint64_t>(for_flows, 16);
   auto fill = [](std::uint64_t& value, std::uint64_t fallback) {
@@ -27,6 +27,8 @@ FlowCaps sized_caps(FlowCaps caps, std::uint64_t for_flows) {
   fill(caps.half_open_per_guest, std::min<std::uint64_t>(caps.half_open / 2, 1024));
   fill(caps.udp, std::min<std::uint64_t>(f / 4, 4096));
   fill(caps.udp_per_guest, std::min<std::uint64_t>(caps.udp, 1024));
+  fill(caps.icmp, std::min<std::uint64_t>(f / 8, 1024));
+  fill(caps.icmp_per_guest, std::min<std::uint64_t>(caps.icmp, 256));
   return caps;
 }
 }  // namespace
@@ -53,10 +55,10 @@ FlowLimits::FlowLimits(uv_loop_t* loop, FdBudget budget, const FlowCaps& caps)
     : budget_(budget), caps_(sized_caps(caps, budget.for_flows())),
       warning_timer_(loop, [this] { on_warning_interval(); }) {
   warning_timer_.unref();
-  spdlog::info("NAT flow caps: tcp {} ({} per guest), half-open {} ({} per guest), udp {} ({} per guest); "
-               "{} of {} fds for guest flows",
+  spdlog::info("NAT flow caps: tcp {} ({} per guest), half-open {} ({} per guest), udp {} ({} per guest), "
+               "icmp echo {} ({} per guest); {} of {} fds for guest flows",
                caps_.tcp, caps_.tcp_per_guest, caps_.half_open, caps_.half_open_per_guest, caps_.udp,
-               caps_.udp_per_guest, budget_.for_flows(), budget_.limit());
+               caps_.udp_per_guest, caps_.icmp, caps_.icmp_per_guest, budget_.for_flows(), budget_.limit());
 }
 
 std::uint64_t FlowLimits::active(FlowKind kind, Ipv4 guest) const {
@@ -65,8 +67,9 @@ std::uint64_t FlowLimits::active(FlowKind kind, Ipv4 guest) const {
 }
 
 FlowSlot FlowLimits::acquire(FlowKind kind, Ipv4 guest, bool needs_fd, FlowRefusal& refusal) {
-  const std::uint64_t total_cap[] = {caps_.tcp, caps_.half_open, caps_.udp};
-  const std::uint64_t guest_cap[] = {caps_.tcp_per_guest, caps_.half_open_per_guest, caps_.udp_per_guest};
+  const std::uint64_t total_cap[] = {caps_.tcp, caps_.half_open, caps_.udp, caps_.icmp};
+  const std::uint64_t guest_cap[] = {caps_.tcp_per_guest, caps_.half_open_per_guest, caps_.udp_per_guest,
+                                     caps_.icmp_per_guest};
   refusal = FlowRefusal::none;
   if (active(kind, guest) >= guest_cap[index(kind)]) refusal = FlowRefusal::guest_limit;
   else if (totals_[index(kind)] >= total_cap[index(kind)]) refusal = FlowRefusal::total_limit;
@@ -98,11 +101,12 @@ std::string FlowLimits::describe(FlowKind kind, FlowRefusal reason, Ipv4 guest) 
       return what + "no file descriptor left for guest flows (limit " + std::to_string(budget_.limit()) + ", " +
              std::to_string(budget_.reserve()) + " kept for the API, DNS and new guests)";
     case FlowRefusal::guest_limit: {
-      const std::uint64_t caps[] = {caps_.tcp_per_guest, caps_.half_open_per_guest, caps_.udp_per_guest};
+      const std::uint64_t caps[] = {caps_.tcp_per_guest, caps_.half_open_per_guest, caps_.udp_per_guest,
+                                    caps_.icmp_per_guest};
       return what + "guest at " + kFlagNames[index(kind)] + "-per-guest=" + std::to_string(caps[index(kind)]);
     }
     case FlowRefusal::total_limit: {
-      const std::uint64_t caps[] = {caps_.tcp, caps_.half_open, caps_.udp};
+      const std::uint64_t caps[] = {caps_.tcp, caps_.half_open, caps_.udp, caps_.icmp};
       return what + "all guests together at " + kFlagNames[index(kind)] + "=" + std::to_string(caps[index(kind)]);
     }
     case FlowRefusal::none:

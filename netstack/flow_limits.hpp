@@ -16,15 +16,15 @@
 
 namespace usernet {
 
-enum class FlowKind { tcp, half_open, udp };  // half_open: host TCP connects in progress
+enum class FlowKind { tcp, half_open, udp, icmp };  // half_open: host TCP connects in progress; icmp: echo flows
 enum class FlowRefusal { none, no_fds, guest_limit, total_limit };
-inline constexpr std::size_t kFlowKinds = 3;
+inline constexpr std::size_t kFlowKinds = 4;
 inline constexpr std::size_t kFlowRefusals = 4;
 
 /// 0 means "size from the fd limit".
 struct FlowCaps {
-  std::uint64_t tcp = 0, half_open = 0, udp = 0;
-  std::uint64_t tcp_per_guest = 0, half_open_per_guest = 0, udp_per_guest = 0;
+  std::uint64_t tcp = 0, half_open = 0, udp = 0, icmp = 0;
+  std::uint64_t tcp_per_guest = 0, half_open_per_guest = 0, udp_per_guest = 0, icmp_per_guest = 0;
 };
 
 class FlowLimits;

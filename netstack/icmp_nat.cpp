@@ -25,6 +25,7 @@ struct IcmpNat::Flow {
   Ipv4 real = 0;  // where the host sends it (the destination, or a translation)
   std::uint16_t guest_id = 0;
   std::uint64_t last_active = 0;
+  FlowSlot slot;  // released after the socket closes (members go in reverse order)
   std::unique_ptr<WatchedSocket> socket;  // the ping socket; null on the raw socket
   std::uint16_t raw_id = 0;
   std::unordered_map<std::uint16_t, Flow*>* raw_flows = nullptr;  // set while listed there
@@ -34,9 +35,9 @@ struct IcmpNat::Flow {
   }
 };
 
-IcmpNat::IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses,
+IcmpNat::IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, FlowLimits& limits,
                  std::uint64_t idle_timeout_ms)
-    : loop_(loop), netif_(gateway_netif), addresses_(addresses), idle_timeout_ms_(idle_timeout_ms),
+    : loop_(loop), netif_(gateway_netif), addresses_(addresses), limits_(limits), idle_timeout_ms_(idle_timeout_ms),
       sweeper_(loop, [this] { expire_idle(); }) {
   start_idle_sweeper(sweeper_, idle_timeout_ms_);
 }
@@ -56,8 +57,11 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
       counters_.policy_refused++;
       return;
     }
+    FlowSlot slot = make_room(guest_ip);
+    if (!slot) return;
     auto flow = open_flow(guest_ip, guest_id, destination, *real);
     if (!flow) return;
+    flow->slot = std::move(slot);
     it = flows_.emplace(key, std::move(flow)).first;
   }
   Flow& flow = *it->second;
@@ -94,6 +98,10 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t g
     return flow;
   }
   const int ping_error = errno;
+  if (ping_error == EMFILE || ping_error == ENFILE) {
+    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, guest_ip);
+    return nullptr;
+  }
   const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
   // Every identifier in use: a 65 536th concurrent flow waits for one to expire.
   if (!not_permitted || !open_raw_socket() || raw_flows_.size() > 0xffff) {
@@ -106,6 +114,26 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t g
   raw_flows_.emplace(flow->raw_id, flow.get());
   flow->raw_flows = &raw_flows_;
   return flow;
+}
+
+FlowSlot IcmpNat::make_room(Ipv4 guest) {
+  FlowRefusal refusal = FlowRefusal::none;
+  for (;;) {
+    // On the raw socket flows share one fd; a ping socket is one fd per flow.
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_ == nullptr, refusal);
+    if (slot) return slot;
+    if (refusal == FlowRefusal::total_limit) break;
+    // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.
+    auto oldest = flows_.end();
+    for (auto it = flows_.begin(); it != flows_.end(); ++it)
+      if (it->second->guest_ip == guest && (oldest == flows_.end() || it->second->last_active < oldest->second->last_active))
+        oldest = it;
+    if (oldest == flows_.end()) break;
+    counters_.flows_evicted++;
+    flows_.erase(oldest);
+  }
+  limits_.refused(FlowKind::icmp, refusal, guest);  // the request is dropped; the guest's ping times out
+  return {};
 }
 
 bool IcmpNat::open_raw_socket() {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "netstack/address_map.hpp"
+#include "netstack/flow_limits.hpp"
 #include "netstack/flow_key.hpp"
 #include "netstack/icmp_raw_socket.hpp"
 #include "netstack/uv_handles.hpp"
@@ -27,11 +28,13 @@ struct IcmpNatCounters {
   std::uint64_t replies = 0;
   std::uint64_t unavailable = 0;  // neither a ping socket nor the raw socket could be had
   std::uint64_t policy_refused = 0;
+  std::uint64_t flows_evicted = 0;  // closed to make room for a new flow of the same guest
 };
 
 class IcmpNat {
  public:
-  IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, std::uint64_t idle_timeout_ms);
+  IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, FlowLimits& limits,
+          std::uint64_t idle_timeout_ms);
   ~IcmpNat();
   IcmpNat(const IcmpNat&) = delete;
   IcmpNat& operator=(const IcmpNat&) = delete;
@@ -49,6 +52,8 @@ class IcmpNat {
   /// A flow on a ping socket, else (ping sockets not permitted) on the raw socket.
   std::unique_ptr<Flow> open_flow(Ipv4 guest_ip, std::uint16_t guest_id, Ipv4 destination, Ipv4 real);
   bool open_raw_socket();
+  /// A slot under the ICMP caps; at the guest's cap its least recently used flow closes.
+  FlowSlot make_room(Ipv4 guest);
   void on_reply(Flow& flow);
   void on_raw_reply(const RawEchoReply& reply);
   void relay_reply(Flow& flow, std::uint8_t* message, std::size_t length);
@@ -58,6 +63,7 @@ class IcmpNat {
   uv_loop_t* loop_;
   netif* netif_;
   const AddressMap& addresses_;
+  FlowLimits& limits_;
   std::uint64_t idle_timeout_ms_;
   std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;  // key: guest ip, echo id, dst
   Timer sweeper_;

@@ -19,7 +19,7 @@ Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const Addres
       limits_(loop, FdBudget::for_this_process(), options.caps),
       tcp_(loop, end_of_turn, addresses, limits_, options.tcp_connect_timeout_ms),
       udp_(loop, gateway.lwip_netif(), addresses, limits_, options.udp_idle_timeout_ms),
-      icmp_(loop, gateway.lwip_netif(), addresses, options.icmp_idle_timeout_ms),
+      icmp_(loop, gateway.lwip_netif(), addresses, limits_, options.icmp_idle_timeout_ms),
       departure_timer_(loop, [this] { close_departed_guests(); }) {}
 
 void Nat::guest_left(Ipv4 guest) {

@@ -78,7 +78,7 @@ void collect_switch(StatsSnapshot& s, const Switch& sw) {
 /// Flow caps and the fd budget: refusals by reason, evictions, what is in use.
 void collect_flow_limits(StatsSnapshot& s, const FlowLimits& limits) {
   static constexpr std::pair<FlowKind, const char*> kKinds[] = {
-      {FlowKind::tcp, "tcp"}, {FlowKind::half_open, "tcp_half_open"}, {FlowKind::udp, "udp"}};
+      {FlowKind::tcp, "tcp"}, {FlowKind::half_open, "tcp_half_open"}, {FlowKind::udp, "udp"}, {FlowKind::icmp, "icmp"}};
   static constexpr std::pair<FlowRefusal, const char*> kReasons[] = {
       {FlowRefusal::no_fds, "no_fds"}, {FlowRefusal::guest_limit, "guest_limit"}, {FlowRefusal::total_limit, "total_limit"}};
   for (const auto& [kind, kind_name] : kKinds)
@@ -144,6 +144,7 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_flow_evictions_total", "Flows closed to make room for a new one at a cap", kCounter,
         udp.flows_evicted, {{"protocol", "udp"}});
   s.add("usernet_flow_evictions_total", "", kCounter, tcp.half_open_evicted, {{"protocol", "tcp_half_open"}});
+  s.add("usernet_flow_evictions_total", "", kCounter, icmp.flows_evicted, {{"protocol", "icmp"}});
 }
 
 void collect_forwarder(StatsSnapshot& s, PortForwarder& f) {

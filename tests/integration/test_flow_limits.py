@@ -104,6 +104,40 @@ print("sent", flush=True)
 sys.stdin.read()
 """
 
+# Guest side: one echo request each from COUNT identifiers (one ICMP flow each), on a raw
+# socket so the identifiers are ours; counts the replies that come back.
+ECHO_FLOOD = r"""
+import json, select, socket, struct, sys, time
+host, count = sys.argv[1], int(sys.argv[2])
+def checksum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xffff)
+    return ~(total + (total >> 16)) & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.setblocking(False)
+replies = set()
+def drain():
+    while True:
+        try:
+            packet = s.recv(2048)
+        except BlockingIOError:
+            return
+        icmp = packet[(packet[0] & 0x0f) * 4:]
+        if icmp[0] == 0:
+            replies.add(struct.unpack("!H", icmp[4:6])[0])
+for ident in range(1, count + 1):
+    body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"usernet!"
+    s.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (host, 0))
+    if ident % 100 == 0:
+        time.sleep(0.01)  # a burst, not more than the TAP's queue holds
+        drain()
+deadline = time.monotonic() + 2
+while time.monotonic() < deadline:
+    select.select([s], [], [], 0.2)
+    drain()
+print(json.dumps({"sent": count, "replies": len(replies)}))
+"""
+
 GUEST_LIMIT = ["prlimit", "--nofile=12000:20000"]
 
 
@@ -214,6 +248,24 @@ class FlowLimits(unittest.TestCase):
         self.assertGreater(opened, 4 * 1024)
         self.assertGreaterEqual(self.value(stats, "usernet_flow_evictions_total", protocol="udp"), opened - active)
         self.assertLess(self.fd_count(), 2000)  # the limit is 20000
+        self.assert_services_answer()
+
+    def test_echo_flood_from_3000_identifiers_stays_under_the_icmp_cap(self):
+        self.start_usernetd("1024:20000", "--max-icmp-flows-per-guest", "64")
+        before = self.fd_count()
+        out = self.net.guest.run([sys.executable, "-c", ECHO_FLOOD, HOST_ALIAS, "3000"], timeout=120).stdout
+        result = json.loads(out)
+        self.assertGreater(result["replies"], 0, result)
+        stats = self.stats()
+        active = self.value(stats, "usernet_flows_active", protocol="icmp")
+        opened = self.value(stats, "usernet_flows_total", protocol="icmp")  # one request per flow here
+        self.assertLessEqual(active, 64)
+        self.assertGreater(opened, 2000)
+        # Each flow beyond the guest's cap closed its least recently used one, none leaked.
+        self.assertGreaterEqual(self.value(stats, "usernet_flow_evictions_total", protocol="icmp"), opened - active)
+        self.assertLess(self.fd_count(), before + 70)
+        ping = self.net.guest.run(["ping", "-c", "1", "-W", "3", HOST_ALIAS], check=False)
+        self.assertEqual(ping.returncode, 0, ping.stdout + ping.stderr)
         self.assert_services_answer()
 
     def test_connection_opens_fast_after_3000_syns_to_a_black_hole(self):

@@ -42,6 +42,31 @@ TEST_CASE("default caps still allow 10 000 TCP connections at a hard limit of 20
   }
 }
 
+TEST_CASE("echo flows get their own small cap, one guest a share of it") {
+  TestLoop test_loop;
+  {
+    uv_loop_t& loop = test_loop.loop;
+    FlowLimits limits(&loop, FdBudget(1024, 30), FlowCaps{});
+    CHECK(limits.caps().icmp == limits.fds().for_flows() / 8);
+    CHECK(limits.caps().icmp_per_guest == limits.caps().icmp);
+    FlowLimits large(&loop, FdBudget(20000, 30), FlowCaps{});
+    CHECK(large.caps().icmp == 1024);
+    CHECK(large.caps().icmp_per_guest == 256);
+    FlowCaps two;
+    two.icmp_per_guest = 2;
+    FlowLimits capped(&loop, FdBudget(20000, 30), two);
+    FlowRefusal refusal = FlowRefusal::none;
+    const Ipv4 guest = make_ipv4(192, 168, 127, 2);
+    FlowSlot a = capped.acquire(FlowKind::icmp, guest, true, refusal);
+    FlowSlot b = capped.acquire(FlowKind::icmp, guest, false, refusal);
+    CHECK(capped.active(FlowKind::icmp, guest) == 2);
+    CHECK_FALSE(capped.acquire(FlowKind::icmp, guest, true, refusal));
+    CHECK(refusal == FlowRefusal::guest_limit);
+    CHECK(capped.acquire(FlowKind::udp, guest, true, refusal));  // other kinds are not affected
+    CHECK(capped.fds().taken() == 1);  // b rode on the raw socket's one fd
+  }
+}
+
 TEST_CASE("slots count per guest and in total, and give fds back when released") {
   TestLoop test_loop;
   {
