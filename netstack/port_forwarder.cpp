@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netstack/accept_shedding.hpp"
 #include "netstack/host_socket.hpp"
 #include "netstack/lwip_packet_io.hpp"
 #include "netstack/owner_only_bind.hpp"
@@ -95,7 +96,10 @@ int open_stream_listener(const ForwardSpec& spec, std::string& error) {
     fd = bind_inet_socket(SOCK_STREAM, spec, error);
     if (fd < 0) return -1;
   }
-  if (::listen(fd, 128) != 0) {
+  // The kernel's largest backlog (net.core.somaxconn), as Go's net package and so gvproxy
+  // take: a burst of clients larger than a short queue overflows it, and with SYN cookies a
+  // client whose handshake is dropped at a full queue waits for data that never comes.
+  if (::listen(fd, SOMAXCONN) != 0) {
     error = errno_text(spec.bound_address());
     ::close(fd);
     return -1;
@@ -133,7 +137,12 @@ class PortForwarder::StreamForward {
  private:
   void on_accept() {
     for (int i = 0; i < 64; ++i) {
-      const int client = ::accept4(socket_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int client = accept_or_shed(socket_.fd(), SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client < 0 && errno == ECONNABORTED) {  // shed: no descriptor left for it
+        owner_.counters_.shed++;
+        if (shedding_warning_due()) spdlog::warn("{}", shedding_warning("forward " + spec_.local()));
+        continue;
+      }
       if (client < 0) return;
       if (spec_.protocol == ForwardProtocol::tcp) tune_tcp_socket(client);
       owner_.counters_.accepted++;

@@ -19,6 +19,7 @@ namespace usernet {
 
 struct PortForwardCounters {
   std::uint64_t accepted = 0;
+  std::uint64_t shed = 0;  ///< closed at once: the process had no descriptor left
   std::uint64_t guest_refused = 0;  // the guest did not accept the connection
   std::uint64_t udp_to_guest = 0;
   std::uint64_t udp_to_host = 0;

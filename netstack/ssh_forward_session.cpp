@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "netstack/accept_shedding.hpp"
+
 namespace usernet {
 
 namespace {
@@ -196,7 +198,11 @@ bool SshForwardSession::serve_once() {
 /// Accepts every waiting client and opens its channel; false if the session died.
 bool SshForwardSession::accept_clients() {
   for (;;) {
-    const int client = ::accept4(listener_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int client = accept_or_shed(listener_fd_, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0 && errno == ECONNABORTED) {  // shed: out of descriptors, the client was closed
+      if (shedding_warning_due()) spdlog::warn("{}", shedding_warning(label_));
+      continue;
+    }
     if (client < 0) return true;
     if (!open_channel(client)) return false;
   }
@@ -219,8 +225,9 @@ bool SshForwardSession::open_channel(int client_fd) {
 
 /// Closes the clients that waited for a session that could not be made.
 void SshForwardSession::reject_waiting_clients() {
-  for (;;) {
-    const int client = ::accept4(listener_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  for (int i = 0; i < 4096; ++i) {  // bounded: shedding can fail when nothing is left
+    const int client = accept_or_shed(listener_fd_, SOCK_CLOEXEC);
+    if (client < 0 && errno == ECONNABORTED) continue;  // closed by the shedding
     if (client < 0) return;
     ::close(client);
   }

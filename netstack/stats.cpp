@@ -153,6 +153,8 @@ void collect_forwarder(StatsSnapshot& s, PortForwarder& f) {
   s.add("usernet_port_forward_connections_total", "Host connections accepted by TCP/unix forwards", kCounter, c.accepted);
   s.add("usernet_port_forward_refused_total", "Forwarded connections the guest did not accept", kCounter,
         c.guest_refused);
+  s.add("usernet_port_forward_shed_total",
+        "Host connections to forwards closed at once because usernetd had no file descriptor left", kCounter, c.shed);
   s.add("usernet_port_forward_datagrams_total", "Datagrams through UDP forwards", kCounter, c.udp_to_guest,
         {{"direction", "to_guest"}});
   s.add("usernet_port_forward_datagrams_total", "", kCounter, c.udp_to_host, {{"direction", "to_host"}});

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "netstack/accept_shedding.hpp"
 #include "netstack/owner_only_bind.hpp"
 #include "vsock/socket_address.hpp"
 #include "vsock/transport_log.hpp"
@@ -75,14 +76,19 @@ std::uint16_t SocketListener::bound_port() const {
 
 void SocketListener::accept_pending() {
   for (int i = 0; i < kAcceptsPerEvent; ++i) {
-    const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const int fd = accept_or_shed(fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
       on_accept_(fd);
       continue;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == ECONNABORTED) {  // shed: out of descriptors, the client was closed at once
+      if (shed_connections() > 0 && shedding_warning_due())
+        transport_log(LogLevel::warn, shedding_warning(url_.text));
+      continue;
+    }
+    if (errno == EINTR) continue;
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      // Out of descriptors: the socket stays readable, so pause instead of spinning.
+      // The socket stays readable, so pause instead of spinning.
       transport_log(LogLevel::warn, url_.text + ": accept: " + errno_text(errno) + "; pausing");
       watch_->watch(0);
       pause_->start(kPauseMs);

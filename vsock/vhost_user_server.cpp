@@ -1,6 +1,7 @@
 // vhost-user socket server; see vhost_user_server.hpp.
 #include "vsock/vhost_user_server.hpp"
 
+#include "netstack/accept_shedding.hpp"
 #include "netstack/owner_only_bind.hpp"
 #include "vsock/vhost_user_log.hpp"
 
@@ -100,7 +101,9 @@ void Server::on_listener_readable() {
     listener_watch_->watch(0);
     return;
   }
-  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  const int fd = accept_or_shed(listen_fd_, SOCK_CLOEXEC);
+  if (fd < 0 && errno == ECONNABORTED && shedding_warning_due())
+    log(LogLevel::warn, shedding_warning("vhost-user"));
   if (fd < 0) return;
   adopt(fd);
 }

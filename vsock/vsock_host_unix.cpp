@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "netstack/accept_shedding.hpp"
 #include "netstack/owner_only_bind.hpp"
 #include "netstack/unix_address.hpp"
 #include "vsock/vhost_user_log.hpp"
@@ -139,7 +140,11 @@ bool UnixHostListener::listen(const std::string& path, std::string& error) {
 
 void UnixHostListener::accept_clients() {
   for (;;) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const int fd = accept_or_shed(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0 && errno == ECONNABORTED) {  // shed: out of descriptors, the client was closed
+      if (shedding_warning_due()) vhost::log(vhost::LogLevel::warn, shedding_warning("vsock: " + path_));
+      continue;
+    }
     if (fd < 0) return;
     auto pending = std::make_unique<Pending>(
         loop_, fd, [this, fd] { read_command(fd); }, [this, fd] { drop_pending(fd); });

@@ -17,12 +17,12 @@ from harness import GATEWAY, HOST_ALIAS, NOBODY  # noqa: E402
 HOLD_PORT = 7000
 HTTP_PORT = 8080
 
-# Host side: accepts connections, sends one byte on each, holds them until killed.
+# Accepts connections on PORT [ADDRESS], sends one byte on each, holds them until killed.
 HOLDER = r"""
 import selectors, socket, sys
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
+server.bind((sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[1])))
 server.listen(4096)
 server.setblocking(False)
 held = []
@@ -43,8 +43,8 @@ while True:
             held.append(conn)
 """
 
-# Guest side: opens N connections at once, waits for each one's byte (or its failure),
-# reports counts, then holds them until stdin closes.
+# Opens N connections at once, waits for each one's byte, its failure or its close
+# (an end of stream before the byte), reports counts, then holds them until stdin closes.
 OPENER = r"""
 import json, selectors, socket, sys, time
 host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -56,7 +56,7 @@ for _ in range(count):
     s.connect_ex((host, port))
     sel.register(s, selectors.EVENT_READ)
     socks.append(s)
-ok = failed = 0
+ok = failed = closed = 0
 pending = count
 deadline = time.monotonic() + 90
 start = time.monotonic()
@@ -66,10 +66,13 @@ while pending and time.monotonic() < deadline:
         sel.unregister(s)
         pending -= 1
         try:
-            ok += s.recv(1) == b"k"
+            data = s.recv(1)
+            ok += data == b"k"
+            closed += data == b""
         except OSError:
             failed += 1
-print(json.dumps({"ok": ok, "failed": failed, "pending": pending, "seconds": time.monotonic() - start}), flush=True)
+print(json.dumps({"ok": ok, "failed": failed, "closed": closed, "pending": pending,
+                  "seconds": time.monotonic() - start}), flush=True)
 sys.stdin.read()
 """
 
@@ -184,14 +187,21 @@ class FlowLimits(unittest.TestCase):
                                     f"http://{HOST_ALIAS}:{HTTP_PORT}/README.md"], check=False)
         self.assertEqual(fetch.stdout, "200", fetch.stderr)
 
-    def open_connections(self, count):
-        proc = self.net.guest.popen([*GUEST_LIMIT, sys.executable, "-c", OPENER, HOST_ALIAS, str(HOLD_PORT),
-                                     str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def open_connections(self, count, ns=None, host=HOST_ALIAS, port=HOLD_PORT):
+        """COUNT connections from the guest (or NS) to HOST:PORT; (process, counts)."""
+        proc = (ns or self.net.guest).popen([*GUEST_LIMIT, sys.executable, "-c", OPENER, host, str(port), str(count)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.net.processes.append(proc)
         return proc, json.loads(proc.stdout.readline())
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{harness.usernetd_pid(self.usernetd)}/fd"))
+
+    def cpu_seconds(self):
+        """usernetd's user + system CPU time so far."""
+        with open(f"/proc/{harness.usernetd_pid(self.usernetd)}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def test_5000_connections_under_soft_limit_1024(self):
         self.start_usernetd("1024:20000")
@@ -233,6 +243,43 @@ class FlowLimits(unittest.TestCase):
         proc.wait(timeout=30)
         self.net.stop(self.holder)
         self.net.wait_for(lambda: self.value(self.stats(), "usernet_fds_flows_in_use") == 0, "flows to close", 30)
+        self.assert_services_answer()
+
+    def test_forward_clients_beyond_the_fd_limit_are_closed_not_spun_on(self):
+        """Host clients of a port forward are not under the flow budget: past the limit
+        usernetd closes each new one at once (a spare descriptor accepts it) instead of
+        leaving it in the backlog and spinning on a listener that stays readable."""
+        guest_port, local_port = 9000, 9100
+        self.start_usernetd("256:256", "--forward", f"127.0.0.1:{local_port}={harness.GUEST_IP}:{guest_port}")
+        holder = self.net.start(self.net.guest, [*GUEST_LIMIT, sys.executable, "-c", HOLDER, str(guest_port),
+                                                 "0.0.0.0"], log_name="guest-holder")
+        self.net.wait_for(lambda: self.net.guest.run(["ss", "-Htln", f"sport = :{guest_port}"]).stdout.strip(),
+                          "the guest's server")
+        proc, result = self.open_connections(400, ns=self.net.host, host="127.0.0.1", port=local_port)
+        self.assertEqual(result["pending"], 0, f"clients past the limit must be closed, not left waiting: {result}\n"
+                         + self.net.log_of("usernetd")[-3000:])
+        self.assertGreater(result["ok"], 150, result)
+        self.assertGreater(result["closed"], 100, result)
+        before = self.cpu_seconds()
+        time.sleep(3)
+        self.assertLess(self.cpu_seconds() - before, 0.5, "usernetd must idle while out of descriptors")
+        log = self.net.log_of("usernetd")
+        self.assertEqual(log.count("out of file descriptors"), 1, "one warning per interval, not one per client")
+        self.assertIn("RLIMIT_NOFILE 256", log)
+        proc.stdin.close()  # both ends close everything: the fds come back
+        proc.wait(timeout=30)
+        self.net.stop(holder)
+        self.net.wait_for(lambda: self.fd_count() < 100, "the forwarded connections to close", 30)
+        holder = self.net.start(self.net.guest, [sys.executable, "-c", HOLDER, str(guest_port), "0.0.0.0"],
+                                log_name="guest-holder-again")
+        self.net.wait_for(lambda: self.net.guest.run(["ss", "-Htln", f"sport = :{guest_port}"]).stdout.strip(),
+                          "the guest's server again")
+        stats = self.stats()
+        self.assertEqual(self.value(stats, "usernet_port_forward_shed_total"), result["closed"])
+        again, recovered = self.open_connections(1, ns=self.net.host, host="127.0.0.1", port=local_port)
+        self.assertEqual(recovered["ok"], 1, recovered)
+        again.stdin.close()
+        again.wait(timeout=30)
         self.assert_services_answer()
 
     def test_udp_flood_to_20000_destinations_stays_far_below_the_limit(self):
