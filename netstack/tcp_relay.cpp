@@ -302,7 +302,8 @@ void TcpRelay::maybe_finish() {
   if (host_eof_ && stash_.empty() && !guest_write_shut_) {
     if (tcp_shutdown(pcb_, 0, 1) == ERR_OK) guest_write_shut_ = true;
   }
-  if (!(guest_write_shut_ && host_write_shut_)) return;
+  const bool host_done = guest_write_shut_ && group_.close_guest_with_host_;
+  if (!(guest_write_shut_ && host_write_shut_) && !host_done) return;
   // Both directions are done; lwIP finishes the close handshake (and any retransmission
   // of unacknowledged data) on its own.
   detach_pcb();
@@ -370,6 +371,12 @@ void TcpRelayGroup::add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot s
   counters_.opened++;
   relays_.push_back(std::make_unique<TcpRelay>(*this, pcb, host_fd, std::move(label)));
   relays_.back()->slot_ = std::move(slot);
+}
+
+std::size_t TcpRelayGroup::active_for(Ipv4 guest) const {
+  return static_cast<std::size_t>(std::count_if(relays_.begin(), relays_.end(), [guest](const auto& relay) {
+    return !relay->retired_ && relay->guest_ == guest;
+  }));
 }
 
 std::size_t TcpRelayGroup::abandon_guest(Ipv4 guest) {

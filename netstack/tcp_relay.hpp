@@ -116,8 +116,14 @@ class TcpRelayGroup {
   /// flow's share of the caps) is released when the relay ends.
   void add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot slot = {});
   std::size_t active() const { return relays_.size() - retired_count_; }
+  /// Relays of `guest` not yet ended (a linear scan: for small groups such as the API's).
+  std::size_t active_for(Ipv4 guest) const;
   /// Abandons every relay of `guest` (it detached or restarted); returns how many.
   std::size_t abandon_guest(Ipv4 guest);
+  /// When the host end closes, close the guest's connection too instead of half-closing
+  /// it: for local servers (the API) that never read after closing, so a guest that does
+  /// not close its side cannot keep the relay, and its slot, forever.
+  void close_guest_with_host() { close_guest_with_host_ = true; }
   uv_loop_t* loop() const { return loop_; }
   TcpRelayCounters& counters() { return counters_; }
 
@@ -134,6 +140,7 @@ class TcpRelayGroup {
   std::vector<std::unique_ptr<TcpRelay>> relays_;
   std::vector<TcpRelay*> dirty_;
   std::size_t retired_count_ = 0;
+  bool close_guest_with_host_ = false;
   TcpRelayCounters counters_;
   std::vector<TcpRelay*> deferred_acks_;  // relays owing the guest a small-segment ACK
   Timer ack_timer_;

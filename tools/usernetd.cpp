@@ -114,6 +114,17 @@ void add_transport_stats(usernet::StatsSnapshot& s, const usernet::Transports& t
   }
 }
 
+void add_guest_api_stats(usernet::StatsSnapshot& s, const usernet::ApiGuestListener& guest_api) {
+  using usernet::MetricType;
+  const auto& refused = guest_api.refusals();
+  s.add("usernet_api_guest_connections", "Guest connections to the API on the gateway's port 80 open now",
+        MetricType::gauge, guest_api.active());
+  s.add("usernet_api_guest_refused_total", "Guest API connections reset at accept, by reason", MetricType::counter,
+        refused.guest_limit, {{"reason", "guest_limit"}});
+  s.add("usernet_api_guest_refused_total", "", MetricType::counter, refused.total_limit, {{"reason", "total_limit"}});
+  s.add("usernet_api_guest_refused_total", "", MetricType::counter, refused.no_fds, {{"reason", "no_fds"}});
+}
+
 /// gvproxy's command line when started as `gvproxy`, else ours; argv without the program name.
 std::vector<std::string> command_line(int argc, char** argv, int& exit_code, bool& as_gvproxy) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -211,8 +222,9 @@ int main(int argc, char** argv) {
         options.gvproxy_api ? usernet::LocalAddressMeaning::gvproxy : usernet::LocalAddressMeaning::loopback_default,
         options.guest_expose};
     usernet::ApiServices services{{&*network, forwarder.get(), dhcp.get(), dns.get(), {}}, expose, options.gvproxy_api};
-    services.services.extra = [&transports, &pcap](usernet::StatsSnapshot& s) {
+    services.services.extra = [&transports, &pcap, &guest_api](usernet::StatsSnapshot& s) {
       add_transport_stats(s, *transports, pcap.get());
+      if (guest_api) add_guest_api_stats(s, *guest_api);
     };
     api = std::make_unique<usernet::ApiRoutes>(std::move(services));
     transports->set_http_handler([routes = api.get()](const usernet::HttpRequest& request) {

@@ -6,6 +6,7 @@ pair whose ends both stay inside it and a default route to an address nobody ans
 namespace's 127.0.0.1; the guest is a second namespace. Both are deleted afterwards.
 """
 import atexit
+import json
 import os
 import signal
 import subprocess
@@ -169,6 +170,20 @@ class Network:
             except OSError:
                 pass
         self.logs = []
+
+
+def api_stats(api_socket):
+    """usernetd's /stats counters, read over the unix API socket."""
+    out = run(["curl", "-sf", "--max-time", "5", "--unix-socket", api_socket, "http://x/stats"]).stdout
+    return json.loads(out)
+
+
+def stat_value(stats, name, **labels):
+    """A counter from api_stats: a plain value, or the sum of the samples matching LABELS."""
+    entry = stats.get(name, 0)
+    if isinstance(entry, int):
+        return entry
+    return sum(s["value"] for s in entry if all(s["labels"].get(k) == v for k, v in labels.items()))
 
 
 def rss_kib(pid):

@@ -168,15 +168,9 @@ class FlowLimits(unittest.TestCase):
         self.net.wait_for(lambda: os.path.exists(self.api), "the API socket")
 
     def stats(self):
-        out = harness.run(["curl", "-sf", "--max-time", "5", "--unix-socket", self.api, "http://x/stats"]).stdout
-        return json.loads(out)
+        return harness.api_stats(self.api)
 
-    @staticmethod
-    def value(stats, name, **labels):
-        entry = stats.get(name, 0)
-        if isinstance(entry, int):
-            return entry
-        return sum(s["value"] for s in entry if all(s["labels"].get(k) == v for k, v in labels.items()))
+    value = staticmethod(harness.stat_value)
 
     def assert_services_answer(self):
         """DNS forwarding, the API and a fresh HTTP fetch through the NAT all work."""
