@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dhcp/options.hpp"
-#include "netstack/ethernet.hpp"
+#include "netstack/base/ethernet.hpp"
 
 namespace usernet::dhcp {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "dhcp/config.hpp"
-#include "netstack/ethernet.hpp"
+#include "netstack/base/ethernet.hpp"
 
 namespace usernet::dhcp {
 

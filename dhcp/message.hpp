@@ -12,7 +12,7 @@
 #include <variant>
 #include <vector>
 
-#include "netstack/ethernet.hpp"
+#include "netstack/base/ethernet.hpp"
 
 namespace usernet::dhcp {
 

@@ -7,16 +7,16 @@
 #include <stdexcept>
 #include <vector>
 
-#include "netstack/gateway_dhcp.hpp"
-#include "netstack/gateway_dns.hpp"
-#include "netstack/host_resolver_follower.hpp"
-#include "netstack/port_forwarder.hpp"
-#include "netstack/virtual_network.hpp"
+#include "netstack/services/gateway_dhcp.hpp"
+#include "netstack/services/gateway_dns.hpp"
+#include "netstack/services/host_resolver_follower.hpp"
+#include "netstack/services/port_forwarder.hpp"
+#include "netstack/services/virtual_network.hpp"
 
-#include "vsock/datagram_port.hpp"
-#include "vsock/peer_set.hpp"
-#include "vsock/port_context.hpp"
-#include "vsock/stream_port.hpp"
+#include "vsock/transport/datagram_port.hpp"
+#include "vsock/transport/peer_set.hpp"
+#include "vsock/transport/port_context.hpp"
+#include "vsock/transport/stream_port.hpp"
 
 namespace usernet {
 

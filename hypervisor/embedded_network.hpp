@@ -9,7 +9,7 @@
 #include <string>
 
 #include "hypervisor/vm_config.hpp"
-#include "netstack/daemon_options.hpp"
+#include "netstack/daemon/daemon_options.hpp"
 
 namespace usernet {
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netstack/text_file.hpp"
+#include "netstack/base/text_file.hpp"
 
 namespace usernet {
 

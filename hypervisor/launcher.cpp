@@ -26,9 +26,9 @@
 #include "hypervisor/virtiofsd_process.hpp"
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
-#include "netstack/text_file.hpp"
-#include "netstack/uv_handles.hpp"
-#include "vsock/vhost_user_vsock.hpp"
+#include "netstack/base/text_file.hpp"
+#include "netstack/base/uv_handles.hpp"
+#include "vsock/device/vhost_user_vsock.hpp"
 
 namespace usernet {
 

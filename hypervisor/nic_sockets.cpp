@@ -12,8 +12,8 @@
 #include <system_error>
 
 #include "hypervisor/config_error.hpp"
-#include "netstack/owner_only_bind.hpp"
-#include "netstack/unix_address.hpp"
+#include "netstack/base/owner_only_bind.hpp"
+#include "netstack/base/unix_address.hpp"
 
 namespace usernet {
 

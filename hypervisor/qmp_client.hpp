@@ -13,7 +13,7 @@
 #include <string>
 
 #include "hypervisor/qmp_protocol.hpp"
-#include "netstack/uv_handles.hpp"
+#include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
 

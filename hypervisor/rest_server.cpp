@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "netstack/owner_only_bind.hpp"
-#include "netstack/uv_handles.hpp"
+#include "netstack/base/owner_only_bind.hpp"
+#include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
 

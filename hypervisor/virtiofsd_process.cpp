@@ -19,7 +19,7 @@
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/qemu_process.hpp"
-#include "netstack/unix_address.hpp"
+#include "netstack/base/unix_address.hpp"
 
 extern char** environ;
 

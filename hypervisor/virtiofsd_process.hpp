@@ -22,7 +22,7 @@
 
 #include "hypervisor/virtiofsd_command.hpp"
 #include "hypervisor/vm_config.hpp"
-#include "netstack/uv_handles.hpp"
+#include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
 

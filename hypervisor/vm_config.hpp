@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "netstack/ethernet.hpp"
+#include "netstack/base/ethernet.hpp"
 
 namespace usernet {
 

@@ -8,7 +8,7 @@
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/device_parser.hpp"
-#include "netstack/ipv4.hpp"
+#include "netstack/base/ipv4.hpp"
 
 namespace po = boost::program_options;
 

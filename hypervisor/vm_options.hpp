@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "hypervisor/vm_config.hpp"
-#include "netstack/daemon_options.hpp"
+#include "netstack/daemon/daemon_options.hpp"
 
 namespace usernet {
 

@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "netstack/ethernet.hpp"
-#include "vsock/forwarder_options.hpp"
-#include "vsock/socket_address.hpp"
-#include "vsock/tap_device.hpp"
-#include "vsock/tap_stream_relay.hpp"
-#include "vsock/transport_log.hpp"
-#include "vsock/transport_url.hpp"
+#include "netstack/base/ethernet.hpp"
+#include "vsock/forwarder/forwarder_options.hpp"
+#include "vsock/transport/socket_address.hpp"
+#include "vsock/transport/tap_device.hpp"
+#include "vsock/forwarder/tap_stream_relay.hpp"
+#include "vsock/transport/transport_log.hpp"
+#include "vsock/transport/transport_url.hpp"
 
 extern char** environ;
 

@@ -12,8 +12,8 @@
 #include "hypervisor/launcher.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/vm_options.hpp"
-#include "netstack/fd_budget.hpp"
-#include "vsock/vhost_user_log_spdlog.hpp"
+#include "netstack/base/fd_budget.hpp"
+#include "vsock/vhost_user/vhost_user_log_spdlog.hpp"
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == usernet::kParentDeathShimFlag)

@@ -13,8 +13,8 @@
 #include <iostream>
 #include <string>
 
-#include "vsock/vhost_user_log_spdlog.hpp"
-#include "vsock/vhost_user_vsock.hpp"
+#include "vsock/vhost_user/vhost_user_log_spdlog.hpp"
+#include "vsock/device/vhost_user_vsock.hpp"
 
 namespace po = boost::program_options;
 

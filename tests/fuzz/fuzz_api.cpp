@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "netstack/api_routes.hpp"
-#include "netstack/gateway_dns.hpp"
-#include "netstack/gvproxy_compat.hpp"
-#include "netstack/virtual_network.hpp"
+#include "netstack/api/api_routes.hpp"
+#include "netstack/services/gateway_dns.hpp"
+#include "netstack/daemon/gvproxy_compat.hpp"
+#include "netstack/services/virtual_network.hpp"
 
 using namespace usernet;
 

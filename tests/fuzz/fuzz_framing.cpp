@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "vsock/frame_codec.hpp"
-#include "vsock/http_request_reader.hpp"
+#include "vsock/transport/frame_codec.hpp"
+#include "vsock/transport/http_request_reader.hpp"
 
 using namespace usernet;
 

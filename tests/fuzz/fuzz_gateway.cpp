@@ -14,9 +14,9 @@ extern "C" {
 #include "lwip/ip4_frag.h"
 }
 
-#include "netstack/gateway_dhcp.hpp"
-#include "netstack/gateway_dns.hpp"
-#include "netstack/virtual_network.hpp"
+#include "netstack/services/gateway_dhcp.hpp"
+#include "netstack/services/gateway_dns.hpp"
+#include "netstack/services/virtual_network.hpp"
 
 using namespace usernet;
 

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "netstack/icmp_raw_socket.hpp"
+#include "netstack/nat/icmp_raw_socket.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (auto reply = usernet::parse_raw_echo_reply(usernet::ByteSpan(data, size))) {

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "vsock/vhost_user_backend.hpp"
-#include "vsock/vhost_user_bytes.hpp"
-#include "vsock/virtqueue.hpp"
-#include "vsock/vsock_device.hpp"
+#include "vsock/vhost_user/vhost_user_backend.hpp"
+#include "vsock/vhost_user/vhost_user_bytes.hpp"
+#include "vsock/vhost_user/virtqueue.hpp"
+#include "vsock/device/vsock_device.hpp"
 
 namespace {
 

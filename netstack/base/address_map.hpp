@@ -1,0 +1,33 @@
+// Where a guest flow really goes: virtual addresses (the host alias) map to real ones
+// (127.0.0.1), and some destinations are refused by policy.
+#pragma once
+
+#include <map>
+#include <optional>
+
+#include "netstack/base/ipv4.hpp"
+
+namespace usernet {
+
+class AddressMap {
+ public:
+  /// Maps a virtual destination (e.g. 192.168.127.254) to a real one (e.g. 127.0.0.1).
+  void add_translation(Ipv4 virtual_address, Ipv4 real_address);
+  /// Link-local 169.254.0.0/16 (cloud metadata services) is refused unless allowed.
+  void set_allow_link_local(bool allow) { allow_link_local_ = allow; }
+  /// Refuses every destination (fuzzing and tests that must not open host sockets).
+  void set_deny_all(bool deny) { deny_all_ = deny; }
+
+  /// The address a host socket should use for a guest destination; nullopt if refused.
+  std::optional<Ipv4> to_host(Ipv4 destination) const;
+  /// True if the gateway must answer ARP for this address (translated virtual addresses).
+  bool is_virtual(Ipv4 address) const { return translations_.contains(address); }
+  const std::map<Ipv4, Ipv4>& translations() const { return translations_; }
+
+ private:
+  std::map<Ipv4, Ipv4> translations_;
+  bool allow_link_local_ = false;
+  bool deny_all_ = false;
+};
+
+}  // namespace usernet

@@ -1,0 +1,18 @@
+#include "netstack/base/memory_trimmer.hpp"
+
+#include <malloc.h>
+
+namespace usernet {
+
+MemoryTrimmer::MemoryTrimmer(uv_loop_t* loop, std::uint64_t period_ms) : timer_(loop, [this] { trim(); }) {
+  timer_.start(period_ms, period_ms);
+  timer_.unref();
+}
+
+void MemoryTrimmer::trim() {
+  // Cheap when there is nothing to give back; only trims free memory.
+  struct mallinfo2 info = mallinfo2();
+  if (info.fordblks > 1024 * 1024) malloc_trim(0);
+}
+
+}  // namespace usernet

@@ -1,0 +1,273 @@
+#include "netstack/daemon/daemon_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace usernet {
+
+namespace {
+
+/// Thrown for a bad value; the message is the one line the user sees.
+struct BadOption : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Ipv4 ipv4_option(const po::variables_map& vm, const char* name) {
+  const auto& text = vm[name].as<std::string>();
+  auto ip = parse_ipv4(text);
+  if (!ip) throw BadOption("--" + std::string(name) + ": '" + text + "' is not an IPv4 address");
+  return *ip;
+}
+
+po::options_description describe_options() {
+  po::options_description all("usernetd options");
+  all.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("tap", po::value<std::string>(), "serve a TAP device with this name as a switch port")
+      ("netns", po::value<std::string>(), "create the TAP in this network namespace (path or name in /run/netns)")
+      ("configure", "configure the TAP: guest address, MAC, MTU, default route (like slirp4netns --configure)")
+      ("mtu", po::value<unsigned>()->default_value(1500), "MTU of the virtual network (576..65520)")
+      ("subnet", po::value<std::string>(), "guest subnet (default 192.168.127.0/24)")
+      ("gateway-ip", po::value<std::string>(), "gateway address (default: first host of the subnet)")
+      ("host-ip", po::value<std::string>(), "address that reaches the host's 127.0.0.1 (default: last host)")
+      ("allow-link-local", "let guests reach 169.254.0.0/16 (cloud metadata services)")
+      ("tcp-connect-timeout", po::value<unsigned>()->default_value(30), "seconds to wait for a host TCP connect")
+      ("udp-idle-timeout", po::value<unsigned>()->default_value(60), "seconds before an idle UDP flow is closed")
+      ("max-tcp-flows", po::value<std::uint64_t>()->default_value(0), "NAT TCP connections of all guests (0: from the fd limit)")
+      ("max-tcp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT TCP connections of one guest IP (0: 3/4 of --max-tcp-flows)")
+      ("max-half-open", po::value<std::uint64_t>()->default_value(0), "host TCP connects in progress, all guests (0: from the fd limit)")
+      ("max-half-open-per-guest", po::value<std::uint64_t>()->default_value(0), "host TCP connects in progress of one guest; at the cap its oldest is reset (0: auto)")
+      ("max-udp-flows", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of all guests (0: from the fd limit)")
+      ("max-udp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of one guest; at the cap its least recently used closes (0: auto)")
+      ("max-icmp-flows", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows (one per guest, identifier and destination) of all guests (0: from the fd limit)")
+      ("max-icmp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows of one guest; at the cap its least recently used closes (0: auto)")
+      ("listen", po::value<std::vector<std::string>>()->composing(), "HTTP endpoint with POST /connect (unix://, tcp://, vsock://)")
+      ("listen-qemu", po::value<std::vector<std::string>>()->composing(), "QEMU stream socket (unix://, tcp://)")
+      ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
+      ("listen-bess", po::value<std::vector<std::string>>()->composing(), "bess seqpacket socket (unixpacket://)")
+      ("listen-stdio", "exchange frames on stdin/stdout")
+      ("forward", po::value<std::vector<std::string>>()->composing(),
+       "host -> guest port forward [udp:|unix:]LOCAL=REMOTE, e.g. 127.0.0.1:8080=192.168.127.2:80 or :2222=:22")
+      ("forward-sock", po::value<std::vector<std::string>>()->composing(), "host unix socket forwarded over SSH to --forward-dest, repeatable")
+      ("forward-dest", po::value<std::vector<std::string>>()->composing(), "guest unix socket for the matching --forward-sock")
+      ("forward-user", po::value<std::vector<std::string>>()->composing(), "SSH user in the guest for the matching --forward-sock")
+      ("forward-identity", po::value<std::vector<std::string>>()->composing(), "SSH private key file for the matching --forward-sock")
+      ("services", po::value<std::vector<std::string>>()->composing(), "HTTP API endpoint without /connect (unix://, tcp://)")
+      ("ssh-port", po::value<int>()->default_value(2222), "forward 127.0.0.1:PORT to the first guest's port 22 (-1: off)")
+      ("guest-expose", po::value<std::string>()->implicit_value("loopback"),
+       "=loopback (the default value): guests may expose ports on the host's 127.0.0.1 through "
+       "http://GATEWAY/services/forwarder/expose; =any: on every host address; =off (default without --gvproxy-api)")
+      ("gvproxy-api", "serve the API with gvproxy's rules: local \":P\" listens on every address and keeps its name, "
+       "guests may expose (--guest-expose=any unless set), /stats in gvproxy's layout (gvproxy mode sets this)")
+      ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
+      ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
+      ("notification", po::value<std::string>(),
+       "unix:///PATH: send gvproxy's JSON events (ready, connection_established/closed with the VM's MAC, "
+       "hypervisor_error) to this socket, one connection each")
+      ("no-dhcp", "do not serve DHCP")
+      ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
+      ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
+      ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
+      ("dns-search", po::value<std::vector<std::string>>()->composing(), "search domain for guests (default: the host's resolv.conf), repeatable")
+      ("no-dns", "do not serve DNS")
+      ("dns-upstream", po::value<std::vector<std::string>>()->composing(), "upstream DNS server IP[:PORT] (default: the host's resolv.conf), repeatable")
+      ("dns-zone", po::value<std::vector<std::string>>()->composing(), "local zone ZONE[,default=IP][,record=NAME:IP][,regexp=RE:IP], repeatable")
+      ("resolv-conf", po::value<std::string>()->default_value("/etc/resolv.conf"), "host resolver file followed for upstream servers and the search list (re-read every 2 s)")
+      ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
+      ("log-file", po::value<std::string>(), "log to this file instead of stderr")
+      ("pid-file", po::value<std::string>(), "write the process id to this file")
+      ("user", po::value<std::string>(), "after set-up, switch to this user (NAME or UID); needs root")
+      ("group", po::value<std::string>(), "after set-up, switch to this group only (NAME or GID; default: the user's)")
+      ("sandbox", "after set-up: no_new_privs, no capabilities, Landlock, a seccomp system-call allow-list");
+  return all;
+}
+
+DaemonOptions build(const po::variables_map& vm) {
+  DaemonOptions o;
+  NetworkConfig& n = o.network;
+  n.mtu = vm["mtu"].as<unsigned>();
+  if (n.mtu < 576 || n.mtu > 65520) throw BadOption("--mtu: must be between 576 and 65520");
+  if (vm.count("subnet")) {
+    const auto& text = vm["subnet"].as<std::string>();
+    auto subnet = parse_ipv4_subnet(text);
+    if (!subnet) throw BadOption("--subnet: '" + text + "' is not a subnet like 192.168.127.0/24");
+    if (subnet->prefix_length > 29) throw BadOption("--subnet: must be /29 or larger");
+    n.subnet = *subnet;
+    n.gateway_ip = subnet->host(1);
+    n.first_guest_ip = subnet->host(2);
+    n.host_alias = subnet->broadcast() - 1;
+  }
+  if (vm.count("gateway-ip")) n.gateway_ip = ipv4_option(vm, "gateway-ip");
+  if (vm.count("host-ip")) n.host_alias = ipv4_option(vm, "host-ip");
+  if (n.first_guest_ip == n.gateway_ip || n.first_guest_ip == n.host_alias) {
+    // Keep the first guest on a free address when the user moved the gateway onto it.
+    for (std::uint32_t i = 1; i < (1u << (32 - n.subnet.prefix_length)) - 1; ++i) {
+      const Ipv4 candidate = n.subnet.host(i);
+      if (candidate != n.gateway_ip && candidate != n.host_alias) {
+        n.first_guest_ip = candidate;
+        break;
+      }
+    }
+  }
+  n.allow_link_local = vm.count("allow-link-local") > 0;
+  if (vm.count("nat")) {
+    for (const auto& text : vm["nat"].as<std::vector<std::string>>()) {
+      const auto eq = text.find('=');
+      auto virtual_ip = parse_ipv4(text.substr(0, eq));
+      auto real_ip = eq == std::string::npos ? std::nullopt : parse_ipv4(text.substr(eq + 1));
+      if (!virtual_ip || !real_ip) throw BadOption("--nat: '" + text + "' is not VIRTUAL=REAL");
+      n.extra_translations[*virtual_ip] = *real_ip;
+    }
+  }
+  n.nat.tcp_connect_timeout_ms = std::uint64_t{vm["tcp-connect-timeout"].as<unsigned>()} * 1000;
+  n.nat.udp_idle_timeout_ms = std::uint64_t{vm["udp-idle-timeout"].as<unsigned>()} * 1000;
+  if (n.nat.tcp_connect_timeout_ms == 0) throw BadOption("--tcp-connect-timeout: must be at least 1");
+  if (n.nat.udp_idle_timeout_ms == 0) throw BadOption("--udp-idle-timeout: must be at least 1");
+  auto& caps = n.nat.caps;
+  caps.tcp = vm["max-tcp-flows"].as<std::uint64_t>();
+  caps.tcp_per_guest = vm["max-tcp-flows-per-guest"].as<std::uint64_t>();
+  caps.half_open = vm["max-half-open"].as<std::uint64_t>();
+  caps.half_open_per_guest = vm["max-half-open-per-guest"].as<std::uint64_t>();
+  caps.udp = vm["max-udp-flows"].as<std::uint64_t>();
+  caps.udp_per_guest = vm["max-udp-flows-per-guest"].as<std::uint64_t>();
+  caps.icmp = vm["max-icmp-flows"].as<std::uint64_t>();
+  caps.icmp_per_guest = vm["max-icmp-flows-per-guest"].as<std::uint64_t>();
+  if (auto error = validate(n); !error.empty()) throw BadOption(error);
+
+  if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();
+  if (o.tap.size() > 15) throw BadOption("--tap: interface names have at most 15 characters");
+  if (vm.count("netns")) {
+    o.netns = vm["netns"].as<std::string>();
+    if (o.tap.empty()) throw BadOption("--netns: needs --tap");
+    if (o.netns.find('/') == std::string::npos) o.netns = "/run/netns/" + o.netns;
+  }
+  o.configure = vm.count("configure") > 0;
+  if (o.configure && o.tap.empty()) throw BadOption("--configure: needs --tap");
+
+  o.log_level = vm["log-level"].as<std::string>();
+  if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
+    throw BadOption("--log-level: '" + o.log_level + "' is not one of trace, debug, info, warn, error");
+  if (vm.count("log-file")) o.log_file = vm["log-file"].as<std::string>();
+  if (vm.count("pid-file")) o.pid_file = vm["pid-file"].as<std::string>();
+  auto strings = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  o.listen = strings("listen");
+  o.listen_qemu = strings("listen-qemu");
+  o.listen_vfkit = strings("listen-vfkit");
+  o.listen_bess = strings("listen-bess");
+  o.listen_stdio = vm.count("listen-stdio") > 0;
+  o.services = strings("services");
+  o.ssh_port = vm["ssh-port"].as<int>();
+  o.ssh_port_given = !vm["ssh-port"].defaulted();
+  if (o.ssh_port != -1 && (o.ssh_port < 1024 || o.ssh_port > 65535))
+    throw BadOption("--ssh-port: must be between 1024 and 65535, or -1 to disable");
+  o.gvproxy_api = vm.count("gvproxy-api") > 0;
+  o.guest_expose = o.gvproxy_api ? GuestExposePolicy::any_address : GuestExposePolicy::refused;
+  if (vm.count("guest-expose")) {
+    const auto policy = vm["guest-expose"].as<std::string>();
+    if (policy == "loopback") o.guest_expose = GuestExposePolicy::loopback_only;
+    else if (policy == "any") o.guest_expose = GuestExposePolicy::any_address;
+    else if (policy == "off") o.guest_expose = GuestExposePolicy::refused;
+    else throw BadOption("--guest-expose: '" + policy + "' is not loopback, any or off");
+  }
+  if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
+  if (vm.count("notification")) {
+    const auto url = vm["notification"].as<std::string>();
+    if (!url.starts_with("unix://") || url.size() == 7 || url.size() - 7 >= 108)
+      throw BadOption("--notification: '" + url + "' is not unix:///PATH (a socket path of at most 107 bytes)");
+    o.notification = url.substr(7);
+  }
+  o.dhcp.enabled = vm.count("no-dhcp") == 0;
+  o.dhcp.lease_time_s = vm["dhcp-lease-time"].as<unsigned>();
+  if (o.dhcp.lease_time_s < 60) throw BadOption("--dhcp-lease-time: must be at least 60 seconds");
+  for (const auto& text : strings("dhcp-static-lease")) {
+    auto lease = parse_static_lease(text);
+    if (!lease) throw BadOption("--dhcp-static-lease: '" + text + "' is not MAC=IP");
+    o.dhcp.static_leases.push_back(*lease);
+  }
+  for (const auto& text : strings("dhcp-route")) {
+    auto route = parse_classless_route(text);
+    if (!route) throw BadOption("--dhcp-route: '" + text + "' is not NET/LEN=ROUTER");
+    o.dhcp.routes.push_back(*route);
+  }
+  if (vm.count("dns-search")) {
+    o.search_from_host = false;
+    o.dhcp.search_domains = strings("dns-search");
+  }
+  if (auto error = dhcp::validate(make_dhcp_config(n, o.dhcp))) throw BadOption("DHCP: " + *error);
+  for (const auto& text : strings("forward")) {
+    std::string error;
+    auto spec = parse_forward(text, n.first_guest_ip, error);
+    if (!spec) throw BadOption("--forward '" + text + "': " + error);
+    o.forwards.push_back(*spec);
+  }
+  std::string ssh_error;
+  auto ssh_forwards = make_ssh_forwards(
+      {strings("forward-sock"), strings("forward-dest"), strings("forward-user"), strings("forward-identity")},
+      n.first_guest_ip, ssh_error);
+  if (!ssh_forwards) throw BadOption(ssh_error);
+  o.ssh_forwards = std::move(*ssh_forwards);
+  o.dns.enabled = vm.count("no-dns") == 0;
+  o.dns.upstream = strings("dns-upstream");
+  o.dns.zones = strings("dns-zone");
+  o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
+  o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
+  if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
+  if (vm.count("user") || vm.count("group")) {
+    std::string error;
+    o.run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),
+                                   vm.count("group") ? vm["group"].as<std::string>() : std::string(), error);
+    if (!o.run_as) throw BadOption(error);
+  }
+  o.sandbox = vm.count("sandbox") > 0;
+  if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
+      o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
+    throw BadOption("nothing to serve: give --tap or a --listen* option");
+  return o;
+}
+
+}  // namespace
+
+ParsedDaemonOptions parse_daemon_options(int argc, const char* const argv[]) {
+  ParsedDaemonOptions result;
+  const auto description = describe_options();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(description).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    result.action = ParsedDaemonOptions::Action::fail;
+    result.message = e.what();
+    return result;
+  }
+  if (vm.count("help")) {
+    std::ostringstream text;
+    text << "usage: usernetd [options]\n"
+            "A user-mode network for virtual machines: DHCP, DNS and NAT on a virtual Ethernet.\n\n"
+         << description;
+    result.action = ParsedDaemonOptions::Action::print_and_exit;
+    result.message = text.str();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.action = ParsedDaemonOptions::Action::print_and_exit;
+    result.message = std::string("usernetd ") + USERNET_VERSION + "\n";
+    return result;
+  }
+  try {
+    result.options = build(vm);
+  } catch (const BadOption& e) {
+    result.action = ParsedDaemonOptions::Action::fail;
+    result.message = e.what();
+  }
+  return result;
+}
+
+}  // namespace usernet

@@ -1,0 +1,79 @@
+// The gateway: lwIP's one netif, attached to the switch as a port. It owns the gateway
+// IP and MAC, answers ARP for the host alias, and hands every IPv4 packet to an
+// interceptor (the NAT) before lwIP's own address filter sees it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "netstack/base/address_map.hpp"
+#include "netstack/base/ethernet.hpp"
+#include "netstack/base/ipv4.hpp"
+#include "netstack/switch/switch.hpp"
+
+struct pbuf;
+struct netif;
+
+namespace usernet {
+
+/// Gets first look at every IPv4 packet the gateway receives (LWIP_HOOK_IP4_INPUT).
+class Ipv4Interceptor {
+ public:
+  virtual ~Ipv4Interceptor() = default;
+  /// Returns true if it took the packet (and its ownership); false lets lwIP process it.
+  virtual bool intercept(pbuf* p, netif* input) = 0;
+};
+
+/// Gateway counters.
+struct GatewayCounters {
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t not_for_us = 0;   // unicast frames for other MACs (flooded to us)
+  std::uint64_t arp_answered = 0;  // ARP replies for virtual addresses
+  std::uint64_t no_memory = 0;
+  std::uint64_t truncated = 0;     // ARP/IPv4 frames too short for their header
+};
+
+class Gateway : public SwitchPort {
+ public:
+  Gateway(Switch& sw, Ipv4Subnet subnet, Ipv4 address, MacAddress mac, unsigned mtu,
+          const AddressMap& addresses);
+  ~Gateway() override;
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  bool send_frame(ByteSpan frame) override;
+  std::string describe() const override { return "gateway"; }
+
+  void set_interceptor(Ipv4Interceptor* interceptor) { interceptor_ = interceptor; }
+  /// Called by the lwIP input hook.
+  static Gateway* from_netif(netif* n);
+  Ipv4Interceptor* interceptor() const { return interceptor_; }
+
+  netif* lwip_netif() { return netif_.get(); }
+  Ipv4 address() const { return address_; }
+  const Ipv4Subnet& subnet() const { return subnet_; }
+  const MacAddress& mac() const { return mac_; }
+  unsigned mtu() const { return mtu_; }
+  PortId port_id() const { return port_id_; }
+  const GatewayCounters& counters() const { return counters_; }
+
+ private:
+  static std::int8_t link_output(netif* n, pbuf* p);  // lwIP err_t
+  static std::int8_t netif_init(netif* n);
+
+  Switch& switch_;
+  Ipv4Subnet subnet_;
+  Ipv4 address_;
+  MacAddress mac_;
+  unsigned mtu_;
+  const AddressMap& addresses_;
+  std::unique_ptr<netif> netif_;
+  PortId port_id_ = 0;
+  Ipv4Interceptor* interceptor_ = nullptr;
+  std::vector<std::uint8_t> gather_;  // flattens chained output pbufs
+  GatewayCounters counters_;
+};
+
+}  // namespace usernet

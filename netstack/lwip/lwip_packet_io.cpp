@@ -1,0 +1,179 @@
+#include "netstack/lwip/lwip_packet_io.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "netstack/base/byte_order.hpp"
+
+extern "C" {
+#include "lwip/icmp.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/ip.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/udp.h"
+}
+
+namespace usernet {
+
+namespace {
+constexpr std::uint16_t kUdpHeaderSize = 8;
+
+ip_addr_t to_lwip(Ipv4 address) {
+  ip_addr_t out;
+  ip_addr_set_ip4_u32_val(out, htonl(address));
+  return out;
+}
+
+}  // namespace
+
+bool copy_from_pbuf(const pbuf* p, std::uint16_t offset, void* out, std::uint16_t length) {
+  if (p == nullptr || p->tot_len < offset || p->tot_len - offset < length) return false;
+  return pbuf_copy_partial(p, out, length, offset) == length;
+}
+
+std::optional<Ipv4Header> read_ipv4_header(const pbuf* p) {
+  std::uint8_t raw[20];
+  if (!copy_from_pbuf(p, 0, raw, sizeof raw)) return std::nullopt;
+  if ((raw[0] >> 4) != 4) return std::nullopt;
+  Ipv4Header h;
+  h.header_length = static_cast<std::uint16_t>((raw[0] & 0x0f) * 4);
+  h.total_length = load_be16(raw + 2);
+  if (h.header_length < 20 || h.total_length < h.header_length || h.total_length > p->tot_len ||
+      p->len < h.header_length)
+    return std::nullopt;
+  const std::uint16_t fragment = load_be16(raw + 6);
+  h.is_fragment = (fragment & 0x3fff) != 0;  // MF flag or a non-zero offset
+  h.ttl = raw[8];
+  h.protocol = raw[9];
+  h.source = load_be32(raw + 12);
+  h.destination = load_be32(raw + 16);
+  return h;
+}
+
+std::optional<TcpHeader> read_tcp_header(const pbuf* p, const Ipv4Header& ip) {
+  std::uint8_t raw[20];
+  if (ip.total_length - ip.header_length < 20 || !copy_from_pbuf(p, ip.header_length, raw, 20))
+    return std::nullopt;
+  TcpHeader t;
+  t.source_port = load_be16(raw);
+  t.destination_port = load_be16(raw + 2);
+  t.sequence = load_be32(raw + 4);
+  t.acknowledgment = load_be32(raw + 8);
+  t.header_length = static_cast<std::uint16_t>((raw[12] >> 4) * 4);
+  t.flags = raw[13];
+  if (t.header_length < 20 || t.header_length > ip.total_length - ip.header_length) return std::nullopt;
+  return t;
+}
+
+std::optional<UdpHeader> read_udp_header(const pbuf* p, const Ipv4Header& ip) {
+  std::uint8_t raw[kUdpHeaderSize];
+  if (ip.total_length - ip.header_length < kUdpHeaderSize ||
+      !copy_from_pbuf(p, ip.header_length, raw, kUdpHeaderSize))
+    return std::nullopt;
+  UdpHeader u{load_be16(raw), load_be16(raw + 2), load_be16(raw + 4)};
+  if (u.length < kUdpHeaderSize || u.length > ip.total_length - ip.header_length) return std::nullopt;
+  return u;
+}
+
+pbuf* reassemble_ipv4(pbuf* p) { return ip4_reass(p); }
+
+void trim_to_ipv4_length(pbuf* p, std::uint16_t total_length) {
+  if (p->tot_len > total_length) pbuf_realloc(p, total_length);
+}
+
+void inject_tcp_segment(pbuf* p, netif* input) {
+  auto* iphdr = static_cast<ip_hdr*>(p->payload);
+  const u16_t hlen = IPH_HL_BYTES(iphdr);
+  // What ip4_input would have set for a packet addressed to us (ip.h's ip_data).
+  ip_data.current_netif = input;
+  ip_data.current_input_netif = input;
+  ip_data.current_ip4_header = iphdr;
+  ip_data.current_ip_header_tot_len = hlen;
+  ip4_addr_copy(*ip4_current_dest_addr(), iphdr->dest);
+  ip4_addr_copy(*ip4_current_src_addr(), iphdr->src);
+  if (pbuf_remove_header(p, hlen) != 0) {
+    pbuf_free(p);
+  } else {
+    tcp_input(p, input);
+  }
+  ip_data.current_netif = nullptr;
+  ip_data.current_input_netif = nullptr;
+  ip_data.current_ip4_header = nullptr;
+  ip_data.current_ip_header_tot_len = 0;
+  ip4_addr_set_any(ip4_current_src_addr());
+  ip4_addr_set_any(ip4_current_dest_addr());
+}
+
+bool send_udp_to_guest(netif* out, Ipv4 src, std::uint16_t sport, Ipv4 dst, std::uint16_t dport,
+                       ByteSpan payload) {
+  // pbuf lengths are 16-bit: link + IP + UDP headers must fit as well.
+  if (payload.size() > 0xffff - PBUF_LINK_ENCAPSULATION_HLEN - PBUF_LINK_HLEN - IP_HLEN - kUdpHeaderSize)
+    return false;
+  const auto length = static_cast<u16_t>(payload.size() + kUdpHeaderSize);
+  pbuf* p = pbuf_alloc(PBUF_IP, length, PBUF_RAM);
+  if (p == nullptr) return false;
+  auto* udp = static_cast<udp_hdr*>(p->payload);
+  udp->src = htons(sport);
+  udp->dest = htons(dport);
+  udp->len = htons(length);
+  udp->chksum = 0;
+  std::memcpy(static_cast<std::uint8_t*>(p->payload) + kUdpHeaderSize, payload.data(), payload.size());
+  const ip_addr_t source = to_lwip(src);
+  const ip_addr_t destination = to_lwip(dst);
+  u16_t sum = ip_chksum_pseudo(p, IP_PROTO_UDP, length, &source, &destination);
+  udp->chksum = sum == 0 ? 0xffff : sum;
+  const err_t err = ip_output_if_src(p, &source, &destination, IP_DEFAULT_TTL, 0, IP_PROTO_UDP, out);
+  pbuf_free(p);
+  return err == ERR_OK;
+}
+
+bool send_icmp_to_guest(netif* out, Ipv4 src, Ipv4 dst, ByteSpan icmp_message) {
+  if (icmp_message.size() < 8 || icmp_message.size() > 0xffff - PBUF_LINK_HLEN - IP_HLEN) return false;
+  pbuf* p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(icmp_message.size()), PBUF_RAM);
+  if (p == nullptr) return false;
+  auto* bytes = static_cast<std::uint8_t*>(p->payload);
+  std::memcpy(bytes, icmp_message.data(), icmp_message.size());
+  bytes[2] = bytes[3] = 0;
+  const u16_t sum = inet_chksum(bytes, static_cast<u16_t>(icmp_message.size()));
+  std::memcpy(bytes + 2, &sum, 2);  // inet_chksum returns network order
+  const ip_addr_t source = to_lwip(src);
+  const ip_addr_t destination = to_lwip(dst);
+  const err_t err = ip_output_if_src(p, &source, &destination, IP_DEFAULT_TTL, 0, IP_PROTO_ICMP, out);
+  pbuf_free(p);
+  return err == ERR_OK;
+}
+
+void send_tcp_reset_for(const pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp) {
+  (void)p;
+  const ip_addr_t local = to_lwip(ip.destination);
+  const ip_addr_t remote = to_lwip(ip.source);
+  const std::uint32_t payload = ip.total_length - ip.header_length - tcp.header_length;
+  std::uint32_t ack = tcp.sequence + payload;
+  if (tcp.has(TcpHeader::kSyn)) ++ack;
+  if (tcp.has(TcpHeader::kFin)) ++ack;
+  const std::uint32_t seq = tcp.has(TcpHeader::kAck) ? tcp.acknowledgment : 0;
+  tcp_rst(nullptr, seq, ack, &local, &remote, tcp.destination_port, tcp.source_port);
+}
+
+bool drop_time_wait(Ipv4 local_ip, std::uint16_t local_port, Ipv4 remote_ip, std::uint16_t remote_port) {
+  const ip_addr_t local = to_lwip(local_ip);
+  const ip_addr_t remote = to_lwip(remote_ip);
+  for (tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->local_port == local_port && pcb->remote_port == remote_port && ip_addr_cmp(&pcb->local_ip, &local) &&
+        ip_addr_cmp(&pcb->remote_ip, &remote)) {
+      tcp_abort(pcb);  // for a TIME_WAIT pcb: unlink and free, no RST
+      return true;
+    }
+  }
+  return false;
+}
+
+void send_icmp_unreachable_for(pbuf* p, std::uint8_t code) {
+  icmp_dest_unreach(p, static_cast<icmp_dur_type>(code));
+}
+
+}  // namespace usernet

@@ -1,0 +1,195 @@
+#include "netstack/nat/icmp_nat.hpp"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "netstack/base/host_socket.hpp"
+#include "netstack/lwip/lwip_packet_io.hpp"
+
+namespace usernet {
+
+namespace {
+enum class IcmpType : std::uint8_t { echo_reply = 0, echo_request = 8 };
+constexpr std::size_t kIcmpHeader = 8;
+}  // namespace
+
+struct IcmpNat::Flow {
+  Ipv4 guest_ip = 0;
+  Ipv4 destination = 0;
+  Ipv4 real = 0;  // where the host sends it (the destination, or a translation)
+  std::uint16_t guest_id = 0;
+  std::uint64_t last_active = 0;
+  FlowSlot slot;  // released after the socket closes (members go in reverse order)
+  std::unique_ptr<WatchedSocket> socket;  // the ping socket; null on the raw socket
+  std::uint16_t raw_id = 0;
+  std::unordered_map<std::uint16_t, Flow*>* raw_flows = nullptr;  // set while listed there
+
+  ~Flow() {
+    if (raw_flows) raw_flows->erase(raw_id);
+  }
+};
+
+IcmpNat::IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresses, FlowLimits& limits,
+                 std::uint64_t idle_timeout_ms)
+    : loop_(loop), netif_(gateway_netif), addresses_(addresses), limits_(limits), idle_timeout_ms_(idle_timeout_ms),
+      sweeper_(loop, [this] { expire_idle(); }) {
+  start_idle_sweeper(sweeper_, idle_timeout_ms_);
+}
+
+IcmpNat::~IcmpNat() { flows_.clear(); }
+
+void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_t* message,
+                              std::size_t length) {
+  if (length < kIcmpHeader) return;
+  counters_.requests++;
+  const auto guest_id = static_cast<std::uint16_t>((message[4] << 8) | message[5]);
+  const FlowKey key{guest_ip, guest_id, destination, 0};
+  auto it = flows_.find(key);
+  if (it == flows_.end()) {
+    auto real = addresses_.to_host(destination);
+    if (!real) {
+      counters_.policy_refused++;
+      return;
+    }
+    FlowSlot slot = make_room(guest_ip);
+    if (!slot) return;
+    auto flow = open_flow(guest_ip, guest_id, destination, *real);
+    if (!flow) return;
+    flow->slot = std::move(slot);
+    it = flows_.emplace(key, std::move(flow)).first;
+  }
+  Flow& flow = *it->second;
+  flow.last_active = uv_now(loop_);
+  std::vector<std::uint8_t> request(message, message + length);
+  if (flow.socket) {
+    // The kernel sets the identifier (our socket's) and the checksum.
+    request[2] = request[3] = 0;
+    (void)::send(flow.socket->fd(), request.data(), request.size(), 0);
+    return;
+  }
+  request[4] = static_cast<std::uint8_t>(flow.raw_id >> 8);
+  request[5] = static_cast<std::uint8_t>(flow.raw_id);
+  (void)raw_->send_echo(flow.real, request);
+}
+
+std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t guest_id, Ipv4 destination,
+                                                  Ipv4 real) {
+  auto flow = std::make_unique<Flow>();
+  flow->guest_ip = guest_ip;
+  flow->destination = destination;
+  flow->real = real;
+  flow->guest_id = guest_id;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (fd >= 0) {
+    const sockaddr_in sin = make_sockaddr(real, 0);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+      ::close(fd);
+      return nullptr;
+    }
+    Flow* raw = flow.get();
+    flow->socket = std::make_unique<WatchedSocket>(loop_, fd, [this, raw](int, int) { on_reply(*raw); });
+    flow->socket->watch(UV_READABLE);
+    return flow;
+  }
+  const int ping_error = errno;
+  if (ping_error == EMFILE || ping_error == ENFILE) {
+    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, guest_ip);
+    return nullptr;
+  }
+  const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
+  // Every identifier in use: a 65 536th concurrent flow waits for one to expire.
+  if (!not_permitted || !open_raw_socket() || raw_flows_.size() > 0xffff) {
+    counters_.unavailable++;
+    warn_unavailable(ping_error);
+    return nullptr;
+  }
+  while (raw_flows_.contains(next_raw_id_)) ++next_raw_id_;
+  flow->raw_id = next_raw_id_++;
+  raw_flows_.emplace(flow->raw_id, flow.get());
+  flow->raw_flows = &raw_flows_;
+  return flow;
+}
+
+FlowSlot IcmpNat::make_room(Ipv4 guest) {
+  FlowRefusal refusal = FlowRefusal::none;
+  for (;;) {
+    // On the raw socket flows share one fd; a ping socket is one fd per flow.
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_ == nullptr, refusal);
+    if (slot) return slot;
+    if (refusal == FlowRefusal::total_limit) break;
+    // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.
+    auto oldest = flows_.end();
+    for (auto it = flows_.begin(); it != flows_.end(); ++it)
+      if (it->second->guest_ip == guest && (oldest == flows_.end() || it->second->last_active < oldest->second->last_active))
+        oldest = it;
+    if (oldest == flows_.end()) break;
+    counters_.flows_evicted++;
+    flows_.erase(oldest);
+  }
+  limits_.refused(FlowKind::icmp, refusal, guest);  // the request is dropped; the guest's ping times out
+  return {};
+}
+
+bool IcmpNat::open_raw_socket() {
+  if (raw_) return true;
+  if (raw_error_ != 0) return false;  // tried once: capabilities do not come back
+  raw_ = RawIcmpSocket::open(loop_, [this](const RawEchoReply& reply) { on_raw_reply(reply); }, raw_error_);
+  if (raw_)
+    spdlog::info("ICMP echo: ping sockets are not permitted (net.ipv4.ping_group_range); "
+                 "forwarding through a raw ICMP socket");
+  return raw_ != nullptr;
+}
+
+void IcmpNat::warn_unavailable(int ping_error) {
+  if (warned_) return;
+  warned_ = true;
+  if (raw_error_ != 0)
+    spdlog::warn("ICMP echo forwarding unavailable: ping sockets are not permitted ({}) and a raw ICMP socket "
+                 "needs CAP_NET_RAW ({}); allow ping sockets with: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"",
+                 std::strerror(ping_error), std::strerror(raw_error_));
+  else
+    spdlog::warn("ICMP echo forwarding unavailable: {}", std::strerror(ping_error));
+}
+
+void IcmpNat::on_reply(Flow& flow) {
+  std::uint8_t buffer[65536];
+  for (;;) {
+    const ssize_t n = ::recv(flow.socket->fd(), buffer, sizeof buffer, 0);
+    if (n < 0) return;  // EAGAIN, or an ICMP error for this socket: nothing to relay
+    if (static_cast<std::size_t>(n) < kIcmpHeader || buffer[0] != static_cast<std::uint8_t>(IcmpType::echo_reply))
+      continue;
+    relay_reply(flow, buffer, static_cast<std::size_t>(n));
+  }
+}
+
+void IcmpNat::on_raw_reply(const RawEchoReply& reply) {
+  const auto it = raw_flows_.find(reply.identifier);
+  // The raw socket sees every echo reply the host gets: only ours, from where we sent.
+  if (it == raw_flows_.end() || it->second->real != reply.source) return;
+  std::vector<std::uint8_t> message(reply.message.begin(), reply.message.end());
+  relay_reply(*it->second, message.data(), message.size());
+}
+
+void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length) {
+  message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
+  message[5] = static_cast<std::uint8_t>(flow.guest_id);
+  flow.last_active = uv_now(loop_);
+  if (send_icmp_to_guest(netif_, flow.destination, flow.guest_ip, ByteSpan(message, length))) counters_.replies++;
+}
+
+std::size_t IcmpNat::close_guest(Ipv4 guest) {
+  return std::erase_if(flows_, [&](const auto& item) { return item.second->guest_ip == guest; });
+}
+
+void IcmpNat::expire_idle() {
+  const std::uint64_t now = uv_now(loop_);
+  std::erase_if(flows_, [&](const auto& item) { return now - item.second->last_active >= idle_timeout_ms_; });
+}
+
+}  // namespace usernet

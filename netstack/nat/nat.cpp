@@ -1,0 +1,160 @@
+#include "netstack/nat/nat.hpp"
+
+#include <spdlog/spdlog.h>
+
+extern "C" {
+#include "lwip/ip4.h"
+#include "lwip/pbuf.h"
+}
+
+namespace usernet {
+
+namespace {
+constexpr std::uint8_t kIcmpEchoRequest = 8;
+}
+
+Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
+         const NatOptions& options)
+    : gateway_(gateway),
+      limits_(loop, FdBudget::for_this_process(), options.caps),
+      tcp_(loop, end_of_turn, addresses, limits_, options.tcp_connect_timeout_ms),
+      udp_(loop, gateway.lwip_netif(), addresses, limits_, options.udp_idle_timeout_ms),
+      icmp_(loop, gateway.lwip_netif(), addresses, limits_, options.icmp_idle_timeout_ms),
+      departure_timer_(loop, [this] { close_departed_guests(); }) {}
+
+void Nat::guest_left(Ipv4 guest) {
+  if (departed_.empty()) departure_timer_.start(0);
+  departed_.push_back(guest);
+}
+
+void Nat::close_departed_guests() {
+  std::vector<Ipv4> guests;
+  guests.swap(departed_);
+  for (Ipv4 guest : guests) {
+    const std::size_t tcp = tcp_.close_guest(guest);
+    const std::size_t udp = udp_.close_guest(guest);
+    const std::size_t icmp = icmp_.close_guest(guest);
+    counters_.guest_left_tcp += tcp;
+    counters_.guest_left_udp += udp;
+    counters_.guest_left_icmp += icmp;
+    if (tcp + udp + icmp > 0)
+      spdlog::info("guest {} left: closed its {} TCP, {} UDP and {} ICMP flows", format_ipv4(guest), tcp, udp, icmp);
+  }
+}
+
+void Nat::add_udp_service(std::uint16_t port, UdpService service) {
+  udp_services_[port] = std::move(service);
+}
+
+bool Nat::intercept(pbuf* p, netif* input) {
+  auto ip = read_ipv4_header(p);
+  if (!ip) {
+    // Dropped here, not left to lwIP: 2.1.3's ip4_input reads the length fields of a
+    // header shorter than 20 bytes before it checks the length (found by fuzz_gateway).
+    counters_.malformed++;
+    pbuf_free(p);
+    return true;
+  }
+  if (ip->is_fragment) {
+    // Reassemble here so that both the NAT and lwIP see whole datagrams; the result
+    // re-enters ip4_input (and this hook) as an unfragmented packet.
+    if (pbuf* whole = reassemble_ipv4(p)) ip4_input(whole, input);
+    return true;
+  }
+  const bool broadcast = ip->destination == 0xffffffff || ip->destination == gateway_.subnet().broadcast();
+  if (ip->destination == gateway_.address() || broadcast) return handle_for_gateway(p, *ip);
+  if (is_multicast(ip->destination)) {
+    pbuf_free(p);
+    return true;
+  }
+  if (!gateway_.subnet().contains(ip->source)) {
+    counters_.foreign_source++;
+    pbuf_free(p);
+    return true;
+  }
+  trim_to_ipv4_length(p, ip->total_length);
+  handle_foreign(p, *ip, input);
+  return true;
+}
+
+bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::udp)) {
+    auto udp = read_udp_header(p, ip);
+    if (!udp) {
+      counters_.bad_udp_header++;
+      pbuf_free(p);
+      return true;
+    }
+    auto it = udp_services_.find(udp->destination_port);
+    if (it == udp_services_.end()) return false;  // lwIP answers port unreachable
+    const std::uint16_t length = udp->length - 8;
+    scratch_.resize(length);
+    copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
+    pbuf_free(p);
+    it->second(UdpRequest{ip.source, udp->source_port, ip.destination, udp->destination_port,
+                          ByteSpan(scratch_.data(), length)});
+    return true;
+  }
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && ip.destination == gateway_.address()) {
+    auto tcp = read_tcp_header(p, ip);
+    const bool opening = tcp && tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kAck) && !tcp->has(TcpHeader::kRst);
+    if (opening && !gateway_tcp_ports_.contains(tcp->destination_port)) {
+      // A new connection to a port the gateway does not serve: answer like a closed port
+      // instead of letting a NAT catch-all listener on the same port number accept it.
+      // Everything else (e.g. SYN-ACKs to port forwards' connections) goes to lwIP.
+      send_tcp_reset_for(p, ip, *tcp);
+      pbuf_free(p);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
+  switch (static_cast<IpProtocol>(ip.protocol)) {
+    case IpProtocol::tcp: {
+      auto tcp = read_tcp_header(p, ip);
+      if (!tcp) {
+        counters_.bad_tcp_header++;
+        pbuf_free(p);
+        return;
+      }
+      tcp_.on_guest_segment(p, ip, *tcp, input);
+      return;
+    }
+    case IpProtocol::udp: {
+      auto udp = read_udp_header(p, ip);
+      if (!udp) {
+        counters_.bad_udp_header++;
+        pbuf_free(p);
+        return;
+      }
+      const std::uint16_t length = udp->length - 8;
+      scratch_.resize(length);
+      copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
+      pbuf_free(p);
+      udp_.on_guest_datagram(FlowKey{ip.source, udp->source_port, ip.destination, udp->destination_port},
+                             scratch_.data(), length);
+      return;
+    }
+    case IpProtocol::icmp: {
+      const std::uint16_t length = ip.total_length - ip.header_length;
+      scratch_.resize(length);
+      if (length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&
+          scratch_[0] == kIcmpEchoRequest && scratch_[1] == 0) {
+        pbuf_free(p);
+        icmp_.on_echo_request(ip.source, ip.destination, scratch_.data(), length);
+        return;
+      }
+      counters_.unsupported++;
+      pbuf_free(p);
+      return;
+    }
+    default:
+      counters_.unsupported++;
+      pbuf_free(p);
+      return;
+  }
+}
+
+}  // namespace usernet

@@ -1,0 +1,98 @@
+// Sorts every IPv4 packet from the guest network: traffic for the gateway's own services
+// goes to lwIP (ICMP echo, TCP services) or to a registered UDP service (DHCP, DNS);
+// traffic for any other address goes to the TCP/UDP/ICMP NAT engines.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "netstack/base/address_map.hpp"
+#include "netstack/base/end_of_turn.hpp"
+#include "netstack/nat/flow_limits.hpp"
+#include "netstack/lwip/gateway.hpp"
+#include "netstack/nat/icmp_nat.hpp"
+#include "netstack/nat/tcp_nat.hpp"
+#include "netstack/nat/udp_nat.hpp"
+#include "netstack/base/uv_handles.hpp"
+
+namespace usernet {
+
+struct NatOptions {
+  std::uint64_t tcp_connect_timeout_ms = 30000;
+  std::uint64_t udp_idle_timeout_ms = 60000;
+  std::uint64_t icmp_idle_timeout_ms = 30000;
+  FlowCaps caps;  // --max-*-flows; 0: sized from the fd limit
+};
+
+/// A datagram for a UDP service on the gateway.
+struct UdpRequest {
+  Ipv4 source = 0;
+  std::uint16_t source_port = 0;
+  Ipv4 destination = 0;  // the gateway, or a broadcast address
+  std::uint16_t destination_port = 0;
+  ByteSpan payload;
+};
+
+struct NatCounters {
+  std::uint64_t malformed = 0;       // bad IPv4 header
+  std::uint64_t bad_tcp_header = 0;
+  std::uint64_t bad_udp_header = 0;
+  std::uint64_t foreign_source = 0;  // source outside the guest subnet
+  std::uint64_t unsupported = 0;     // protocols and ICMP types we do not forward
+  // Flows closed because their guest detached or came back on another port.
+  std::uint64_t guest_left_tcp = 0;
+  std::uint64_t guest_left_udp = 0;
+  std::uint64_t guest_left_icmp = 0;
+};
+
+class Nat : public Ipv4Interceptor {
+ public:
+  using UdpService = std::function<void(const UdpRequest&)>;
+
+  Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
+      const NatOptions& options);
+
+  bool intercept(pbuf* p, netif* input) override;
+
+  /// Serves UDP `port` on the gateway address (and on broadcast, for DHCP).
+  void add_udp_service(std::uint16_t port, UdpService service);
+  void remove_udp_service(std::uint16_t port) { udp_services_.erase(port); }
+  bool has_udp_service(std::uint16_t port) const { return udp_services_.contains(port); }
+  /// TCP ports lwIP serves on the gateway address; SYNs to other gateway ports get RST.
+  void add_tcp_service_port(std::uint16_t port) { gateway_tcp_ports_.insert(port); }
+
+  /// The guest that sent from `guest` is gone (its port detached, or the address now
+  /// comes from another port): its flows are closed and their fds freed. Deferred to the
+  /// next loop turn, so it is safe from inside lwIP or switch callbacks.
+  void guest_left(Ipv4 guest);
+
+  TcpNat& tcp() { return tcp_; }
+  UdpNat& udp() { return udp_; }
+  IcmpNat& icmp() { return icmp_; }
+  const FlowLimits& limits() const { return limits_; }
+  const NatCounters& counters() const { return counters_; }
+
+ private:
+  bool handle_for_gateway(pbuf* p, const Ipv4Header& ip);
+  void handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input);
+  void close_departed_guests();
+
+  Gateway& gateway_;
+  FlowLimits limits_;  // before the engines: their flows hold slots of it
+  TcpNat tcp_;
+  UdpNat udp_;
+  IcmpNat icmp_;
+  std::unordered_map<std::uint16_t, UdpService> udp_services_;
+  std::set<std::uint16_t> gateway_tcp_ports_;
+  std::vector<std::uint8_t> scratch_;  // flattens chained (reassembled) payloads
+  std::vector<Ipv4> departed_;         // guests whose flows close on the next turn
+  Timer departure_timer_;
+  NatCounters counters_;
+};
+
+}  // namespace usernet

@@ -1,0 +1,100 @@
+#include "netstack/services/forward_spec.hpp"
+
+#include <charconv>
+#include <tuple>
+
+namespace usernet {
+
+std::string ForwardSpec::local() const { return local_name.empty() ? bound_address() : local_name; }
+
+std::string ForwardSpec::bound_address() const {
+  if (protocol == ForwardProtocol::unix_socket) return local_path;
+  if (local_all_families) return "[::]:" + std::to_string(local_port);
+  return format_ipv4(local_ip) + ":" + std::to_string(local_port);
+}
+
+std::string ForwardSpec::remote() const { return format_ipv4(remote_ip) + ":" + std::to_string(remote_port); }
+
+std::string ForwardSpec::protocol_name() const {
+  switch (protocol) {
+    case ForwardProtocol::tcp: return "tcp";
+    case ForwardProtocol::udp: return "udp";
+    case ForwardProtocol::unix_socket: return "unix";
+  }
+  return "tcp";
+}
+
+std::optional<ForwardProtocol> parse_forward_protocol(std::string_view text) {
+  if (text.empty() || text == "tcp") return ForwardProtocol::tcp;
+  if (text == "udp") return ForwardProtocol::udp;
+  if (text == "unix") return ForwardProtocol::unix_socket;
+  return std::nullopt;
+}
+
+std::optional<std::pair<Ipv4, std::uint16_t>> parse_host_port(std::string_view text, Ipv4 default_ip) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  Ipv4 ip = default_ip;
+  if (colon > 0) {
+    auto parsed = parse_ipv4(text.substr(0, colon));
+    if (!parsed) return std::nullopt;
+    ip = *parsed;
+  }
+  const auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    return std::nullopt;
+  return std::make_pair(ip, static_cast<std::uint16_t>(port));
+}
+
+std::optional<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
+                                        Ipv4 default_guest, std::string& error) {
+  ForwardSpec spec;
+  auto proto = parse_forward_protocol(protocol);
+  if (!proto) {
+    error = "protocol must be tcp, udp or unix";
+    return std::nullopt;
+  }
+  spec.protocol = *proto;
+  if (spec.protocol == ForwardProtocol::unix_socket) {
+    if (local.empty() || local.front() != '/') {
+      error = "a unix forward needs an absolute socket path as local";
+      return std::nullopt;
+    }
+    spec.local_path = std::string(local);
+  } else {
+    auto hp = parse_host_port(local, make_ipv4(127, 0, 0, 1));
+    if (!hp) {
+      error = "local '" + std::string(local) + "' is not HOST:PORT";
+      return std::nullopt;
+    }
+    std::tie(spec.local_ip, spec.local_port) = *hp;
+  }
+  auto rp = parse_host_port(remote, default_guest);
+  if (!rp) {
+    error = "remote '" + std::string(remote) + "' is not IP:PORT";
+    return std::nullopt;
+  }
+  std::tie(spec.remote_ip, spec.remote_port) = *rp;
+  return spec;
+}
+
+std::optional<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest, std::string& error) {
+  std::string_view protocol = "tcp";
+  for (std::string_view prefix : {"udp:", "tcp:", "unix:"}) {
+    if (text.starts_with(prefix)) {
+      protocol = prefix.substr(0, prefix.size() - 1);
+      text.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  const auto eq = text.rfind('=');
+  if (eq == std::string_view::npos) {
+    error = "expected [udp:|unix:]LOCAL=REMOTE";
+    return std::nullopt;
+  }
+  return make_forward(protocol, text.substr(0, eq), text.substr(eq + 1), default_guest, error);
+}
+
+}  // namespace usernet

@@ -1,0 +1,70 @@
+// One virtual Ethernet segment with its gateway: the object usernetd and usernet-vm
+// embed. It owns the switch, lwIP (gateway netif) and the NAT; transports attach ports
+// to switch(), services register on nat().
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+
+#include "netstack/base/address_map.hpp"
+#include "netstack/base/end_of_turn.hpp"
+#include "netstack/base/ethernet.hpp"
+#include "netstack/lwip/gateway.hpp"
+#include "netstack/base/ipv4.hpp"
+#include "netstack/lwip/lwip_runtime.hpp"
+#include "netstack/nat/nat.hpp"
+#include "netstack/switch/switch.hpp"
+
+namespace usernet {
+
+/// Addresses and limits of a virtual network (gvproxy-compatible defaults).
+struct NetworkConfig {
+  Ipv4Subnet subnet{make_ipv4(192, 168, 127, 0), 24};
+  Ipv4 gateway_ip = make_ipv4(192, 168, 127, 1);
+  MacAddress gateway_mac{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xdd};
+  Ipv4 host_alias = make_ipv4(192, 168, 127, 254);  // reaches the host's 127.0.0.1
+  Ipv4 first_guest_ip = make_ipv4(192, 168, 127, 2);
+  MacAddress first_guest_mac{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee};
+  unsigned mtu = 1500;
+  bool allow_link_local = false;
+  std::map<Ipv4, Ipv4> extra_translations;  // more virtual → real mappings
+  bool nat_disabled = false;                 // refuse every NAT destination (fuzzing)
+  NatOptions nat;
+
+  std::size_t max_frame() const { return mtu + kEthernetHeaderSize; }
+};
+
+/// Checks a configuration; returns an error message naming the bad field, or "".
+std::string validate(const NetworkConfig& config);
+
+class VirtualNetwork {
+ public:
+  VirtualNetwork(uv_loop_t* loop, const NetworkConfig& config);
+  ~VirtualNetwork();
+  VirtualNetwork(const VirtualNetwork&) = delete;
+  VirtualNetwork& operator=(const VirtualNetwork&) = delete;
+
+  uv_loop_t* loop() const { return loop_; }
+  const NetworkConfig& config() const { return config_; }
+  EndOfTurn& end_of_turn() { return end_of_turn_; }
+  Switch& network_switch() { return switch_; }
+  Gateway& gateway() { return gateway_; }
+  Nat& nat() { return nat_; }
+  const AddressMap& addresses() const { return addresses_; }
+
+ private:
+  static AddressMap make_address_map(const NetworkConfig& config);
+
+  uv_loop_t* loop_;
+  NetworkConfig config_;
+  EndOfTurn end_of_turn_;
+  LwipRuntime lwip_;
+  AddressMap addresses_;
+  Switch switch_;
+  Gateway gateway_;
+  Nat nat_;
+};
+
+}  // namespace usernet

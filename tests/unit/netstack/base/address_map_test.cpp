@@ -1,0 +1,73 @@
+#include <doctest/doctest.h>
+
+#include "netstack/base/address_map.hpp"
+#include "netstack/lwip/arp_responder.hpp"
+#include "netstack/base/ipv4.hpp"
+
+using namespace usernet;
+
+TEST_CASE("IPv4 text parsing is strict") {
+  CHECK(parse_ipv4("192.168.127.1") == make_ipv4(192, 168, 127, 1));
+  CHECK(parse_ipv4("0.0.0.0") == 0u);
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "01.2.3.4", "a.b.c.d", "1..2.3"})
+    CHECK_FALSE(parse_ipv4(bad));
+  CHECK(format_ipv4(make_ipv4(10, 0, 2, 15)) == "10.0.2.15");
+  auto s = parse_ipv4_subnet("192.168.127.0/24");
+  REQUIRE(s);
+  CHECK(s->broadcast() == make_ipv4(192, 168, 127, 255));
+  CHECK(s->contains(make_ipv4(192, 168, 127, 9)));
+  CHECK_FALSE(s->contains(make_ipv4(192, 168, 128, 9)));
+  CHECK_FALSE(parse_ipv4_subnet("192.168.127.0/33"));
+  CHECK_FALSE(parse_ipv4_subnet("192.168.127.0"));
+}
+
+TEST_CASE("address map: host alias, link-local policy, loopback guard") {
+  AddressMap map;
+  map.add_translation(make_ipv4(192, 168, 127, 254), make_ipv4(127, 0, 0, 1));
+  CHECK(map.to_host(make_ipv4(192, 168, 127, 254)) == make_ipv4(127, 0, 0, 1));
+  CHECK(map.is_virtual(make_ipv4(192, 168, 127, 254)));
+  CHECK(map.to_host(make_ipv4(203, 0, 113, 5)) == make_ipv4(203, 0, 113, 5));
+  CHECK_FALSE(map.to_host(make_ipv4(169, 254, 169, 254)));
+  CHECK_FALSE(map.to_host(make_ipv4(127, 0, 0, 1)));  // only through the alias
+  CHECK_FALSE(map.to_host(make_ipv4(224, 0, 0, 1)));
+  map.set_allow_link_local(true);
+  CHECK(map.to_host(make_ipv4(169, 254, 169, 254)) == make_ipv4(169, 254, 169, 254));
+}
+
+namespace {
+std::vector<std::uint8_t> arp_request(Ipv4 target, std::uint16_t op = 1) {
+  std::vector<std::uint8_t> f(42, 0);
+  for (int i = 0; i < 6; ++i) f[i] = 0xff;
+  const std::uint8_t sender[6] = {0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee};
+  std::copy(sender, sender + 6, f.begin() + 6);
+  f[12] = 0x08, f[13] = 0x06;
+  const std::uint8_t head[8] = {0, 1, 8, 0, 6, 4, 0, static_cast<std::uint8_t>(op)};
+  std::copy(head, head + 8, f.begin() + 14);
+  std::copy(sender, sender + 6, f.begin() + 22);
+  f[28] = 192, f[29] = 168, f[30] = 127, f[31] = 2;
+  for (int i = 0; i < 4; ++i) f[38 + i] = static_cast<std::uint8_t>(target >> (24 - 8 * i));
+  return f;
+}
+}  // namespace
+
+TEST_CASE("ARP requests for virtual addresses get a reply from the gateway MAC") {
+  const MacAddress gw{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xdd};
+  const Ipv4 alias = make_ipv4(192, 168, 127, 254);
+  auto owns = [&](Ipv4 ip) { return ip == alias; };
+  auto reply = arp_reply_for(arp_request(alias), gw, owns);
+  REQUIRE(reply);
+  CHECK(reply->size() == 60);
+  CHECK(frame_destination(*reply) == MacAddress{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee});
+  CHECK(frame_source(*reply) == gw);
+  CHECK((*reply)[21] == 2);                                     // reply
+  CHECK(std::equal(gw.begin(), gw.end(), reply->begin() + 22));  // sender MAC = gateway
+  CHECK((*reply)[28] == 192);
+  CHECK((*reply)[31] == 254);  // sender IP = the alias
+  CHECK((*reply)[41] == 2);    // target IP = the asking guest
+
+  CHECK_FALSE(arp_reply_for(arp_request(make_ipv4(192, 168, 127, 9)), gw, owns));
+  CHECK_FALSE(arp_reply_for(arp_request(alias, 2), gw, owns));  // a reply is not a request
+  auto truncated = arp_request(alias);
+  truncated.resize(41);
+  CHECK_FALSE(arp_reply_for(truncated, gw, owns));
+}

@@ -1,0 +1,45 @@
+#include <doctest/doctest.h>
+
+#include "netstack/services/forward_spec.hpp"
+
+using namespace usernet;
+
+namespace {
+const Ipv4 kGuest = make_ipv4(192, 168, 127, 2);
+}
+
+TEST_CASE("--forward text forms") {
+  std::string error;
+  auto tcp = parse_forward("127.0.0.1:8080=192.168.127.3:80", kGuest, error);
+  REQUIRE(tcp);
+  CHECK(tcp->protocol == ForwardProtocol::tcp);
+  CHECK(tcp->local() == "127.0.0.1:8080");
+  CHECK(tcp->remote() == "192.168.127.3:80");
+
+  auto udp = parse_forward("udp::5353=:53", kGuest, error);
+  REQUIRE(udp);
+  CHECK(udp->protocol == ForwardProtocol::udp);
+  CHECK(udp->local() == "127.0.0.1:5353");
+  CHECK(udp->remote() == "192.168.127.2:53");
+
+  auto unix_socket = parse_forward("unix:/run/podman.sock=:2375", kGuest, error);
+  REQUIRE(unix_socket);
+  CHECK(unix_socket->protocol == ForwardProtocol::unix_socket);
+  CHECK(unix_socket->local() == "/run/podman.sock");
+  CHECK(unix_socket->protocol_name() == "unix");
+}
+
+TEST_CASE("malformed forwards name the problem") {
+  std::string error;
+  CHECK_FALSE(parse_forward("8080", kGuest, error));
+  CHECK(error.find("LOCAL=REMOTE") != std::string::npos);
+  CHECK_FALSE(parse_forward("127.0.0.1:0=:80", kGuest, error));
+  CHECK(error.find("local") != std::string::npos);
+  CHECK_FALSE(parse_forward("127.0.0.1:8080=:99999", kGuest, error));
+  CHECK(error.find("remote") != std::string::npos);
+  CHECK_FALSE(parse_forward("unix:relative.sock=:80", kGuest, error));
+  CHECK_FALSE(make_forward("sctp", "127.0.0.1:1", ":2", kGuest, error));
+  CHECK(error.find("protocol") != std::string::npos);
+  CHECK_FALSE(parse_host_port("1.2.3.4:80x", 0));
+  CHECK_FALSE(parse_host_port("1.2.3:80", 0));
+}
