@@ -2,7 +2,9 @@
 """The layer check: every #include in a library folder must name a header of that library
 or of one it links (directly or through its DEPS), as its CMakeLists.txt declares. So the
 link graph, not a comment, says which way dependencies run: an include that runs upward
-(nat/ including api/, transport/ including device/) fails here, in CI.
+(nat/ including api/, transport/ including device/) fails here, in CI. Likewise spdlog's
+headers only where the library itself names spdlog::spdlog: the layers the static guest
+agent links (vsock/transport, vsock/forwarder) log through netstack/base/log.hpp.
 
     tests/layering_check.py [SOURCE_DIR]     # exit 1 and one line per violation
 """
@@ -14,11 +16,12 @@ MODULES = ("netstack", "vsock", "dhcp", "dns", "hypervisor")
 LIBRARY = re.compile(r"usernet_library\(\s*(\w+)(?:\s+DEPS\s+([^)]*))?\)", re.S)
 AGGREGATE = re.compile(r"target_link_libraries\(\s*(\w+)\s+INTERFACE\s+([^)]*)\)", re.S)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+SPDLOG_INCLUDE = re.compile(r'^\s*#\s*include\s+<spdlog/', re.M)
 SOURCE = (".cpp", ".hpp", ".h", ".c")
 
 
 def read_libraries(root):
-    """folder -> library name, and library -> the usernet libraries it links."""
+    """folder -> library name, and library -> every target its DEPS name."""
     folder_library, deps = {}, {}
     for module in MODULES:
         for folder, _, files in os.walk(os.path.join(root, module)):
@@ -27,9 +30,9 @@ def read_libraries(root):
             text = open(os.path.join(folder, "CMakeLists.txt")).read()
             for name, dep_text in LIBRARY.findall(text):
                 folder_library[os.path.relpath(folder, root)] = name
-                deps[name] = {d for d in (dep_text or "").split() if d.startswith("usernet_")}
+                deps[name] = set((dep_text or "").split())
             for name, dep_text in AGGREGATE.findall(text):
-                deps[name] = {d for d in dep_text.split() if d.startswith("usernet_")}
+                deps[name] = set(dep_text.split())
     return folder_library, deps
 
 
@@ -60,6 +63,8 @@ def violations(files, folder_library, deps):
         if library is None:
             continue
         allowed = closure(library, deps)
+        if SPDLOG_INCLUDE.search(text) and "spdlog::spdlog" not in deps.get(library, ()):
+            out.append(f"{path}: includes spdlog, which {library} does not link")
         for header in INCLUDE.findall(text):
             target = owner(header, folder_library)
             if target is not None and target not in allowed:
@@ -91,10 +96,15 @@ def main():
     if not violations(probe, folder_library, deps):
         print(f"layering_check: an include from {lowest} up to {highest} went unnoticed", file=sys.stderr)
         return 1
+    spdlog_free = [f for f, lib in folder_library.items() if "spdlog::spdlog" not in deps.get(lib, ())]
+    if spdlog_free and not violations({f"{spdlog_free[0]}/probe.cpp": "#include <spdlog/spdlog.h>\n"},
+                                      folder_library, deps):
+        print(f"layering_check: spdlog in {spdlog_free[0]} went unnoticed", file=sys.stderr)
+        return 1
     found = violations(source_files(root), folder_library, deps)
     for line in found:
         print(line)
-    print(f"layering_check: {len(folder_library)} libraries, {len(found)} upward includes")
+    print(f"layering_check: {len(folder_library)} libraries, {len(found)} violations")
     return 1 if found else 0
 
 

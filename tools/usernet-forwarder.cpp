@@ -22,7 +22,7 @@
 #include "vsock/transport/socket_address.hpp"
 #include "vsock/transport/tap_device.hpp"
 #include "vsock/forwarder/tap_stream_relay.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 #include "vsock/transport/transport_url.hpp"
 
 extern char** environ;
@@ -48,13 +48,13 @@ class DhcpClient {
       for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
       raw.push_back(nullptr);
       if (posix_spawnp(&pid_, raw[0], nullptr, nullptr, raw.data(), environ) == 0) {
-        transport_log(LogLevel::info, "started DHCP client " + argv[0] + " on " + iface);
+        log_message(LogLevel::info, "started DHCP client " + argv[0] + " on " + iface);
         name_ = argv[0];
         return;
       }
       pid_ = -1;
     }
-    transport_log(LogLevel::warn, "no DHCP client (udhcpc, dhclient) found; configure " + iface + " yourself");
+    log_message(LogLevel::warn, "no DHCP client (udhcpc, dhclient) found; configure " + iface + " yourself");
   }
   ~DhcpClient() {
     if (pid_ <= 0) return;
@@ -86,14 +86,14 @@ void trace_frame(std::string_view source, const std::uint8_t* data, std::size_t 
   if (size < kEthernetHeaderSize) return;
   char type[8];
   std::snprintf(type, sizeof type, "%04x", frame_ethertype(frame));
-  transport_log(LogLevel::debug, std::string(source) + " frame " + std::to_string(size) + " bytes " +
+  log_message(LogLevel::debug, std::string(source) + " frame " + std::to_string(size) + " bytes " +
                                      format_mac(frame_source(frame)) + " -> " +
                                      format_mac(frame_destination(frame)) + " type 0x" + type);
 }
 
 // One connection: dial, POST, open the TAP, relay until something fails.
 std::string run_session(const ForwarderOptions& options, const TransportUrl& url) {
-  transport_log(LogLevel::info, "dialing " + options.url);
+  log_message(LogLevel::info, "dialing " + options.url);
   const int stream = connect_stream(url);
   struct Closer {
     int fd;
@@ -115,7 +115,7 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
     if (!options.mac.empty()) config.mac = parse_mac(options.mac);
     config.up = true;
   }
-  transport_log(LogLevel::info, "opening TAP " + options.iface);
+  log_message(LogLevel::info, "opening TAP " + options.iface);
   TapDevice tap = TapDevice::open(options.iface, {}, config);
 
   std::optional<DhcpClient> dhcp;
@@ -128,7 +128,7 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
     return std::nullopt;
   };
   if (options.debug) hooks.trace = trace_frame;
-  transport_log(LogLevel::info, "relaying frames between " + options.iface + " and the host");
+  log_message(LogLevel::info, "relaying frames between " + options.iface + " and the host");
   return relay_tap_and_stream(tap.fd(), stream, counters, hooks);
 }
 
@@ -136,7 +136,7 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
 bool blocked_by_existing_interface(const ForwarderOptions& options) {
   for (const auto& name : options.stop_if_exist) {
     if (interface_exists(name)) {
-      transport_log(LogLevel::info, "interface " + name + " prevented this program to run");
+      log_message(LogLevel::info, "interface " + name + " prevented this program to run");
       return true;
     }
   }
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     std::printf("usernet-forwarder version %s\n", USERNET_VERSION);
     return 0;
   }
-  set_transport_log_level(options.debug ? LogLevel::debug : LogLevel::info);
+  set_log_threshold(options.debug ? LogLevel::debug : LogLevel::info);
   if (blocked_by_existing_interface(options)) return 0;
 
   const TransportUrl url = parse_transport_url(options.url);
@@ -177,9 +177,9 @@ int main(int argc, char** argv) {
 
   while (!g_stop_signal) {
     try {
-      transport_log(LogLevel::info, "session ended: " + run_session(options, url));
+      log_message(LogLevel::info, "session ended: " + run_session(options, url));
     } catch (const std::exception& e) {
-      transport_log(LogLevel::error, e.what());
+      log_message(LogLevel::error, e.what());
     }
     if (!g_stop_signal) sleep(1);
   }

@@ -1,8 +1,6 @@
 // usernet-vm: a vfkit-style VM launcher on QEMU with usernet inside. Parses the command
 // line (exit 2 naming the bad flag or device key), then hands everything to the Launcher
 // and exits with the status that says how the VM ended.
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <uv.h>
 
 #include <csignal>
@@ -13,7 +11,7 @@
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/vm_options.hpp"
 #include "netstack/base/fd_budget.hpp"
-#include "vsock/vhost_user/vhost_user_log_spdlog.hpp"
+#include "netstack/base/log_setup.hpp"
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == usernet::kParentDeathShimFlag)
@@ -29,12 +27,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   // stdout belongs to the guest's serial console (serial,stdio): log to stderr.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("usernet-vm"));
-  spdlog::set_level(spdlog::level::from_str(parsed.options.log_level == "error" ? "err" : parsed.options.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e usernet-vm %^%l%$ %v");
+  usernet::configure_logging({"usernet-vm", parsed.options.log_level, {}, true, true});
   usernet::raise_fd_limit("usernet-vm");  // the embedded network's NAT sizes its caps from it
   std::signal(SIGPIPE, SIG_IGN);  // a closed peer must be an error code, not death
-  usernet::vhost::send_log_to_spdlog();
 
   uv_loop_t* loop = uv_default_loop();
   int status = 0;

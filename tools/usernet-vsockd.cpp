@@ -13,7 +13,7 @@
 #include <iostream>
 #include <string>
 
-#include "vsock/vhost_user/vhost_user_log_spdlog.hpp"
+#include "netstack/base/log_setup.hpp"
 #include "vsock/device/vhost_user_vsock.hpp"
 
 namespace po = boost::program_options;
@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
     std::cerr << "usernet-vsockd: --buffer must be at least 4096\n";
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  usernet::vhost::send_log_to_spdlog();
+  usernet::configure_logging({"usernet-vsockd", log_level, {}, false, false});
   std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();

@@ -1,7 +1,5 @@
 // usernetd: the host daemon. Parses options, builds the virtual network and its ports,
 // runs the loop until SIGINT/SIGTERM.
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -17,6 +15,7 @@
 #include "netstack/api/api_routes.hpp"
 #include "netstack/daemon/daemon_options.hpp"
 #include "netstack/base/fd_budget.hpp"
+#include "netstack/base/log_setup.hpp"
 #include "netstack/services/gateway_dhcp.hpp"
 #include "netstack/services/gateway_dns.hpp"
 #include "netstack/services/host_resolver_follower.hpp"
@@ -28,26 +27,9 @@
 #include "netstack/ssh/ssh_forward.hpp"
 #include "netstack/services/virtual_network.hpp"
 #include "vsock/transport/tap_port.hpp"
-#include "vsock/transport/transport_log.hpp"
 #include "vsock/transport/transports.hpp"
 
 namespace {
-
-void setup_logging(const usernet::DaemonOptions& options) {
-  if (!options.log_file.empty())
-    spdlog::set_default_logger(spdlog::basic_logger_mt("usernetd", options.log_file));
-  else if (options.listen_stdio)  // stdout carries frames
-    spdlog::set_default_logger(spdlog::stderr_color_mt("usernetd"));
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::flush_on(spdlog::level::info);  // a log file is read while we run (podman, CRC)
-  // The transports log through their own sink (vsock/ stays free of spdlog).
-  usernet::set_transport_log_sink([](usernet::LogLevel level, const std::string& message) {
-    static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
-                                                            spdlog::level::warn, spdlog::level::err};
-    spdlog::log(kLevels[static_cast<int>(level)], "{}", message);
-  });
-}
 
 usernet::TransportOptions transport_options(const usernet::DaemonOptions& options) {
   usernet::TransportOptions t;
@@ -165,7 +147,8 @@ int main(int argc, char** argv) {
     return as_gvproxy ? 1 : 2;
   }
   const auto& options = parsed.options;
-  setup_logging(options);
+  // stdout carries frames with --listen-stdio.
+  usernet::configure_logging({"usernetd", options.log_level, options.log_file, options.listen_stdio, false});
   usernet::raise_fd_limit("usernetd");  // before the NAT sizes its flow caps from it
   std::signal(SIGPIPE, SIG_IGN);  // a closed host socket must be an error code, not death
 

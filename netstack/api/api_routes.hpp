@@ -19,7 +19,7 @@
 
 #include <string>
 
-#include "netstack/api/api_http.hpp"
+#include "netstack/base/http_message.hpp"
 #include "netstack/api/expose_request.hpp"
 #include "netstack/base/ipv4.hpp"
 #include "netstack/api/stats.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "netstack/api/api_http.hpp"
+#include "netstack/base/http_message.hpp"
 #include "netstack/services/forward_spec.hpp"
 
 namespace usernet {

@@ -14,6 +14,7 @@ Everything runs in a network namespace this test creates (only a loopback). On i
    writes to /dev/hvc0.
 """
 import os
+import re
 import select
 import tempfile
 import time
@@ -68,8 +69,23 @@ def stream_run(guest, dns, page_port, marker):
         fail("guest tests failed\n" + vm.report())
     if code != 0:
         fail("usernet-vm exited %d after the guest powered off\n%s" % (code, vm.report()))
+    expect_one_log_format(vm)
     print("PASS: stream socketpair: lease, DNS via upstream, HTTP via host alias (%.1f s)"
           % (time.monotonic() - vm.started), flush=True)
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} usernet-vm (trace|debug|info|warning|error|critical) ")
+
+
+def expect_one_log_format(vm):
+    """Every component logs through the launcher's logger (so --log-level governs it),
+    the NIC's switch port included: one format, no bare "[info] ..." lines."""
+    lines = [line for line in vm.log.decode(errors="replace").splitlines() if line.strip()]
+    stray = [line for line in lines if not LOG_LINE.match(line)]
+    if stray:
+        fail("usernet-vm log lines outside its format: %r\n%s" % (stray[:5], vm.report()))
+    if not any("virtio-net net0 (stream): connected" in line for line in lines):
+        fail("no log line for the NIC's switch port\n%s" % vm.report())
 
 
 def read_pty_marker(pty, marker, timeout=30):

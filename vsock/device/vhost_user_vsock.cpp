@@ -2,7 +2,7 @@
 #include "vsock/device/vhost_user_vsock.hpp"
 
 #include "vsock/vhost_user/vhost_user_bytes.hpp"
-#include "vsock/vhost_user/vhost_user_log.hpp"
+#include "netstack/base/log.hpp"
 
 namespace usernet::vsock {
 
@@ -55,7 +55,7 @@ bool VhostUserVsock::start(std::string& error) {
 void VhostUserVsock::accept_for_guest_port(std::uint32_t guest_port, int fd) {
   if (!device_.connect_to_guest(guest_port, std::make_unique<UnixHostStream>(loop_, fd), uv_now(loop_),
                                 false)) {
-    vhost::log(vhost::LogLevel::debug, "vsock: host client for guest port " + std::to_string(guest_port) +
+    log_message(LogLevel::debug, "vsock: host client for guest port " + std::to_string(guest_port) +
                                            " refused (device not running)");
   }
 }
@@ -72,7 +72,7 @@ void VhostUserVsock::queues_changed(std::span<vhost::SplitVirtqueue* const> queu
   tx_ = queues.size() == 2 ? queues[1] : nullptr;
   queues_running_ = rx_ != nullptr;
   broken_reported_ = false;
-  vhost::log(vhost::LogLevel::info, queues_running_ ? "vsock: queues running"
+  log_message(LogLevel::info, queues_running_ ? "vsock: queues running"
                                                  : "vsock: queues stopped; connections reset");
   device_.attach_queues(rx_, tx_);
   if (queues_running_) device_.pump();
@@ -84,7 +84,7 @@ void VhostUserVsock::queue_kicked(std::uint32_t) {
   for (auto* queue : {rx_, tx_}) {
     if (queue != nullptr && queue->broken() && !broken_reported_) {
       broken_reported_ = true;
-      vhost::log(vhost::LogLevel::warn, "vsock: guest broke a virtqueue: " + queue->broken_reason());
+      log_message(LogLevel::warn, "vsock: guest broke a virtqueue: " + queue->broken_reason());
     }
   }
 }

@@ -15,7 +15,7 @@
 #include "netstack/base/accept_shedding.hpp"
 #include "netstack/base/owner_only_bind.hpp"
 #include "netstack/base/unix_address.hpp"
-#include "vsock/vhost_user/vhost_user_log.hpp"
+#include "netstack/base/log.hpp"
 #include "vsock/device/vsock_host_command.hpp"
 
 namespace usernet::vsock {
@@ -79,7 +79,7 @@ std::unique_ptr<HostStream> UnixHostConnector::connect(std::uint32_t port) {
   } else if (!uds_path_.empty()) {
     path = uds_path_ + "_" + std::to_string(port);
   } else {
-    vhost::log(vhost::LogLevel::debug, "vsock: guest connect to unmapped port " + std::to_string(port));
+    log_message(LogLevel::debug, "vsock: guest connect to unmapped port " + std::to_string(port));
     return nullptr;
   }
   const auto addr = unix_address(path);
@@ -87,7 +87,7 @@ std::unique_ptr<HostStream> UnixHostConnector::connect(std::uint32_t port) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return nullptr;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    vhost::log(vhost::LogLevel::debug, "vsock: guest connect to port " + std::to_string(port) +
+    log_message(LogLevel::debug, "vsock: guest connect to port " + std::to_string(port) +
                                            ": " + path + ": " + std::strerror(errno));
     ::close(fd);
     return nullptr;
@@ -142,7 +142,7 @@ void UnixHostListener::accept_clients() {
   for (;;) {
     const int fd = accept_or_shed(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0 && errno == ECONNABORTED) {  // shed: out of descriptors, the client was closed
-      if (shedding_warning_due()) vhost::log(vhost::LogLevel::warn, shedding_warning("vsock: " + path_));
+      if (shedding_warning_due()) log_message(LogLevel::warn, shedding_warning("vsock: " + path_));
       continue;
     }
     if (fd < 0) return;
@@ -180,7 +180,7 @@ void UnixHostListener::read_command(int fd) {
     return;
   }
   if (!handler_(*port, std::make_unique<UnixHostStream>(loop_, fd))) {
-    vhost::log(vhost::LogLevel::debug,
+    log_message(LogLevel::debug,
                "vsock: host CONNECT " + std::to_string(*port) + " refused (device not running)");
   }
 }

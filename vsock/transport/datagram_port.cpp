@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "vsock/transport/socket_address.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 
 namespace usernet {
 
@@ -46,7 +46,7 @@ DatagramPort::DatagramPort(PortContext context, int fd, Mode mode, std::string d
   id_ = context_.sw.attach(*this);
   if (mode_ == Mode::connected) {
     context_.counters.peers_accepted++;
-    transport_log(LogLevel::info, description_ + ": connected");
+    log_message(LogLevel::info, description_ + ": connected");
   }
 }
 
@@ -68,7 +68,7 @@ void DatagramPort::update_watch() {
 void DatagramPort::on_event(int status, int events) {
   if (status < 0) {
     if (mode_ == Mode::connected) return close("poll error: " + std::string(uv_strerror(status)));
-    transport_log(LogLevel::warn, description_ + ": poll error: " + uv_strerror(status));
+    log_message(LogLevel::warn, description_ + ": poll error: " + uv_strerror(status));
     return;
   }
   if (events & UV_WRITABLE) flush();
@@ -96,7 +96,7 @@ void DatagramPort::receive_batch() {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (mode_ == Mode::connected) return close("recvmmsg: " + errno_text(errno));
-      transport_log(LogLevel::warn, description_ + ": recvmmsg: " + errno_text(errno));
+      log_message(LogLevel::warn, description_ + ": recvmmsg: " + errno_text(errno));
       return;
     }
     if (n == 0 && mode_ == Mode::connected) return close("peer closed the connection");
@@ -197,12 +197,12 @@ void DatagramPort::flush() {
 void DatagramPort::learn_peer(const sockaddr_un& from, socklen_t from_length) {
   if (peer_length_ > 0) {
     context_.counters.vfkit_peer_changes++;
-    transport_log(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
+    log_message(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
                                       " replaced by " + peer_name(from, from_length));
     queue_.clear();  // frames meant for the old VM instance
     queued_bytes_ = 0;
   } else {
-    transport_log(LogLevel::info, description_ + ": peer " + peer_name(from, from_length));
+    log_message(LogLevel::info, description_ + ": peer " + peer_name(from, from_length));
   }
   peer_ = from;
   peer_length_ = from_length;
@@ -217,7 +217,7 @@ void DatagramPort::wait_for_room() {
 }
 
 void DatagramPort::forget_peer(const std::string& reason) {
-  transport_log(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
+  log_message(LogLevel::info, description_ + ": peer " + peer_name(peer_, peer_length_) +
                                     " gone (" + reason + "); waiting for a new one");
   peer_length_ = 0;
   queue_.clear();
@@ -232,7 +232,7 @@ void DatagramPort::close(const std::string& reason) {
   context_.counters.peers_closed++;
   context_.sw.detach(id_);
   watch_->watch(0);
-  transport_log(LogLevel::info, description_ + ": " + reason);
+  log_message(LogLevel::info, description_ + ": " + reason);
   context_.peers.retire(*this);
 }
 

@@ -7,7 +7,7 @@
 
 #include "vsock/transport/socket_address.hpp"
 #include "vsock/transport/stream_port.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 
 namespace usernet {
 
@@ -22,7 +22,7 @@ HttpConnection::HttpConnection(PortContext context, int fd, std::string descript
   watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
                                          [this](int status, int events) { on_event(status, events); });
   deadline_ = std::make_unique<Timer>(context_.loop, [this] {
-    transport_log(LogLevel::info, description_ + ": HTTP client too slow; closing");
+    log_message(LogLevel::info, description_ + ": HTTP client too slow; closing");
     finish();
   });
 }
@@ -69,7 +69,7 @@ void HttpConnection::read_request() {
         return respond(handler_(reader_.request()));
       case HttpRequestReader::Status::error:
         context_.counters.http_errors++;
-        transport_log(LogLevel::info, description_ + ": bad HTTP request: " + reader_.error());
+        log_message(LogLevel::info, description_ + ": bad HTTP request: " + reader_.error());
         return respond(HttpResponse{400, "text/plain", "bad request: " + reader_.error() + "\n", {}});
     }
   }

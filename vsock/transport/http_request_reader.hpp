@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "netstack/api/api_http.hpp"
+#include "netstack/base/http_message.hpp"
 #include "netstack/base/ethernet.hpp"
 
 namespace usernet {

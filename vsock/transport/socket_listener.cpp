@@ -10,7 +10,7 @@
 #include "netstack/base/accept_shedding.hpp"
 #include "netstack/base/owner_only_bind.hpp"
 #include "vsock/transport/socket_address.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 
 namespace usernet {
 
@@ -50,7 +50,7 @@ SocketListener::SocketListener(uv_loop_t* loop, const TransportUrl& url, OnAccep
   }
   watch_ = std::make_unique<PollWatcher>(loop, fd_, [this](int status, int) {
     if (status < 0) {
-      transport_log(LogLevel::warn, url_.text + ": poll error: " + uv_strerror(status));
+      log_message(LogLevel::warn, url_.text + ": poll error: " + uv_strerror(status));
       return;
     }
     accept_pending();
@@ -83,19 +83,19 @@ void SocketListener::accept_pending() {
     }
     if (errno == ECONNABORTED) {  // shed: out of descriptors, the client was closed at once
       if (shed_connections() > 0 && shedding_warning_due())
-        transport_log(LogLevel::warn, shedding_warning(url_.text));
+        log_message(LogLevel::warn, shedding_warning(url_.text));
       continue;
     }
     if (errno == EINTR) continue;
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
       // The socket stays readable, so pause instead of spinning.
-      transport_log(LogLevel::warn, url_.text + ": accept: " + errno_text(errno) + "; pausing");
+      log_message(LogLevel::warn, url_.text + ": accept: " + errno_text(errno) + "; pausing");
       watch_->watch(0);
       pause_->start(kPauseMs);
       return;
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK)
-      transport_log(LogLevel::warn, url_.text + ": accept: " + errno_text(errno));
+      log_message(LogLevel::warn, url_.text + ": accept: " + errno_text(errno));
     return;
   }
 }

@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "vsock/transport/socket_address.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 
 namespace usernet {
 
@@ -55,7 +55,7 @@ StreamPort::StreamPort(PortContext context, int read_fd, int write_fd, LengthPre
   // Attach last: a constructor that throws must not leave the switch a dangling port.
   id_ = context_.sw.attach(*this);
   context_.counters.peers_accepted++;
-  transport_log(LogLevel::info, description_ + ": connected");
+  log_message(LogLevel::info, description_ + ": connected");
 }
 
 StreamPort::~StreamPort() {
@@ -188,7 +188,7 @@ void StreamPort::close(const std::string& reason, bool protocol_error) {
   // (this may run inside one of their callbacks).
   read_watch_->watch(0);
   if (write_watch_) write_watch_->watch(0);
-  transport_log(protocol_error ? LogLevel::warn : LogLevel::info, description_ + ": " + reason);
+  log_message(protocol_error ? LogLevel::warn : LogLevel::info, description_ + ": " + reason);
   context_.peers.retire(*this);
 }
 

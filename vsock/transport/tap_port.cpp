@@ -1,10 +1,11 @@
 #include "vsock/transport/tap_port.hpp"
 
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "netstack/base/log.hpp"
 
 namespace usernet {
 
@@ -38,7 +39,7 @@ void TapPort::on_readable() {
     const ssize_t n = ::read(device_.fd(), buffer_.data(), buffer_.size());
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      spdlog::error("tap {}: read: {}", device_.name(), std::strerror(errno));
+      log_message(LogLevel::error, "tap " + device_.name() + ": read: " + std::strerror(errno));
       watcher_.watch(0);
       return;
     }

@@ -3,7 +3,7 @@
 
 #include "netstack/base/accept_shedding.hpp"
 #include "netstack/base/owner_only_bind.hpp"
-#include "vsock/vhost_user/vhost_user_log.hpp"
+#include "netstack/base/log.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -103,7 +103,7 @@ void Server::on_listener_readable() {
   }
   const int fd = accept_or_shed(listen_fd_, SOCK_CLOEXEC);
   if (fd < 0 && errno == ECONNABORTED && shedding_warning_due())
-    log(LogLevel::warn, shedding_warning("vhost-user"));
+    log_message(LogLevel::warn, shedding_warning("vhost-user"));
   if (fd < 0) return;
   adopt(fd);
 }
@@ -121,7 +121,7 @@ void Server::adopt(int fd) {
   });
   frontend_watch_->watch(UV_READABLE);
   if (listener_watch_) listener_watch_->watch(0);
-  log(LogLevel::info, "vhost-user: front-end connected");
+  log_message(LogLevel::info, "vhost-user: front-end connected");
 }
 
 // One message per readiness event keeps the loop fair to the data path.
@@ -136,9 +136,9 @@ void Server::on_frontend_readable() {
   auto outcome = backend_.handle(std::move(message));
   if (!outcome.error.empty()) {
     ++refused_messages_;
-    log(LogLevel::warn, "vhost-user: " + request_name(request) + ": " + outcome.error);
+    log_message(LogLevel::warn, "vhost-user: " + request_name(request) + ": " + outcome.error);
   } else {
-    log(LogLevel::debug, "vhost-user: " + request_name(request));
+    log_message(LogLevel::debug, "vhost-user: " + request_name(request));
   }
   if (outcome.fatal) {
     drop_frontend("protocol error");
@@ -184,7 +184,7 @@ bool Server::read_message(IncomingMessage& message) {
 // Resets the device and frees every resource of the old front-end.
 void Server::drop_frontend(const std::string& reason) {
   if (frontend_fd_ < 0) return;
-  if (!reason.empty()) log(LogLevel::info, "vhost-user: " + reason + "; device reset");
+  if (!reason.empty()) log_message(LogLevel::info, "vhost-user: " + reason + "; device reset");
   frontend_watch_.reset();
   backend_.reset();
   close_fd(frontend_fd_);

@@ -19,7 +19,7 @@
 #include "netstack/switch/switch.hpp"
 #include "vsock/transport/frame_codec.hpp"
 #include "vsock/transport/socket_address.hpp"
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 #include "vsock/transport/transports.hpp"
 
 using namespace usernet;
@@ -84,7 +84,7 @@ struct Fixture {
   std::optional<Transports> transports;  // destroyed before the loop and EndOfTurn
 
   Fixture() {
-    set_transport_log_level(LogLevel::warn);  // connect/disconnect lines are expected here
+    set_log_threshold(LogLevel::warn);  // connect/disconnect lines are expected here
     uv_loop_init(&loop);
     end_of_turn = new EndOfTurn(&loop);
     recorder_id = sw.attach(recorder);

@@ -1,7 +1,7 @@
 // The HTTP request and response as the control API sees them. The bytes are parsed and
-// written by the transports (vsock/http_request_reader, vsock/http_connection); the API
-// routes (netstack/api_routes) only map one to the other, so they stay testable
-// without sockets.
+// written by the transports (vsock/transport/http_request_reader, http_connection); the
+// API routes (netstack/api/api_routes) only map one to the other, so they stay testable
+// without sockets. Here, below both, so the transports need not link the API.
 #pragma once
 
 #include <functional>

@@ -1,18 +1,21 @@
-#include "vsock/transport/transport_log.hpp"
+#include "netstack/base/log.hpp"
 
 #include <cstdio>
 
 namespace usernet {
 
 namespace {
+
 LogSink& sink() {
   static LogSink instance;
   return instance;
 }
+
 LogLevel& threshold() {
   static LogLevel level = LogLevel::info;
   return level;
 }
+
 const char* level_name(LogLevel level) {
   switch (level) {
     case LogLevel::debug: return "debug";
@@ -22,13 +25,14 @@ const char* level_name(LogLevel level) {
   }
   return "?";
 }
+
 }  // namespace
 
-void set_transport_log_sink(LogSink new_sink) { sink() = std::move(new_sink); }
+void set_log_sink(LogSink new_sink) { sink() = std::move(new_sink); }
 
-void set_transport_log_level(LogLevel level) { threshold() = level; }
+void set_log_threshold(LogLevel level) { threshold() = level; }
 
-void transport_log(LogLevel level, const std::string& message) {
+void log_message(LogLevel level, const std::string& message) {
   if (sink()) {
     sink()(level, message);
     return;
