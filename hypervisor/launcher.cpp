@@ -16,7 +16,6 @@
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/device_parser.hpp"
-#include "hypervisor/embedded_network.hpp"
 #include "hypervisor/kvm_probe.hpp"
 #include "hypervisor/nic_sockets.hpp"
 #include "hypervisor/qemu_argv.hpp"
@@ -28,6 +27,7 @@
 #include "hypervisor/vm_state.hpp"
 #include "netstack/base/text_file.hpp"
 #include "netstack/base/uv_handles.hpp"
+#include "netstack/daemon/daemon.hpp"
 #include "vsock/device/vhost_user_vsock.hpp"
 
 namespace usernet {
@@ -93,26 +93,6 @@ std::string make_runtime_dir() {
   return pattern;
 }
 
-/// A uv_signal_t owned by the launcher; closed on destruction.
-class SignalWatcher {
- public:
-  SignalWatcher(uv_loop_t* loop, int signum, std::function<void()> callback) : callback_(std::move(callback)) {
-    handle_ = new uv_signal_t;
-    uv_signal_init(loop, handle_);
-    handle_->data = this;
-    uv_signal_start(handle_, [](uv_signal_t* h, int) { static_cast<SignalWatcher*>(h->data)->callback_(); }, signum);
-  }
-  ~SignalWatcher() {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
-  }
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-
- private:
-  uv_signal_t* handle_;
-  std::function<void()> callback_;
-};
-
 }  // namespace
 
 struct Launcher::State {
@@ -126,7 +106,7 @@ struct Launcher::State {
   VmOptions options;
   VmStateMachine machine;
   nlohmann::json inspect;
-  std::unique_ptr<EmbeddedNetwork> network;
+  std::unique_ptr<Daemon> network;  // usernet inside, for the embedded NICs
   std::unique_ptr<vsock::VhostUserVsock> vsock_device;  // virtio-vsock devices, if any
   std::unique_ptr<VirtiofsdSupervisor> filesystems;  // virtiofsd per virtio-fs device
   QemuProcess qemu;
@@ -297,9 +277,10 @@ struct Launcher::State {
       const std::string name = "virtio-net " + netdev;
       if (const auto* embedded = std::get_if<EmbeddedNet>(&net->attachment)) {
         const bool datagram = embedded->socket == EmbeddedSocket::dgram;
-        if (!network) network = std::make_unique<EmbeddedNetwork>(loop, options.network);
+        if (!network) network = std::make_unique<Daemon>(loop, options.network, DaemonRole::embedded);
         const NicSocketPair pair = make_nic_socketpair(datagram);
-        network->attach_nic(pair.launcher_end, embedded->socket, name + (datagram ? " (dgram)" : " (stream)"));
+        if (datagram) network->attach_datagram_port(pair.launcher_end, name + " (dgram)");
+        else network->attach_stream_port(pair.launcher_end, name + " (stream)");
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), datagram ? NetFdKind::dgram : NetFdKind::stream});
         if (!datagram) unconnected_netdevs.insert(netdev);
         child_fds.push_back(pair.qemu_end);

@@ -76,4 +76,18 @@ void Timer::stop() { uv_timer_stop(handle_); }
 
 void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(handle_)); }
 
+SignalWatcher::SignalWatcher(uv_loop_t* loop, int signum, std::function<void()> callback)
+    : handle_(new uv_signal_t), callback_(std::move(callback)) {
+  uv_signal_init(loop, handle_);
+  handle_->data = this;
+  uv_signal_start(
+      handle_,
+      [](uv_signal_t* h, int) {
+        if (auto* self = static_cast<SignalWatcher*>(h->data)) self->callback_();
+      },
+      signum);
+}
+
+SignalWatcher::~SignalWatcher() { close_and_free(handle_); }
+
 }  // namespace usernet

@@ -66,6 +66,19 @@ class Timer {
   std::function<void()> callback_;
 };
 
+/// Calls back on each delivery of one signal (uv_signal_t) while it exists.
+class SignalWatcher {
+ public:
+  SignalWatcher(uv_loop_t* loop, int signum, std::function<void()> callback);
+  ~SignalWatcher();
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+ private:
+  uv_signal_t* handle_;
+  std::function<void()> callback_;
+};
+
 /// Runs `timer` a few times per idle timeout (at most every 250 ms) to expire idle
 /// entries, without keeping the loop alive.
 void start_idle_sweeper(Timer& timer, std::uint64_t idle_timeout_ms);

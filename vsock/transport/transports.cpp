@@ -90,22 +90,28 @@ void Transports::serve_http(int fd, std::string description, HttpHandler handler
 
 void Transports::add_qemu(const std::string& text) {
   const TransportUrl url = parse_expecting(text, {UrlScheme::unix_stream, UrlScheme::tcp}, "--listen-qemu");
-  listeners_.push_back(std::make_unique<SocketListener>(loop_, url, [this, text](int fd) {
-    auto port = std::make_unique<StreamPort>(context(), fd, fd, LengthPrefix::be32, "qemu " + text);
-    auto& ref = *port;
-    peers_.add(std::move(port));
-    ref.start();
-  }));
+  listeners_.push_back(
+      std::make_unique<SocketListener>(loop_, url, [this, text](int fd) { attach_stream(fd, "qemu " + text); }));
+}
+
+void Transports::attach_stream(int fd, std::string description) {
+  auto port = std::make_unique<StreamPort>(context(), fd, fd, LengthPrefix::be32, std::move(description));
+  auto& ref = *port;
+  peers_.add(std::move(port));
+  ref.start();
+}
+
+void Transports::attach_datagram(int fd, std::string description) {
+  auto port = std::make_unique<DatagramPort>(context(), fd, DatagramPort::Mode::connected, std::move(description));
+  auto& ref = *port;
+  peers_.add(std::move(port));
+  ref.start();
 }
 
 void Transports::add_bess(const std::string& text) {
   const TransportUrl url = parse_expecting(text, {UrlScheme::unixpacket}, "--listen-bess");
-  listeners_.push_back(std::make_unique<SocketListener>(loop_, url, [this, text](int fd) {
-    auto port = std::make_unique<DatagramPort>(context(), fd, DatagramPort::Mode::connected, "bess " + text);
-    auto& ref = *port;
-    peers_.add(std::move(port));
-    ref.start();
-  }));
+  listeners_.push_back(
+      std::make_unique<SocketListener>(loop_, url, [this, text](int fd) { attach_datagram(fd, "bess " + text); }));
 }
 
 void Transports::add_vfkit(const std::string& text) {

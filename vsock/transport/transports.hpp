@@ -51,6 +51,10 @@ class Transports {
   /// Serves HTTP (without /connect) on an already connected socket with its own handler;
   /// used for the in-guest API, whose connections arrive through lwIP.
   void serve_http(int fd, std::string description, HttpHandler handler);
+  /// Attaches an already connected socket as a switch port (takes the fd): a stream with
+  /// QEMU's 4-byte big-endian length framing, or one frame per datagram/packet.
+  void attach_stream(int fd, std::string description);
+  void attach_datagram(int fd, std::string description);
   const TransportCounters& counters() const { return counters_; }
   /// Live peers (ports and HTTP connections being read).
   std::size_t peer_count() const { return peers_.size(); }
