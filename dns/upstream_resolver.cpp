@@ -8,18 +8,13 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "netstack/base/uv_handles.hpp"
+
 namespace usernet::dns {
 
 namespace {
 
 constexpr std::uint16_t kDnsPort = 53;
-
-// Closes a heap-allocated libuv handle and frees it once libuv is done with it.
-template <typename Handle>
-void close_and_free(Handle* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* closed) { delete reinterpret_cast<Handle*>(closed); });
-}
 
 // Port text in 1..65535; nullopt on anything else.
 std::optional<std::uint16_t> parse_port(std::string_view text) {

@@ -10,18 +10,9 @@
 #include <string_view>
 
 #include "hypervisor/user_namespace.hpp"
+#include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
-
-namespace {
-
-/// Closes and frees a handle (libuv frees asynchronously).
-template <typename Handle>
-void close_and_free(Handle* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
-}
-
-}  // namespace
 
 QemuProcess::QemuProcess(uv_loop_t* loop) : loop_(loop) {}
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "netstack/base/uv_handles.hpp"
+
 namespace usernet {
 
 namespace {
@@ -174,9 +176,7 @@ void QmpClient::fail(const std::string& why) {
 
 void QmpClient::release_pipe() {
   if (pipe_ == nullptr) return;
-  // libuv frees the handle asynchronously; callbacks still queued see data == nullptr.
-  pipe_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  close_and_free(pipe_);  // callbacks still queued see data == nullptr
   pipe_ = nullptr;
 }
 

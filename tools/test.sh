@@ -2,8 +2,17 @@
 # The one test command (README, .ci/run): installs dependencies, builds, and runs every
 # test — unit tests, namespace integration tests and QEMU e2e tests under ASan/UBSan,
 # plus a short run of each fuzz target. Needs root (network namespaces, TAP devices).
+#
+#   tools/test.sh          # everything (root)
+#   tools/test.sh --unit   # build and run only the unit tests; no root, dependencies
+#                          # already installed (tools/setup-deps.sh once, as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --unit ]; then
+  cmake --preset asan >/dev/null && cmake --build --preset asan
+  exec ctest --preset asan -L unit --output-on-failure
+fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "tools/test.sh: run as root (it creates network namespaces and TAP devices)" >&2

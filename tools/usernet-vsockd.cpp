@@ -14,6 +14,7 @@
 #include <string>
 
 #include "netstack/base/log_setup.hpp"
+#include "netstack/base/uv_handles.hpp"
 #include "vsock/device/vhost_user_vsock.hpp"
 
 namespace po = boost::program_options;
@@ -64,15 +65,9 @@ int main(int argc, char** argv) {
     }
     spdlog::info("usernet-vsockd: vhost-user socket {}, guest CID {}, uds path {}",
                  config.vhost_socket, config.guest_cid, config.uds_path);
-    uv_signal_t sigint, sigterm;
-    auto stop = [](uv_signal_t* s, int) { uv_stop(s->loop); };
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, stop, SIGINT);
-    uv_signal_start(&sigterm, stop, SIGTERM);
+    usernet::SignalWatcher sigint(loop, SIGINT, [loop] { uv_stop(loop); });
+    usernet::SignalWatcher sigterm(loop, SIGTERM, [loop] { uv_stop(loop); });
     uv_run(loop, UV_RUN_DEFAULT);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
   }
   uv_run(loop, UV_RUN_NOWAIT);  // let closed handles finish
   uv_loop_close(loop);

@@ -1,5 +1,7 @@
 #include "netstack/base/end_of_turn.hpp"
 
+#include "netstack/base/uv_handles.hpp"
+
 namespace usernet {
 
 EndOfTurn::EndOfTurn(uv_loop_t* loop) : handle_(new uv_check_t) {
@@ -13,9 +15,7 @@ EndOfTurn::EndOfTurn(uv_loop_t* loop) : handle_(new uv_check_t) {
 }
 
 EndOfTurn::~EndOfTurn() {
-  handle_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+  close_and_free(handle_);
 }
 
 EndOfTurn::Token EndOfTurn::add(int stage, std::function<void()> callback) {

@@ -8,15 +8,6 @@
 
 namespace usernet {
 
-namespace {
-template <typename Handle>
-void close_and_free(Handle* handle) {
-  handle->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
-}
-}  // namespace
-
 PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback callback)
     : handle_(new uv_poll_t), callback_(std::move(callback)) {
   const int rc = uv_poll_init(loop, handle_, fd);

@@ -11,6 +11,16 @@
 
 namespace usernet {
 
+/// Closes a heap-allocated libuv handle (or a struct that begins with one) and frees it
+/// once libuv is done with it (libuv frees asynchronously). Clears `data` first, so no
+/// callback can reach a gone owner.
+template <typename Handle>
+void close_and_free(Handle* handle) {
+  auto* base = reinterpret_cast<uv_handle_t*>(handle);
+  base->data = nullptr;
+  uv_close(base, [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
+}
+
 /// Watches a file descriptor for readability/writability (uv_poll_t).
 class PollWatcher {
  public:

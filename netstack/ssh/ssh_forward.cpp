@@ -13,6 +13,7 @@
 
 #include "netstack/base/owner_only_bind.hpp"
 #include "netstack/base/unix_address.hpp"
+#include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
 
@@ -87,8 +88,7 @@ SshForward::~SshForward() {
   stop_.request();
   if (worker_.joinable()) worker_.join();
   session_.reset();
-  async_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  close_and_free(async_);
   for (const int fd : queued_dials_) ::close(fd);
   ::close(listener_fd_);
   ::unlink(spec_.socket_path.c_str());

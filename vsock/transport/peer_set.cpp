@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "netstack/base/uv_handles.hpp"
+
 namespace usernet {
 
 PeerSet::PeerSet(uv_loop_t* loop, EndOfTurn& end_of_turn)
@@ -13,9 +15,7 @@ PeerSet::PeerSet(uv_loop_t* loop, EndOfTurn& end_of_turn)
 
 PeerSet::~PeerSet() {
   end_of_turn_.remove(token_);
-  idle_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  close_and_free(idle_);
   dirty_.clear();
   retired_.clear();
   peers_.clear();

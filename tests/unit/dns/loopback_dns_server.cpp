@@ -5,16 +5,12 @@
 #include <cstring>
 
 #include "dns/message.hpp"
+#include "netstack/base/uv_handles.hpp"
 #include "tests/unit/dns/dns_test_support.hpp"
 
 namespace usernet::dns::test {
 
 namespace {
-
-template <typename Handle>
-void close_and_free(Handle* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
-}
 
 void allocate(uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
   buf->base = new char[suggested];
