@@ -14,7 +14,7 @@ namespace usernet {
 ApiGuestListener::ApiGuestListener(VirtualNetwork& network, OnConnection on_connection)
     : network_(network), on_connection_(std::move(on_connection)), relays_(network.loop(), network.end_of_turn()) {
   relays_.close_guest_with_host();  // the HTTP side closes after its answer or deadline
-  network_.nat().add_tcp_service_port(kGuestApiPort);
+  network_.services().add_tcp_service_port(kGuestApiPort);
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   if (pcb == nullptr) throw std::runtime_error("out of memory for the in-guest API listener");
   ip_addr_t address;

@@ -14,8 +14,9 @@ constexpr std::uint8_t kIcmpEchoRequest = 8;
 }
 
 Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
-         const NatOptions& options)
+         const GatewayServices& services, const NatOptions& options)
     : gateway_(gateway),
+      services_(services),
       limits_(loop, FdBudget::for_this_process(), options.caps),
       tcp_(loop, end_of_turn, addresses, limits_, options.tcp_connect_timeout_ms),
       udp_(loop, gateway.lwip_netif(), addresses, limits_, options.udp_idle_timeout_ms),
@@ -40,10 +41,6 @@ void Nat::close_departed_guests() {
     if (tcp + udp + icmp > 0)
       spdlog::info("guest {} left: closed its {} TCP, {} UDP and {} ICMP flows", format_ipv4(guest), tcp, udp, icmp);
   }
-}
-
-void Nat::add_udp_service(std::uint16_t port, UdpService service) {
-  udp_services_[port] = std::move(service);
 }
 
 bool Nat::intercept(pbuf* p, netif* input) {
@@ -85,20 +82,20 @@ bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
       pbuf_free(p);
       return true;
     }
-    auto it = udp_services_.find(udp->destination_port);
-    if (it == udp_services_.end()) return false;  // lwIP answers port unreachable
+    const GatewayServices::UdpService* service = services_.udp_service(udp->destination_port);
+    if (service == nullptr) return false;  // lwIP answers port unreachable
     const std::uint16_t length = udp->length - 8;
     scratch_.resize(length);
     copy_from_pbuf(p, static_cast<std::uint16_t>(ip.header_length + 8), scratch_.data(), length);
     pbuf_free(p);
-    it->second(UdpRequest{ip.source, udp->source_port, ip.destination, udp->destination_port,
+    (*service)(UdpRequest{ip.source, udp->source_port, ip.destination, udp->destination_port,
                           ByteSpan(scratch_.data(), length)});
     return true;
   }
   if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && ip.destination == gateway_.address()) {
     auto tcp = read_tcp_header(p, ip);
     const bool opening = tcp && tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kAck) && !tcp->has(TcpHeader::kRst);
-    if (opening && !gateway_tcp_ports_.contains(tcp->destination_port)) {
+    if (opening && !services_.has_tcp_service_port(tcp->destination_port)) {
       // A new connection to a port the gateway does not serve: answer like a closed port
       // instead of letting a NAT catch-all listener on the same port number accept it.
       // Everything else (e.g. SYN-ACKs to port forwards' connections) goes to lwIP.

@@ -1,19 +1,18 @@
 // Sorts every IPv4 packet from the guest network: traffic for the gateway's own services
-// goes to lwIP (ICMP echo, TCP services) or to a registered UDP service (DHCP, DNS);
-// traffic for any other address goes to the TCP/UDP/ICMP NAT engines.
+// (as GatewayServices lists them) goes to lwIP (ICMP echo, TCP services) or to the UDP
+// service registered for its port (DHCP, DNS); traffic for any other address goes to the
+// TCP/UDP/ICMP NAT engines.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
-#include <functional>
-#include <set>
-#include <unordered_map>
 #include <vector>
 
 #include "netstack/base/address_map.hpp"
 #include "netstack/base/end_of_turn.hpp"
 #include "netstack/nat/flow_limits.hpp"
+#include "netstack/nat/gateway_services.hpp"
 #include "netstack/lwip/gateway.hpp"
 #include "netstack/nat/icmp_nat.hpp"
 #include "netstack/nat/tcp_nat.hpp"
@@ -27,15 +26,6 @@ struct NatOptions {
   std::uint64_t udp_idle_timeout_ms = 60000;
   std::uint64_t icmp_idle_timeout_ms = 30000;
   FlowCaps caps;  // --max-*-flows; 0: sized from the fd limit
-};
-
-/// A datagram for a UDP service on the gateway.
-struct UdpRequest {
-  Ipv4 source = 0;
-  std::uint16_t source_port = 0;
-  Ipv4 destination = 0;  // the gateway, or a broadcast address
-  std::uint16_t destination_port = 0;
-  ByteSpan payload;
 };
 
 struct NatCounters {
@@ -52,19 +42,10 @@ struct NatCounters {
 
 class Nat : public Ipv4Interceptor {
  public:
-  using UdpService = std::function<void(const UdpRequest&)>;
-
   Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
-      const NatOptions& options);
+      const GatewayServices& services, const NatOptions& options);
 
   bool intercept(pbuf* p, netif* input) override;
-
-  /// Serves UDP `port` on the gateway address (and on broadcast, for DHCP).
-  void add_udp_service(std::uint16_t port, UdpService service);
-  void remove_udp_service(std::uint16_t port) { udp_services_.erase(port); }
-  bool has_udp_service(std::uint16_t port) const { return udp_services_.contains(port); }
-  /// TCP ports lwIP serves on the gateway address; SYNs to other gateway ports get RST.
-  void add_tcp_service_port(std::uint16_t port) { gateway_tcp_ports_.insert(port); }
 
   /// The guest that sent from `guest` is gone (its port detached, or the address now
   /// comes from another port): its flows are closed and their fds freed. Deferred to the
@@ -83,12 +64,11 @@ class Nat : public Ipv4Interceptor {
   void close_departed_guests();
 
   Gateway& gateway_;
+  const GatewayServices& services_;
   FlowLimits limits_;  // before the engines: their flows hold slots of it
   TcpNat tcp_;
   UdpNat udp_;
   IcmpNat icmp_;
-  std::unordered_map<std::uint16_t, UdpService> udp_services_;
-  std::set<std::uint16_t> gateway_tcp_ports_;
   std::vector<std::uint8_t> scratch_;  // flattens chained (reassembled) payloads
   std::vector<Ipv4> departed_;         // guests whose flows close on the next turn
   Timer departure_timer_;

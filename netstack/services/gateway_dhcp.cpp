@@ -68,7 +68,7 @@ std::vector<std::string> host_search_domains() {
 
 GatewayDhcp::GatewayDhcp(VirtualNetwork& network, dhcp::Config config)
     : network_(network), server_(std::move(config)) {
-  network_.nat().add_udp_service(kServerPort, [this](const UdpRequest& r) { on_request(r); });
+  network_.services().add_udp_service(kServerPort, [this](const UdpRequest& r) { on_request(r); });
   network_.network_switch().set_address_owners(this);
 }
 

@@ -155,8 +155,8 @@ GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
       throw std::runtime_error("--dns-zone '" + text + "': " + *error);
   }
   service_.set_max_pending(options.max_pending);
-  network_.nat().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
-  network_.nat().add_tcp_service_port(kDnsPort);
+  network_.services().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
+  network_.services().add_tcp_service_port(kDnsPort);
 
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   if (pcb == nullptr) throw std::runtime_error("out of memory for the DNS listener");

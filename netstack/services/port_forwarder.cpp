@@ -165,7 +165,7 @@ class PortForwarder::DatagramForward {
     start_idle_sweeper(sweeper_, kUdpIdleMs);
   }
   ~DatagramForward() {
-    for (auto& [client, session] : sessions_) owner_.network_.nat().remove_udp_service(session.gateway_port);
+    for (auto& [client, session] : sessions_) owner_.network_.services().remove_udp_service(session.gateway_port);
   }
   const ForwardSpec& spec() const { return spec_; }
 
@@ -192,7 +192,7 @@ class PortForwarder::DatagramForward {
         const std::uint16_t port = owner_.allocate_udp_port();
         if (port == 0) continue;
         it = sessions_.emplace(key, Session{from, len, port, 0}).first;
-        owner_.network_.nat().add_udp_service(port, [this, key](const UdpRequest& r) { on_guest_datagram(key, r); });
+        owner_.network_.services().add_udp_service(port, [this, key](const UdpRequest& r) { on_guest_datagram(key, r); });
       }
       it->second.last_active = uv_now(owner_.network_.loop());
       auto& gateway = owner_.network_.gateway();
@@ -217,7 +217,7 @@ class PortForwarder::DatagramForward {
     const std::uint64_t now = uv_now(owner_.network_.loop());
     std::erase_if(sessions_, [&](auto& item) {
       if (now - item.second.last_active < kUdpIdleMs) return false;
-      owner_.network_.nat().remove_udp_service(item.second.gateway_port);
+      owner_.network_.services().remove_udp_service(item.second.gateway_port);
       return true;
     });
   }
@@ -286,7 +286,7 @@ std::uint16_t PortForwarder::allocate_udp_port() {
   const unsigned span = kUdpPortLast - kUdpPortFirst + 1;
   for (unsigned i = 0; i < span; ++i) {
     const auto port = static_cast<std::uint16_t>(kUdpPortFirst + (next_udp_port_++ % span));
-    if (!network_.nat().has_udp_service(port)) return port;
+    if (!network_.services().has_udp_service(port)) return port;
   }
   return 0;
 }

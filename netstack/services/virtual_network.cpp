@@ -29,7 +29,7 @@ VirtualNetwork::VirtualNetwork(uv_loop_t* loop, const NetworkConfig& config)
     : loop_(loop), config_(config), end_of_turn_(loop), lwip_(loop, end_of_turn_),
       addresses_(make_address_map(config)), switch_(config.max_frame()),
       gateway_(switch_, config.subnet, config.gateway_ip, config.gateway_mac, config.mtu, addresses_),
-      nat_(loop, end_of_turn_, gateway_, addresses_, config.nat) {
+      nat_(loop, end_of_turn_, gateway_, addresses_, services_, config.nat) {
   gateway_.set_interceptor(&nat_);
   // A guest that detached or came back on another port leaves no flows holding fds.
   switch_.set_address_gone_observer([this](Ipv4 guest) { nat_.guest_left(guest); });

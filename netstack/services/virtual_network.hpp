@@ -1,6 +1,6 @@
 // One virtual Ethernet segment with its gateway: the object usernetd and usernet-vm
 // embed. It owns the switch, lwIP (gateway netif) and the NAT; transports attach ports
-// to switch(), services register on nat().
+// to switch(), services register on services().
 #pragma once
 
 #include <uv.h>
@@ -14,6 +14,7 @@
 #include "netstack/lwip/gateway.hpp"
 #include "netstack/base/ipv4.hpp"
 #include "netstack/lwip/lwip_runtime.hpp"
+#include "netstack/nat/gateway_services.hpp"
 #include "netstack/nat/nat.hpp"
 #include "netstack/switch/switch.hpp"
 
@@ -52,6 +53,7 @@ class VirtualNetwork {
   Switch& network_switch() { return switch_; }
   Gateway& gateway() { return gateway_; }
   Nat& nat() { return nat_; }
+  GatewayServices& services() { return services_; }
   const AddressMap& addresses() const { return addresses_; }
 
  private:
@@ -64,6 +66,7 @@ class VirtualNetwork {
   AddressMap addresses_;
   Switch switch_;
   Gateway gateway_;
+  GatewayServices services_;  // before the Nat, which reads it
   Nat nat_;
 };
 
