@@ -15,27 +15,10 @@ ApiGuestListener::ApiGuestListener(VirtualNetwork& network, OnConnection on_conn
     : network_(network), on_connection_(std::move(on_connection)), relays_(network.loop(), network.end_of_turn()) {
   relays_.close_guest_with_host();  // the HTTP side closes after its answer or deadline
   network_.services().add_tcp_service_port(kGuestApiPort);
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-  if (pcb == nullptr) throw std::runtime_error("out of memory for the in-guest API listener");
-  ip_addr_t address;
-  ip_addr_set_ip4_u32_val(address, htonl(network.config().gateway_ip));
-  ip_set_option(pcb, SOF_REUSEADDR);
-  if (tcp_bind(pcb, &address, kGuestApiPort) != ERR_OK) {
-    tcp_abort(pcb);
-    throw std::runtime_error("cannot listen on the gateway's TCP port 80");
-  }
-  listener_ = tcp_listen(pcb);
-  tcp_arg(listener_, this);
-  tcp_accept(listener_, &ApiGuestListener::on_accept);
+  listener_.emplace(network.config().gateway_ip, kGuestApiPort, this, &ApiGuestListener::on_accept);
 }
 
-ApiGuestListener::~ApiGuestListener() {
-  if (listener_ != nullptr) {
-    tcp_arg(listener_, nullptr);
-    tcp_accept(listener_, nullptr);
-    tcp_close(listener_);
-  }
-}
+ApiGuestListener::~ApiGuestListener() = default;
 
 err_t ApiGuestListener::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<ApiGuestListener*>(arg);

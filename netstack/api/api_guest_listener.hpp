@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "netstack/base/ipv4.hpp"
+#include "netstack/lwip/gateway_tcp_listener.hpp"
 #include "netstack/nat/tcp_relay.hpp"
 #include "netstack/services/virtual_network.hpp"
 
@@ -52,7 +54,7 @@ class ApiGuestListener {
   VirtualNetwork& network_;
   OnConnection on_connection_;
   TcpRelayGroup relays_;
-  tcp_pcb* listener_ = nullptr;
+  std::optional<GatewayTcpListener> listener_;
   ApiGuestRefusals refusals_;
 };
 

@@ -157,26 +157,10 @@ GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
   service_.set_max_pending(options.max_pending);
   network_.services().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
   network_.services().add_tcp_service_port(kDnsPort);
-
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-  if (pcb == nullptr) throw std::runtime_error("out of memory for the DNS listener");
-  ip_addr_t address;
-  ip_addr_set_ip4_u32_val(address, htonl(network.config().gateway_ip));
-  ip_set_option(pcb, SOF_REUSEADDR);
-  if (tcp_bind(pcb, &address, kDnsPort) != ERR_OK)
-    throw std::runtime_error("cannot listen on the gateway's TCP port 53");
-  listener_ = tcp_listen(pcb);
-  tcp_arg(listener_, this);
-  tcp_accept(listener_, &GatewayDns::on_accept);
+  listener_.emplace(network.config().gateway_ip, kDnsPort, this, &GatewayDns::on_accept);
 }
 
-GatewayDns::~GatewayDns() {
-  if (listener_ != nullptr) {
-    tcp_arg(listener_, nullptr);
-    tcp_accept(listener_, nullptr);
-    tcp_close(listener_);
-  }
-}
+GatewayDns::~GatewayDns() = default;
 
 void GatewayDns::follow(const dns::ResolvConf& conf, const std::string& source) {
   if (conf.nameservers.empty()) {

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dns/resolv_conf.hpp"
 #include "dns/service.hpp"
+#include "netstack/lwip/gateway_tcp_listener.hpp"
 #include "netstack/services/virtual_network.hpp"
 
 struct tcp_pcb;
@@ -44,7 +46,7 @@ class GatewayDns {
 
   VirtualNetwork& network_;
   dns::DnsService service_;
-  tcp_pcb* listener_ = nullptr;
+  std::optional<GatewayTcpListener> listener_;  // DNS over TCP on the gateway
   std::vector<std::string> followed_servers_;  // from resolv.conf, as last applied
 };
 

@@ -1,0 +1,40 @@
+#include "netstack/lwip/gateway_tcp_listener.hpp"
+
+#include <arpa/inet.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace usernet {
+
+GatewayTcpListener::GatewayTcpListener(Ipv4 address, std::uint16_t port, void* arg, tcp_accept_fn on_accept) {
+  const std::string what = "the gateway's TCP port " + std::to_string(port);
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  if (pcb == nullptr) throw std::runtime_error("out of memory for a listener on " + what);
+  ip_addr_t lwip_address;
+  ip_addr_set_ip4_u32_val(lwip_address, htonl(address));
+  ip_set_option(pcb, SOF_REUSEADDR);
+  if (tcp_bind(pcb, &lwip_address, port) != ERR_OK) {
+    tcp_abort(pcb);
+    throw std::runtime_error("cannot listen on " + what);
+  }
+  // Frees pcb when it succeeds, not when it fails (ERR_USE: another listener holds the
+  // port, which SOF_REUSEADDR let tcp_bind pass).
+  err_t error = ERR_OK;
+  listener_ = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &error);
+  if (listener_ == nullptr) {
+    tcp_abort(pcb);
+    if (error == ERR_MEM) throw std::runtime_error("out of memory for a listener on " + what);
+    throw std::runtime_error("cannot listen on " + what);
+  }
+  tcp_arg(listener_, arg);
+  tcp_accept(listener_, on_accept);
+}
+
+GatewayTcpListener::~GatewayTcpListener() {
+  tcp_arg(listener_, nullptr);
+  tcp_accept(listener_, nullptr);
+  tcp_close(listener_);
+}
+
+}  // namespace usernet
