@@ -5,9 +5,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <stdexcept>
 
+#include "netstack/base/port_number.hpp"
 #include "netstack/base/uv_handles.hpp"
 
 namespace usernet::dns {
@@ -15,14 +15,6 @@ namespace usernet::dns {
 namespace {
 
 constexpr std::uint16_t kDnsPort = 53;
-
-// Port text in 1..65535; nullopt on anything else.
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  unsigned value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(value);
-}
 
 bool is_address(int family, const std::string& text) {
   unsigned char buffer[sizeof(in6_addr)];

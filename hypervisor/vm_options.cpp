@@ -3,12 +3,12 @@
 #include <boost/program_options.hpp>
 
 #include <array>
-#include <charconv>
 #include <sstream>
 
 #include "hypervisor/config_error.hpp"
 #include "hypervisor/device_parser.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/port_number.hpp"
 
 namespace po = boost::program_options;
 
@@ -179,12 +179,9 @@ RestEndpoint parse_rest_uri(std::string_view text) {
     if (endpoint.host == "localhost") endpoint.host = "127.0.0.1";
     if (!parse_ipv4(endpoint.host)) throw ConfigError("restful-uri", "--restful-uri: '" + endpoint.host + "' is not an IPv4 address");
     const std::string_view port = rest.substr(colon + 1);
-    unsigned value = 0;
-    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (error != std::errc() || end != port.data() + port.size() || port.empty() || value == 0 || value > 65535) {
-      throw ConfigError("restful-uri", "--restful-uri: '" + std::string(port) + "' is not a port (1-65535)");
-    }
-    endpoint.port = static_cast<std::uint16_t>(value);
+    const auto value = parse_port(port);
+    if (!value) throw ConfigError("restful-uri", "--restful-uri: '" + std::string(port) + "' is not a port (1-65535)");
+    endpoint.port = *value;
     return endpoint;
   }
   throw ConfigError("restful-uri", "--restful-uri: '" + std::string(text) + "' is not none://, unix:///PATH or tcp://HOST:PORT");

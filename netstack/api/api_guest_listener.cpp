@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "lwip/tcp.h"
+#include "netstack/lwip/lwip_address.hpp"
 }
 
 namespace usernet {
@@ -23,7 +24,7 @@ ApiGuestListener::~ApiGuestListener() = default;
 err_t ApiGuestListener::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<ApiGuestListener*>(arg);
   if (self == nullptr || err != ERR_OK || pcb == nullptr) return ERR_VAL;
-  const Ipv4 guest = ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
+  const Ipv4 guest = from_lwip_address(pcb->remote_ip);
   std::uint64_t* refusal = nullptr;
   int fds[2];
   if (self->relays_.active_for(guest) >= kGuestApiMaxPerGuest)

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "netstack/api/json_fields.hpp"
+#include "netstack/base/port_number.hpp"
 
 namespace usernet {
 
@@ -49,11 +50,9 @@ void read_local(const std::string& local, const ExposeRules& rules, ForwardSpec&
     throw failure("listen " + network + ": " + e.what());
   }
   const auto& [host, port_text] = host_port;
-  unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-    throw failure("listen " + network + ": address " + local + ": the port must be a number from 1 to 65535");
-  spec.local_port = static_cast<std::uint16_t>(port);
+  const auto port = parse_port(port_text);
+  if (!port) throw failure("listen " + network + ": address " + local + ": the port must be a number from 1 to 65535");
+  spec.local_port = *port;
   const bool gvproxy = rules.local_meaning == LocalAddressMeaning::gvproxy;
   if (host.empty() || host == "::") {
     if (!gvproxy && host.empty()) {

@@ -1,9 +1,9 @@
 #include "netstack/lwip/gateway_tcp_listener.hpp"
 
-#include <arpa/inet.h>
-
 #include <stdexcept>
 #include <string>
+
+#include "netstack/lwip/lwip_address.hpp"
 
 namespace usernet {
 
@@ -11,8 +11,7 @@ GatewayTcpListener::GatewayTcpListener(Ipv4 address, std::uint16_t port, void* a
   const std::string what = "the gateway's TCP port " + std::to_string(port);
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   if (pcb == nullptr) throw std::runtime_error("out of memory for a listener on " + what);
-  ip_addr_t lwip_address;
-  ip_addr_set_ip4_u32_val(lwip_address, htonl(address));
+  const ip_addr_t lwip_address = to_lwip_address(address);
   ip_set_option(pcb, SOF_REUSEADDR);
   if (tcp_bind(pcb, &lwip_address, port) != ERR_OK) {
     tcp_abort(pcb);

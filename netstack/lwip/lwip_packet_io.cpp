@@ -15,18 +15,13 @@ extern "C" {
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/udp.h"
+#include "netstack/lwip/lwip_address.hpp"
 }
 
 namespace usernet {
 
 namespace {
 constexpr std::uint16_t kUdpHeaderSize = 8;
-
-ip_addr_t to_lwip(Ipv4 address) {
-  ip_addr_t out;
-  ip_addr_set_ip4_u32_val(out, htonl(address));
-  return out;
-}
 
 }  // namespace
 
@@ -122,8 +117,8 @@ bool send_udp_to_guest(netif* out, Ipv4 src, std::uint16_t sport, Ipv4 dst, std:
   udp->len = htons(length);
   udp->chksum = 0;
   std::memcpy(static_cast<std::uint8_t*>(p->payload) + kUdpHeaderSize, payload.data(), payload.size());
-  const ip_addr_t source = to_lwip(src);
-  const ip_addr_t destination = to_lwip(dst);
+  const ip_addr_t source = to_lwip_address(src);
+  const ip_addr_t destination = to_lwip_address(dst);
   u16_t sum = ip_chksum_pseudo(p, IP_PROTO_UDP, length, &source, &destination);
   udp->chksum = sum == 0 ? 0xffff : sum;
   const err_t err = ip_output_if_src(p, &source, &destination, IP_DEFAULT_TTL, 0, IP_PROTO_UDP, out);
@@ -140,8 +135,8 @@ bool send_icmp_to_guest(netif* out, Ipv4 src, Ipv4 dst, ByteSpan icmp_message) {
   bytes[2] = bytes[3] = 0;
   const u16_t sum = inet_chksum(bytes, static_cast<u16_t>(icmp_message.size()));
   std::memcpy(bytes + 2, &sum, 2);  // inet_chksum returns network order
-  const ip_addr_t source = to_lwip(src);
-  const ip_addr_t destination = to_lwip(dst);
+  const ip_addr_t source = to_lwip_address(src);
+  const ip_addr_t destination = to_lwip_address(dst);
   const err_t err = ip_output_if_src(p, &source, &destination, IP_DEFAULT_TTL, 0, IP_PROTO_ICMP, out);
   pbuf_free(p);
   return err == ERR_OK;
@@ -149,8 +144,8 @@ bool send_icmp_to_guest(netif* out, Ipv4 src, Ipv4 dst, ByteSpan icmp_message) {
 
 void send_tcp_reset_for(const pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp) {
   (void)p;
-  const ip_addr_t local = to_lwip(ip.destination);
-  const ip_addr_t remote = to_lwip(ip.source);
+  const ip_addr_t local = to_lwip_address(ip.destination);
+  const ip_addr_t remote = to_lwip_address(ip.source);
   const std::uint32_t payload = ip.total_length - ip.header_length - tcp.header_length;
   std::uint32_t ack = tcp.sequence + payload;
   if (tcp.has(TcpHeader::kSyn)) ++ack;
@@ -160,8 +155,8 @@ void send_tcp_reset_for(const pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
 }
 
 bool drop_time_wait(Ipv4 local_ip, std::uint16_t local_port, Ipv4 remote_ip, std::uint16_t remote_port) {
-  const ip_addr_t local = to_lwip(local_ip);
-  const ip_addr_t remote = to_lwip(remote_ip);
+  const ip_addr_t local = to_lwip_address(local_ip);
+  const ip_addr_t remote = to_lwip_address(remote_ip);
   for (tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
     if (pcb->local_port == local_port && pcb->remote_port == remote_port && ip_addr_cmp(&pcb->local_ip, &local) &&
         ip_addr_cmp(&pcb->remote_ip, &remote)) {

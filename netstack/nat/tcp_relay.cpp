@@ -15,6 +15,7 @@
 extern "C" {
 #include "lwip/priv/tcp_priv.h"  // tcp_abandon
 #include "lwip/tcp.h"
+#include "netstack/lwip/lwip_address.hpp"
 }
 
 namespace usernet {
@@ -37,7 +38,7 @@ std::size_t send_space(const tcp_pcb* pcb) { return pcb->snd_buf; }
 
 TcpRelay::TcpRelay(TcpRelayGroup& group, tcp_pcb* pcb, int host_fd, std::string label)
     : group_(group), pcb_(pcb), fd_(host_fd), label_(std::move(label)),
-      guest_(ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)))),
+      guest_(from_lwip_address(pcb->remote_ip)),
       watcher_(group.loop(), host_fd, [this](int status, int events) { on_host_event(status, events); }) {
   tcp_arg(pcb_, this);
   tcp_recv(pcb_, reinterpret_cast<tcp_recv_fn>(&TcpRelay::on_guest_data));

@@ -1,7 +1,8 @@
 #include "netstack/services/forward_spec.hpp"
 
-#include <charconv>
 #include <tuple>
+
+#include "netstack/base/port_number.hpp"
 
 namespace usernet {
 
@@ -41,11 +42,9 @@ std::optional<std::pair<Ipv4, std::uint16_t>> parse_host_port(std::string_view t
     ip = *parsed;
   }
   const auto port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-    return std::nullopt;
-  return std::make_pair(ip, static_cast<std::uint16_t>(port));
+  const auto port = parse_port(port_text);
+  if (!port) return std::nullopt;
+  return std::make_pair(ip, *port);
 }
 
 std::optional<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,

@@ -20,6 +20,7 @@
 
 extern "C" {
 #include "lwip/tcp.h"
+#include "netstack/lwip/lwip_address.hpp"
 }
 
 namespace usernet {
@@ -107,11 +108,6 @@ int open_stream_listener(const ForwardSpec& spec, std::string& error) {
   return fd;
 }
 
-ip_addr_t lwip_address(Ipv4 ip) {
-  ip_addr_t a;
-  ip_addr_set_ip4_u32_val(a, htonl(ip));
-  return a;
-}
 }  // namespace
 
 /// A host client waiting for its connection into the guest.
@@ -293,8 +289,8 @@ std::uint16_t PortForwarder::allocate_udp_port() {
 
 void PortForwarder::connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label) {
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-  const ip_addr_t local = lwip_address(network_.gateway().address());
-  const ip_addr_t remote = lwip_address(remote_ip);
+  const ip_addr_t local = to_lwip_address(network_.gateway().address());
+  const ip_addr_t remote = to_lwip_address(remote_ip);
   if (pcb == nullptr || tcp_bind(pcb, &local, 0) != ERR_OK) {
     if (pcb) tcp_abort(pcb);
     ::close(client_fd);
