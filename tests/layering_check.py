@@ -58,11 +58,12 @@ def owner(path, folder_library):
 def violations(files, folder_library, deps):
     """files: path -> text. One message per include that leaves its library's closure."""
     out = []
+    closures = {library: closure(library, deps) for library in set(folder_library.values())}
     for path, text in sorted(files.items()):
         library = owner(path, folder_library)
         if library is None:
             continue
-        allowed = closure(library, deps)
+        allowed = closures[library]
         if SPDLOG_INCLUDE.search(text) and "spdlog::spdlog" not in deps.get(library, ()):
             out.append(f"{path}: includes spdlog, which {library} does not link")
         for header in INCLUDE.findall(text):

@@ -141,20 +141,20 @@ void Daemon::build() {
   forwarder_ = std::make_unique<PortForwarder>(*network_);
   for (const auto& spec : options_.forwards)
     if (auto error = forwarder_->add(spec)) throw std::runtime_error("--forward: " + *error);
+  if (role_ == DaemonRole::standalone) {
+    for (const auto& spec : options_.ssh_forwards)
+      ssh_forwards_.push_back(std::make_unique<SshForward>(loop_, *forwarder_, spec));
+    add_default_ssh_forward();
+    open_capture();
+    open_tap();
+  }
+  transports_ = std::make_unique<Transports>(loop_, network_->network_switch(), network_->end_of_turn(),
+                                             transport_options(options_, role_));
   if (role_ == DaemonRole::embedded) {
-    transports_ = std::make_unique<Transports>(loop_, network_->network_switch(), network_->end_of_turn(),
-                                               transport_options(options_, role_));
     spdlog::info("usernet: gateway {} subnet {} mtu {}", format_ipv4(options_.network.gateway_ip),
                  options_.network.subnet.to_string(), options_.network.mtu);
     return;
   }
-  for (const auto& spec : options_.ssh_forwards)
-    ssh_forwards_.push_back(std::make_unique<SshForward>(loop_, *forwarder_, spec));
-  add_default_ssh_forward();
-  open_capture();
-  open_tap();
-  transports_ = std::make_unique<Transports>(loop_, network_->network_switch(), network_->end_of_turn(),
-                                             transport_options(options_, role_));
   serve_api();
   trimmer_ = std::make_unique<MemoryTrimmer>(loop_);
   report_port_events();
