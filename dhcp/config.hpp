@@ -48,9 +48,9 @@ struct Config {
   /// because clients that use option 121 ignore option 3 (RFC 3442).
   std::vector<ClasslessRoute> classless_routes;
   /// How long a DECLINEd address stays out of the pool.
-  std::uint64_t decline_hold_ms = 10 * 60 * 1000;
+  std::uint64_t decline_hold_ms = std::uint64_t{10} * 60 * 1000;
   /// How long an OFFERed address stays reserved for the client it was offered to.
-  std::uint64_t offer_hold_ms = 60 * 1000;
+  std::uint64_t offer_hold_ms = std::uint64_t{60} * 1000;
 
   /// Subnet mask in host order.
   std::uint32_t netmask() const;

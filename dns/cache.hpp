@@ -20,7 +20,7 @@ namespace usernet::dns {
 
 struct CacheLimits {
   std::size_t max_entries = 4096;
-  std::size_t max_bytes = 4 * 1024 * 1024;
+  std::size_t max_bytes = std::size_t{4} * 1024 * 1024;
   std::uint32_t max_ttl = 86400;          // seconds; longer TTLs are cut to this
   std::uint32_t max_negative_ttl = 3600;  // seconds; RFC 2308 suggests 1-3 hours at most
 };

@@ -165,7 +165,7 @@ std::optional<DomainName> read_name(std::span<const std::uint8_t> message, std::
     std::uint8_t length = message[position];
     if ((length & kPointerTag) == kPointerTag) {
       if (position + 1 >= message.size() || ++hops > kMaxPointerHops) return std::nullopt;
-      std::size_t target = static_cast<std::size_t>(((length & 0x3f) << 8) | message[position + 1]);
+      const auto target = static_cast<std::size_t>(((length & 0x3f) << 8) | message[position + 1]);
       if (target >= position) return std::nullopt;  // only backwards: no loops
       if (end_in_place == 0) end_in_place = position + 2;
       position = target;

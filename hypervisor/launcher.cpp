@@ -1,7 +1,7 @@
 #include "hypervisor/launcher.hpp"
 
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
+#include <cstdlib>
 #include <unistd.h>
 
 #include <algorithm>
@@ -314,7 +314,7 @@ struct Launcher::State {
     if (auto error = ignition->listen(RestEndpoint{RestEndpoint::Kind::unix_socket, socket, "", 0}); !error.empty()) {
       throw std::runtime_error("--ignition: " + error);
     }
-    options.vm.devices.push_back(VirtioVsock{kIgnitionVsockPort, socket, VsockDirection::listen});
+    options.vm.devices.emplace_back(VirtioVsock{kIgnitionVsockPort, socket, VsockDirection::listen});
     check_device_set(options.vm.devices);  // a user's own port-1024 entry collides
   }
 

@@ -160,7 +160,7 @@ int exec_with_parent_death_signal(char** argv) {
 
 std::vector<std::string> through_parent_death_shim(const std::vector<std::string>& argv, bool in_user_namespace) {
   std::vector<std::string> shimmed = {"/proc/self/exe", kParentDeathShimFlag};
-  if (in_user_namespace) shimmed.push_back(kUserNamespaceShimFlag);
+  if (in_user_namespace) shimmed.emplace_back(kUserNamespaceShimFlag);
   shimmed.insert(shimmed.end(), argv.begin(), argv.end());
   return shimmed;
 }

@@ -25,7 +25,7 @@ std::string_view path_of(std::string_view target) { return target.substr(0, targ
 RestOutcome change_state(const RestRequest& request, VmStateMachine& state) {
   const auto body = nlohmann::json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("state") || !body["state"].is_string()) {
-    return {text_response(400, "body must be {\"state\": \"Pause\"|\"Resume\"|\"Stop\"|\"HardStop\"}"), std::nullopt};
+    return {text_response(400, R"(body must be {"state": "Pause"|"Resume"|"Stop"|"HardStop"})"), std::nullopt};
   }
   const auto& name = body["state"].get_ref<const std::string&>();
   const auto change = parse_state_change(name);

@@ -14,7 +14,7 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::size_t kHeaderLimit = 8192;
-constexpr std::size_t kBodyLimit = 64 * 1024;  // state changes are tiny
+constexpr std::size_t kBodyLimit = std::size_t{64} * 1024;  // state changes are tiny
 constexpr std::uint64_t kRequestTimeoutMs = 10000;
 
 /// Reason phrases for the statuses the API uses.

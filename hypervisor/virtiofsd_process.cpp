@@ -27,7 +27,7 @@ namespace usernet {
 
 namespace {
 
-constexpr std::size_t kMaxHelpBytes = 64 * 1024;
+constexpr std::size_t kMaxHelpBytes = std::size_t{64} * 1024;
 constexpr int kHelpTimeoutMs = 5000;
 
 /// True for a regular file we may execute.

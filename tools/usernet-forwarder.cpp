@@ -3,7 +3,6 @@
 // `POST /connect`, and relays frames both ways with the 2-byte little-endian framing.
 // Reconnects every second while the host is away. Without -preexisting it sets the MAC,
 // brings the link up and runs the guest's DHCP client, as gvforwarder does.
-#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>

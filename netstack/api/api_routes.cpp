@@ -22,7 +22,7 @@ namespace {
 using json = nlohmann::json;
 
 /// A client mistake: answered 400 with this one-line reason.
-HttpError bad_request(const std::string& reason) { return HttpError(400, reason); }
+HttpError bad_request(const std::string& reason) { return {400, reason}; }
 
 HttpResponse ok(std::string body = {}, std::string type = "text/plain") {
   return HttpResponse{200, std::move(type), std::move(body), {}};

@@ -12,8 +12,8 @@ namespace usernet {
 namespace {
 using json = nlohmann::json;
 
-HttpError bad_request(const std::string& message) { return HttpError(400, message); }
-HttpError failure(const std::string& message) { return HttpError(500, message); }
+HttpError bad_request(const std::string& message) { return {400, message}; }
+HttpError failure(const std::string& message) { return {500, message}; }
 HttpError forbidden(const std::string& message) { return HttpError(403, message); }
 
 /// Go's name of a JSON value's kind in "cannot unmarshal KIND into ...".

@@ -48,7 +48,7 @@ FdBudget::FdBudget(std::uint64_t limit, std::uint64_t in_use)
     : limit_(limit), reserve_(reserve_for(limit)),
       for_flows_(limit > reserve_ + in_use ? limit - reserve_ - in_use : 0) {}
 
-FdBudget FdBudget::for_this_process() { return FdBudget(soft_fd_limit(), open_fd_count()); }
+FdBudget FdBudget::for_this_process() { return {soft_fd_limit(), open_fd_count()}; }
 
 std::uint64_t FdBudget::reserve_for(std::uint64_t limit) {
   return std::clamp<std::uint64_t>(limit / 8, 64, 1024);

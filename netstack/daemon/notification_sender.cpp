@@ -22,8 +22,8 @@ std::string_view notification_type_name(NotificationType type) {
 }
 
 std::string format_notification(NotificationType type, const std::optional<MacAddress>& mac) {
-  std::string line = "{\"notification_type\":\"" + std::string(notification_type_name(type)) + "\"";
-  if (mac) line += ",\"mac_address\":\"" + format_mac(*mac) + "\"";
+  std::string line = R"({"notification_type":")" + std::string(notification_type_name(type)) + "\"";
+  if (mac) line += R"(,"mac_address":")" + format_mac(*mac) + "\"";
   return line + "}\n";
 }
 

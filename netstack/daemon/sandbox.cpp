@@ -53,9 +53,9 @@ SandboxPlan plan_sandbox(const DaemonOptions& options) {
   auto& read = plan.landlock.read_beneath;
   auto& sockets = plan.landlock.sockets_beneath;
   add_followed_file(read, options.dns.resolv_conf);
-  read.push_back("/dev/null");
+  read.emplace_back("/dev/null");
   char self[PATH_MAX];
-  if (::realpath("/proc/self", self) != nullptr) read.push_back(self);  // /proc/self is a symlink to /proc/PID
+  if (::realpath("/proc/self", self) != nullptr) read.emplace_back(self);  // /proc/self is a symlink to /proc/PID
   auto add_socket = [&](const std::string& path) {
     if (!path.empty()) sockets.push_back(parent_of(path));
   };

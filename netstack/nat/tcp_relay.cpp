@@ -154,7 +154,7 @@ void TcpRelay::flush_to_host() {
       fail_from_host(errno);
       return;
     }
-    std::size_t written = static_cast<std::size_t>(n);
+    auto written = static_cast<std::size_t>(n);
     flushed += written;
     group_.counters().bytes_to_host += written;
     acknowledge_to_guest(written);

@@ -125,7 +125,7 @@ void UdpNat::send_unreachable(const FlowKey& k, std::size_t length, std::uint8_t
   const auto quoted = static_cast<std::uint16_t>(std::min<std::size_t>(length, 0xffff - 28));
   std::uint8_t quote[8 + 20 + 8] = {3, code};  // ICMP type 3, then IP + UDP headers
   std::uint8_t* iph = quote + 8;
-  const std::uint16_t total = static_cast<std::uint16_t>(20 + 8 + quoted);
+  const auto total = static_cast<std::uint16_t>(20 + 8 + quoted);
   iph[0] = 0x45;
   iph[2] = static_cast<std::uint8_t>(total >> 8);
   iph[3] = static_cast<std::uint8_t>(total);

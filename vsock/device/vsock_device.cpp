@@ -341,7 +341,7 @@ std::size_t VsockDevice::emit_for(Connection& c, const vhost::DescriptorChain& c
   }
   if (c.state == Connection::State::connected && c.host_readable && !c.host_eof &&
       !c.guest_shut_receive) {
-    const std::uint64_t room = std::min<std::uint64_t>(
+    const auto room = std::min<std::uint64_t>(
         {chain.writable_bytes - kPacketHeaderSize, c.credit.peer_free(), kMaxPacketPayload});
     if (room == 0) {
       if (c.credit.peer_free() == 0 && !c.credit_requested) {

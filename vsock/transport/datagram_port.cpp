@@ -21,7 +21,7 @@ std::string peer_name(const sockaddr_un& address, socklen_t length) {
   const std::size_t offset = offsetof(sockaddr_un, sun_path);
   if (length <= offset) return "(unbound)";
   const std::size_t n = strnlen(address.sun_path, length - offset);
-  return std::string(address.sun_path, n);
+  return {address.sun_path, n};
 }
 }  // namespace
 

@@ -40,8 +40,8 @@ int open_bound_socket(const TransportUrl& url, std::optional<UnixSocketPath>& pa
   return fd;
 }
 
-SocketListener::SocketListener(uv_loop_t* loop, const TransportUrl& url, OnAccept on_accept)
-    : url_(url), on_accept_(std::move(on_accept)) {
+SocketListener::SocketListener(uv_loop_t* loop, TransportUrl url, OnAccept on_accept)
+    : url_(std::move(url)), on_accept_(std::move(on_accept)) {
   fd_ = open_bound_socket(url_, path_);
   if (listen(fd_, kBacklog) != 0) {
     const int error = errno;

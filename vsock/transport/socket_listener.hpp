@@ -23,7 +23,7 @@ class SocketListener {
  public:
   using OnAccept = std::function<void(int fd)>;
   /// Binds and listens; throws std::runtime_error naming the URL on failure.
-  SocketListener(uv_loop_t* loop, const TransportUrl& url, OnAccept on_accept);
+  SocketListener(uv_loop_t* loop, TransportUrl url, OnAccept on_accept);
   ~SocketListener();
   SocketListener(const SocketListener&) = delete;
   SocketListener& operator=(const SocketListener&) = delete;

@@ -108,7 +108,6 @@ class Backend {
   KickWatcher& kicks_;
   std::uint64_t acked_features_ = 0;
   std::uint64_t acked_protocol_features_ = 0;
-  bool protocol_features_offered_ = false;  // front-end saw PROTOCOL_FEATURES in GET_FEATURES
   GuestMemory memory_;
   std::vector<Vring> vrings_;
   bool published_ = false;

@@ -22,7 +22,7 @@ constexpr int kReceiveTimeoutMs = 2000;  // a front-end that stalls mid-message 
 
 // Blocking reads with a timeout: messages arrive whole, so this only waits for a slow peer.
 void set_receive_timeout(int fd) {
-  timeval tv{kReceiveTimeoutMs / 1000, (kReceiveTimeoutMs % 1000) * 1000};
+  timeval tv{kReceiveTimeoutMs / 1000, static_cast<suseconds_t>(kReceiveTimeoutMs % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   const int flags = fcntl(fd, F_GETFL);
