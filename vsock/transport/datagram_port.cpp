@@ -31,53 +31,39 @@ bool is_vfkit_handshake(ByteSpan datagram) {
 }
 
 DatagramPort::DatagramPort(PortContext context, int fd, Mode mode, std::string description)
-    : context_(context), fd_(fd), mode_(mode), description_(std::move(description)) {
+    : FramePort(context, std::move(description)), fd_(fd), mode_(mode) {
   receive_buffers_.resize(kBatch * context_.max_frame);
-  set_nonblocking(fd_);
-  try {
-    watch_ = std::make_unique<PollWatcher>(context_.loop, fd_,
-                                           [this](int status, int events) { on_event(status, events); });
-  } catch (const std::exception&) {
-    ::close(fd_);
-    throw;
-  }
+  set_nonblocking(fd_.get());
+  watch_ = std::make_unique<PollWatcher>(context_.loop, fd_.get(),
+                                         [this](int status, int events) { on_event(status, events); });
   if (mode_ == Mode::learn_peer) retry_ = std::make_unique<Timer>(context_.loop, [this] { flush(); });
-  // Attach last: a constructor that throws must not leave the switch a dangling port.
-  id_ = context_.sw.attach(*this);
-  if (mode_ == Mode::connected) {
-    context_.counters.peers_accepted++;
-    log_message(LogLevel::info, description_ + ": connected");
-  }
+  attach(/*accepted=*/mode_ == Mode::connected);  // a learning socket has no peer yet
 }
 
-DatagramPort::~DatagramPort() {
-  if (!closed_) context_.sw.detach(id_);
-  retry_.reset();
-  watch_.reset();
-  ::close(fd_);
-}
+// The watcher and timer are declared after the descriptor, so they stop before it closes.
+DatagramPort::~DatagramPort() = default;
 
 void DatagramPort::start() { update_watch(); }
 
 void DatagramPort::update_watch() {
-  if (closed_) return;
+  if (closed()) return;
   const bool poll_writable = waiting_writable_ && mode_ == Mode::connected;
   watch_->watch(UV_READABLE | (poll_writable ? UV_WRITABLE : 0));
 }
 
 void DatagramPort::on_event(int status, int events) {
   if (status < 0) {
-    if (mode_ == Mode::connected) return close("poll error: " + std::string(uv_strerror(status)));
+    if (mode_ == Mode::connected) return close_port("poll error: " + std::string(uv_strerror(status)));
     log_message(LogLevel::warn, description_ + ": poll error: " + uv_strerror(status));
     return;
   }
   if (events & UV_WRITABLE) flush();
-  if (!closed_ && (events & UV_READABLE)) receive_batch();
+  if (!closed() && (events & UV_READABLE)) receive_batch();
 }
 
 void DatagramPort::receive_batch() {
   const std::size_t slot = context_.max_frame;
-  for (std::size_t round = 0; round < kReceiveRounds && !closed_; ++round) {
+  for (std::size_t round = 0; round < kReceiveRounds && !closed(); ++round) {
     mmsghdr messages[kBatch];
     iovec vectors[kBatch];
     sockaddr_un senders[kBatch];
@@ -91,15 +77,15 @@ void DatagramPort::receive_batch() {
         messages[i].msg_hdr.msg_namelen = sizeof senders[i];
       }
     }
-    const int n = recvmmsg(fd_, messages, kBatch, MSG_DONTWAIT, nullptr);
+    const int n = recvmmsg(fd_.get(), messages, kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (mode_ == Mode::connected) return close("recvmmsg: " + errno_text(errno));
+      if (mode_ == Mode::connected) return close_port("recvmmsg: " + errno_text(errno));
       log_message(LogLevel::warn, description_ + ": recvmmsg: " + errno_text(errno));
       return;
     }
-    if (n == 0 && mode_ == Mode::connected) return close("peer closed the connection");
+    if (n == 0 && mode_ == Mode::connected) return close_port("peer closed the connection");
     for (int i = 0; i < n; ++i) {
       const auto& header = messages[i].msg_hdr;
       const ByteSpan data(static_cast<const std::uint8_t*>(vectors[i].iov_base), messages[i].msg_len);
@@ -115,7 +101,7 @@ bool DatagramPort::handle_message(ByteSpan data, bool truncated, const sockaddr_
   if (mode_ == Mode::connected) {
     // A zero-length seqpacket read is the peer's EOF.
     if (data.empty() && !truncated) {
-      close("peer closed the connection");
+      close_port("peer closed the connection");
       return false;
     }
   } else {
@@ -138,12 +124,12 @@ bool DatagramPort::handle_message(ByteSpan data, bool truncated, const sockaddr_
     context_.counters.oversize_datagrams++;
     return true;
   }
-  context_.sw.receive(id_, data);
-  return !closed_;
+  context_.sw.receive(id(), data);
+  return !closed();
 }
 
 bool DatagramPort::send_frame(ByteSpan frame) {
-  if (closed_ || (mode_ == Mode::learn_peer && peer_length_ == 0)) return false;
+  if (closed() || (mode_ == Mode::learn_peer && peer_length_ == 0)) return false;
   if (queue_.size() >= kQueueFrames || queued_bytes_ + frame.size() > kPortQueueLimit) {
     context_.counters.queue_full_drops++;
     return false;
@@ -155,7 +141,7 @@ bool DatagramPort::send_frame(ByteSpan frame) {
 }
 
 void DatagramPort::flush() {
-  while (!closed_ && !queue_.empty()) {
+  while (!closed() && !queue_.empty()) {
     mmsghdr messages[kBatch];
     iovec vectors[kBatch];
     std::memset(messages, 0, sizeof messages);
@@ -169,7 +155,7 @@ void DatagramPort::flush() {
         messages[i].msg_hdr.msg_namelen = peer_length_;
       }
     }
-    const int sent = sendmmsg(fd_, messages, static_cast<unsigned>(count), MSG_DONTWAIT | MSG_NOSIGNAL);
+    const int sent = sendmmsg(fd_.get(), messages, static_cast<unsigned>(count), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent > 0) {
       for (int i = 0; i < sent; ++i) {
         queued_bytes_ -= queue_.front().size();
@@ -183,7 +169,7 @@ void DatagramPort::flush() {
       return wait_for_room();
     }
     const std::string reason = sent < 0 ? errno_text(errno) : "sent nothing";
-    if (mode_ == Mode::connected) return close("send: " + reason);
+    if (mode_ == Mode::connected) return close_port("send: " + reason);
     forget_peer("send: " + reason);
     return;
   }
@@ -226,14 +212,6 @@ void DatagramPort::forget_peer(const std::string& reason) {
   update_watch();
 }
 
-void DatagramPort::close(const std::string& reason) {
-  if (closed_) return;
-  closed_ = true;
-  context_.counters.peers_closed++;
-  context_.sw.detach(id_);
-  watch_->watch(0);
-  log_message(LogLevel::info, description_ + ": " + reason);
-  context_.peers.retire(*this);
-}
+void DatagramPort::stop_watching() { watch_->watch(0); }
 
 }  // namespace usernet

@@ -18,8 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/unique_fd.hpp"
 #include "netstack/base/uv_handles.hpp"
-#include "vsock/transport/port_context.hpp"
+#include "vsock/transport/frame_port.hpp"
 
 namespace usernet {
 
@@ -29,7 +30,7 @@ inline constexpr std::uint8_t kVfkitMagic[4] = {'V', 'F', 'K', 'T'};
 /// True if a datagram is exactly the vfkit handshake.
 bool is_vfkit_handshake(ByteSpan datagram);
 
-class DatagramPort final : public Peer, public SwitchPort {
+class DatagramPort final : public FramePort {
  public:
   enum class Mode {
     connected,   // seqpacket connection: the peer is fixed, EOF ends the port
@@ -43,9 +44,7 @@ class DatagramPort final : public Peer, public SwitchPort {
   /// Starts reading; call once the owner holds the port.
   void start();
   bool send_frame(ByteSpan frame) override;
-  std::string describe() const override { return description_; }
   void flush() override;
-  PortId id() const { return id_; }
   bool has_peer() const { return peer_length_ > 0; }
 
  private:
@@ -56,15 +55,11 @@ class DatagramPort final : public Peer, public SwitchPort {
   void forget_peer(const std::string& reason);
   void learn_peer(const sockaddr_un& from, socklen_t from_length);
   void wait_for_room();
-  void close(const std::string& reason);
+  void stop_watching() override;
   void update_watch();
 
-  PortContext context_;
-  int fd_;
+  UniqueFd fd_;
   Mode mode_;
-  std::string description_;
-  PortId id_ = 0;
-  bool closed_ = false;
   bool waiting_writable_ = false;
   sockaddr_un peer_{};
   socklen_t peer_length_ = 0;

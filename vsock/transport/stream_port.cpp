@@ -21,50 +21,38 @@ constexpr std::size_t kMinInputBuffer = 256u << 10;
 
 StreamPort::StreamPort(PortContext context, int read_fd, int write_fd, LengthPrefix prefix,
                        std::string description, ByteSpan initial)
-    : context_(context),
+    : FramePort(context, std::move(description)),
       read_fd_(read_fd),
-      write_fd_(write_fd),
+      write_fd_(write_fd != read_fd ? write_fd : -1),
       prefix_(prefix),
-      description_(std::move(description)),
       // QEMU's 32-bit prefix can announce absurd lengths; nothing legitimate exceeds 64 KiB
       // (or the configured maximum, if larger). le16 cannot exceed 65535 anyway.
       length_cap_(std::min(prefix_capacity(prefix), std::max<std::size_t>(context.max_frame, 0xffff))) {
   input_.resize(std::max(kMinInputBuffer, 2 * (prefix_size(prefix) + length_cap_) + initial.size()));
   std::copy(initial.begin(), initial.end(), input_.begin());
   input_filled_ = initial.size();
-  set_nonblocking(read_fd_);
-  enlarge_socket_buffers(read_fd_, kRelaySocketBuffer);
-  if (write_fd_ != read_fd_) enlarge_socket_buffers(write_fd_, kRelaySocketBuffer);
-  set_nonblocking(write_fd_);
+  set_nonblocking(read_fd_.get());
+  enlarge_socket_buffers(read_fd_.get(), kRelaySocketBuffer);
+  if (write_fd_) enlarge_socket_buffers(write_fd_.get(), kRelaySocketBuffer);
+  set_nonblocking(output_fd());
   try {
-    read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_, [this](int status, int events) {
+    read_watch_ = std::make_unique<PollWatcher>(context_.loop, read_fd_.get(), [this](int status, int events) {
       if (status < 0) return close(poll_error_text());
       if ((events & UV_WRITABLE) && write_watch_ == nullptr) on_write_event(0);
-      if (!closed_ && (events & UV_READABLE)) on_read_event(0);
+      if (!closed() && (events & UV_READABLE)) on_read_event(0);
     });
-    if (write_fd_ != read_fd_)
-      write_watch_ = std::make_unique<PollWatcher>(context_.loop, write_fd_, [this](int status, int) {
+    if (write_fd_)
+      write_watch_ = std::make_unique<PollWatcher>(context_.loop, write_fd_.get(), [this](int status, int) {
         on_write_event(status);
       });
   } catch (const std::exception& e) {  // e.g. stdin is a regular file: not pollable
-    read_watch_.reset();
-    ::close(read_fd_);
-    if (write_fd_ != read_fd_) ::close(write_fd_);
     throw std::runtime_error(description_ + ": " + e.what());
   }
-  // Attach last: a constructor that throws must not leave the switch a dangling port.
-  id_ = context_.sw.attach(*this);
-  context_.counters.peers_accepted++;
-  log_message(LogLevel::info, description_ + ": connected");
+  attach(/*accepted=*/true);
 }
 
-StreamPort::~StreamPort() {
-  if (!closed_) context_.sw.detach(id_);
-  read_watch_.reset();
-  write_watch_.reset();
-  ::close(read_fd_);
-  if (write_fd_ != read_fd_) ::close(write_fd_);
-}
+// The watchers are declared after the descriptors, so they stop before the fds close.
+StreamPort::~StreamPort() = default;
 
 void StreamPort::start() {
   if (input_filled_ > 0 && !deliver_input()) return;
@@ -72,7 +60,7 @@ void StreamPort::start() {
 }
 
 void StreamPort::update_write_watch() {
-  if (closed_) return;
+  if (closed()) return;
   const int write_events = waiting_writable_ ? UV_WRITABLE : 0;
   if (write_watch_) {
     read_watch_->watch(UV_READABLE);
@@ -85,10 +73,10 @@ void StreamPort::update_write_watch() {
 bool StreamPort::deliver_input() {
   const auto result = decode_stream_frames(prefix_, length_cap_, ByteSpan(input_.data(), input_filled_),
                                            [this](ByteSpan frame) {
-                                             context_.sw.receive(id_, frame);
-                                             return !closed_;
+                                             context_.sw.receive(id(), frame);
+                                             return !closed();
                                            });
-  if (closed_) return false;
+  if (closed()) return false;
   if (result.bad_length) {
     close("frame length " + std::to_string(*result.bad_length) + " exceeds " +
               std::to_string(length_cap_) + ": disconnecting",
@@ -107,7 +95,7 @@ bool StreamPort::deliver_input() {
 std::string StreamPort::poll_error_text() const {
   int error = 0;
   socklen_t length = sizeof error;
-  if (::getsockopt(read_fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) error = ECONNRESET;
+  if (::getsockopt(read_fd_.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) error = ECONNRESET;
   const std::size_t unsent = output_.size() - output_sent_;
   if (error == ECONNRESET || error == EPIPE)
     return "peer reset the connection with " + std::to_string(unsent) + " bytes unsent";
@@ -116,9 +104,9 @@ std::string StreamPort::poll_error_text() const {
 
 void StreamPort::on_read_event(int status) {
   if (status < 0) return close(poll_error_text());
-  for (int round = 0; round < kReadRounds && !closed_; ++round) {
+  for (int round = 0; round < kReadRounds && !closed(); ++round) {
     const std::size_t space = input_.size() - input_filled_;
-    const ssize_t n = ::read(read_fd_, input_.data() + input_filled_, space);
+    const ssize_t n = ::read(read_fd_.get(), input_.data() + input_filled_, space);
     if (n > 0) {
       input_filled_ += static_cast<std::size_t>(n);
       if (!deliver_input()) return;
@@ -133,7 +121,7 @@ void StreamPort::on_read_event(int status) {
 }
 
 bool StreamPort::send_frame(ByteSpan frame) {
-  if (closed_) return false;
+  if (closed()) return false;
   const std::size_t pending = output_.size() - output_sent_;
   if (pending + prefix_size(prefix_) + frame.size() > kPortQueueLimit) {
     context_.counters.queue_full_drops++;
@@ -149,8 +137,8 @@ bool StreamPort::send_frame(ByteSpan frame) {
 }
 
 void StreamPort::flush() {
-  while (!closed_ && output_sent_ < output_.size()) {
-    const ssize_t n = ::write(write_fd_, output_.data() + output_sent_, output_.size() - output_sent_);
+  while (!closed() && output_sent_ < output_.size()) {
+    const ssize_t n = ::write(output_fd(), output_.data() + output_sent_, output_.size() - output_sent_);
     if (n >= 0) {
       output_sent_ += static_cast<std::size_t>(n);
       continue;
@@ -179,17 +167,16 @@ void StreamPort::on_write_event(int status) {
 }
 
 void StreamPort::close(const std::string& reason, bool protocol_error) {
-  if (closed_) return;
-  closed_ = true;
-  context_.counters.peers_closed++;
+  if (closed()) return;
   if (protocol_error) context_.counters.protocol_errors++;
-  context_.sw.detach(id_);
-  // Stop watching now; the watchers themselves die with the port at the end of the turn
-  // (this may run inside one of their callbacks).
+  close_port(reason, protocol_error ? LogLevel::warn : LogLevel::info);
+}
+
+void StreamPort::stop_watching() {
+  // The watchers themselves die with the port at the end of the turn (this may run
+  // inside one of their callbacks).
   read_watch_->watch(0);
   if (write_watch_) write_watch_->watch(0);
-  log_message(protocol_error ? LogLevel::warn : LogLevel::info, description_ + ": " + reason);
-  context_.peers.retire(*this);
 }
 
 }  // namespace usernet
