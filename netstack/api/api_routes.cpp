@@ -205,7 +205,8 @@ HttpResponse ApiRoutes::dns_add(const HttpRequest& request) {
       zone.records.push_back(record);
     }
   }
-  if (auto error = services_.dns->service().server().zones().add(zone)) throw bad_request(*error);
+  if (const Status added = services_.dns->service().server().zones().add(zone); !added)
+    throw bad_request(added.error());
   spdlog::info("DNS zone {} added through the API", zone.name);
   return ok();
 }

@@ -201,7 +201,8 @@ DaemonOptions build(const po::variables_map& vm) {
     o.search_from_host = false;
     o.dhcp.search_domains = strings("dns-search");
   }
-  if (auto error = dhcp::validate(make_dhcp_config(n, o.dhcp))) throw BadOption("DHCP: " + *error);
+  if (const Status valid = dhcp::validate(make_dhcp_config(n, o.dhcp)); !valid)
+    throw BadOption("DHCP: " + valid.error());
   for (const auto& text : strings("forward")) {
     std::string error;
     auto spec = parse_forward(text, n.first_guest_ip, error);
