@@ -326,8 +326,8 @@ struct Launcher::State {
     if (!wanted) return;
     runtime.vsock_socket = runtime_dir + "/vsock.sock";
     vsock_device = std::make_unique<vsock::VhostUserVsock>(loop, vsock_config_for(options.vm, runtime.vsock_socket));
-    std::string error;
-    if (!vsock_device->start(error)) throw std::runtime_error("virtio-vsock: " + error);
+    if (const Status started = vsock_device->start(); !started)
+      throw std::runtime_error("virtio-vsock: " + started.error());
   }
 
   /// One virtiofsd per virtio-fs device, listening before QEMU starts; fills
