@@ -10,6 +10,7 @@
 
 #include "dhcp/options.hpp"
 #include "netstack/base/ethernet.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet::dhcp {
 
@@ -65,11 +66,11 @@ inline constexpr std::size_t kMaxSearchListBytes = 1020;
 /// Longest option 121 value the configuration may ask for.
 inline constexpr std::size_t kMaxClasslessRoutesBytes = 1020;
 
-/// Checks a configuration; nullopt when usable, else one sentence naming the first problem.
-std::optional<std::string> validate(const Config& config);
+/// Checks a configuration; when unusable, the error is one sentence naming the first problem.
+Status validate(const Config& config);
 
 /// Checks that `lease` could be added to `config` as a static lease: an assignable address
-/// in the subnet, not already bound statically to another MAC. nullopt when fine.
-std::optional<std::string> validate_static_lease(const Config& config, const StaticLease& lease);
+/// in the subnet, not already bound statically to another MAC; otherwise the error says why.
+Status validate_static_lease(const Config& config, const StaticLease& lease);
 
 }  // namespace usernet::dhcp

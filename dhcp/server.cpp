@@ -9,7 +9,7 @@ namespace {
 
 /// `config` itself, or std::invalid_argument when validate() rejects it.
 Config checked(Config config) {
-  if (const auto error = validate(config)) throw std::invalid_argument("DHCP config: " + *error);
+  if (const Status valid = validate(config); !valid) throw std::invalid_argument("DHCP config: " + valid.error());
   return config;
 }
 
@@ -18,15 +18,15 @@ Config checked(Config config) {
 Server::Server(Config config)
     : config_(checked(std::move(config))), table_(config_), builder_(config_) {}
 
-std::optional<std::string> Server::set_search_domains(std::vector<std::string> domains) {
+Status Server::set_search_domains(std::vector<std::string> domains) {
   Config changed = config_;
   changed.domain_name = domains.empty() ? std::string() : domains.front();
   changed.search_domains = std::move(domains);
-  if (auto error = validate(changed)) return error;
+  if (Status valid = validate(changed); !valid) return valid;
   config_.domain_name = changed.domain_name;
   config_.search_domains = std::move(changed.search_domains);
   builder_ = ReplyBuilder(config_);
-  return std::nullopt;
+  return {};
 }
 
 std::optional<Reply> Server::handle(std::span<const std::uint8_t> payload, std::uint64_t now_ms) {
@@ -153,14 +153,14 @@ bool Server::take_pool_exhausted_event() {
   return true;
 }
 
-std::optional<std::string> Server::add_static_lease(const StaticLease& lease) {
+Status Server::add_static_lease(const StaticLease& lease) {
   Config candidate = config_;
   std::erase_if(candidate.static_leases, [&](const StaticLease& s) { return s.mac == lease.mac; });
-  if (auto error = validate_static_lease(candidate, lease)) return error;
+  if (Status bindable = validate_static_lease(candidate, lease); !bindable) return bindable;
   candidate.static_leases.push_back(lease);
   config_.static_leases = std::move(candidate.static_leases);
   table_.add_static(lease);
-  return std::nullopt;
+  return {};
 }
 
 bool Server::remove_static_lease(const MacAddress& mac) {

@@ -17,6 +17,7 @@
 #include "dhcp/lease_table.hpp"
 #include "dhcp/message.hpp"
 #include "dhcp/reply_builder.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet::dhcp {
 
@@ -71,14 +72,14 @@ class Server {
 
   /// Adds or replaces the static lease of a MAC at run time; an error sentence when the
   /// address cannot be bound statically (then nothing changes).
-  std::optional<std::string> add_static_lease(const StaticLease& lease);
+  Status add_static_lease(const StaticLease& lease);
   /// Removes the static lease of `mac`; false when it had none.
   bool remove_static_lease(const MacAddress& mac);
   std::vector<StaticLease> static_leases() const { return table_.static_leases(); }
   /// Replaces the search list (option 119; option 15 becomes its first domain) for the
   /// replies from now on; the host's resolv.conf changed. An error sentence when the list
   /// is unusable (then nothing changes).
-  std::optional<std::string> set_search_domains(std::vector<std::string> domains);
+  Status set_search_domains(std::vector<std::string> domains);
   const Config& config() const { return config_; }
 
  private:

@@ -23,7 +23,7 @@ bool is_address(int family, const std::string& text) {
 
 }  // namespace
 
-std::optional<std::string> upstream_servers_csv(const std::vector<std::string>& servers, std::string& error) {
+Result<std::string> upstream_servers_csv(const std::vector<std::string>& servers) {
   std::string csv;
   for (const std::string& entry : servers) {
     std::string host = entry;
@@ -31,10 +31,7 @@ std::optional<std::string> upstream_servers_csv(const std::vector<std::string>& 
     bool ipv6 = false;
     if (!entry.empty() && entry.front() == '[') {
       auto close = entry.find(']');
-      if (close == std::string::npos) {
-        error = "upstream '" + entry + "': missing ']'";
-        return std::nullopt;
-      }
+      if (close == std::string::npos) return Error{"upstream '" + entry + "': missing ']'"};
       host = entry.substr(1, close - 1);
       ipv6 = true;
       if (close + 1 < entry.size()) {
@@ -46,10 +43,8 @@ std::optional<std::string> upstream_servers_csv(const std::vector<std::string>& 
       host = entry.substr(0, colon);
       port = parse_port(std::string_view(entry).substr(colon + 1));
     }
-    if (!port || !is_address(ipv6 ? AF_INET6 : AF_INET, host)) {
-      error = "upstream '" + entry + "': want IP, IP:PORT or [IPv6]:PORT";
-      return std::nullopt;
-    }
+    if (!port || !is_address(ipv6 ? AF_INET6 : AF_INET, host))
+      return Error{"upstream '" + entry + "': want IP, IP:PORT or [IPv6]:PORT"};
     if (!csv.empty()) csv += ',';
     csv += ipv6 ? "[" + host + "]:" + std::to_string(*port) : host + ":" + std::to_string(*port);
   }
@@ -71,9 +66,8 @@ struct QueryContext {
 
 UpstreamResolver::UpstreamResolver(uv_loop_t* loop, std::vector<std::string> servers, UpstreamOptions options)
     : loop_(loop), reserve_(options.reserved_fds) {
-  std::string error;
-  auto csv = upstream_servers_csv(servers, error);
-  if (!csv) throw std::invalid_argument(error);
+  auto csv = upstream_servers_csv(servers);
+  if (!csv) throw std::invalid_argument(csv.error());
   if (int status = ares_library_init(ARES_LIB_INIT_ALL); status != ARES_SUCCESS) {
     throw std::runtime_error(std::string("c-ares init: ") + ares_strerror(status));
   }
@@ -125,10 +119,9 @@ void UpstreamResolver::resolve(std::span<const std::uint8_t> query, Callback cal
   schedule_timeout();
 }
 
-std::optional<std::string> UpstreamResolver::set_servers(const std::vector<std::string>& servers) {
-  std::string error;
-  auto csv = upstream_servers_csv(servers, error);
-  if (!csv) return error;
+Status UpstreamResolver::set_servers(const std::vector<std::string>& servers) {
+  auto csv = upstream_servers_csv(servers);
+  if (!csv) return Error{csv.error()};
   int status = ares_set_servers_ports_csv(channel_, csv->c_str());
   if (status == ARES_ENOTIMP) {
     // Older c-ares refuses while queries are in flight: fail them (clients retry) and switch.
@@ -137,8 +130,8 @@ std::optional<std::string> UpstreamResolver::set_servers(const std::vector<std::
   }
   if (!completions_.empty()) uv_idle_start(deferred_, &UpstreamResolver::on_deferred);
   schedule_timeout();
-  if (status != ARES_SUCCESS) return std::string("c-ares: ") + ares_strerror(status);
-  return std::nullopt;
+  if (status != ARES_SUCCESS) return Error{std::string("c-ares: ") + ares_strerror(status)};
+  return {};
 }
 
 ares_socket_t UpstreamResolver::open_socket(int domain, int type, int protocol, void* data) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dns/socket_reserve.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet::dns {
 
@@ -31,9 +32,9 @@ struct UpstreamOptions {
 };
 
 /// Turns `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT` entries into the CSV form
-/// ares_set_servers_ports_csv takes (port 53 by default). nullopt with `error` set when an
-/// entry is not a literal address with an optional port in 1..65535.
-std::optional<std::string> upstream_servers_csv(const std::vector<std::string>& servers, std::string& error);
+/// ares_set_servers_ports_csv takes (port 53 by default). An error when an entry is not a
+/// literal address with an optional port in 1..65535.
+Result<std::string> upstream_servers_csv(const std::vector<std::string>& servers);
 
 class UpstreamResolver {
  public:
@@ -54,9 +55,9 @@ class UpstreamResolver {
   void resolve(std::span<const std::uint8_t> query, Callback callback);
 
   /// Replaces the servers (same entry syntax as the constructor). Queries in flight on the
-  /// old servers are answered as failures (c-ares cannot switch under them). Returns the
-  /// error for a bad entry; then nothing changes.
-  std::optional<std::string> set_servers(const std::vector<std::string>& servers);
+  /// old servers are answered as failures (c-ares cannot switch under them). An error for a
+  /// bad entry; then nothing changes.
+  Status set_servers(const std::vector<std::string>& servers);
 
   std::size_t pending() const { return pending_; }
   const SocketReserve& socket_reserve() const { return reserve_; }

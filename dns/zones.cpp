@@ -27,16 +27,13 @@ std::string lowercase_text(std::string_view text) {
 // (e.g. nested counted repetitions), so API callers cannot make us allocate without limit.
 constexpr std::int64_t kMaxPatternMemory = 1 << 20;
 
-// Compiles a record's pattern; nullptr with `error` set when RE2 refuses it.
-std::shared_ptr<const re2::RE2> compile_pattern(const std::string& text, std::string& error) {
+// Compiles a record's pattern, or gives RE2's reason for refusing it.
+Result<std::shared_ptr<const re2::RE2>> compile_pattern(const std::string& text) {
   re2::RE2::Options options;
   options.set_log_errors(false);  // the caller reports the error; RE2 would print it too
   options.set_max_mem(kMaxPatternMemory);
   auto pattern = std::make_shared<const re2::RE2>(text, options);
-  if (!pattern->ok()) {
-    error = pattern->error();
-    return nullptr;
-  }
+  if (!pattern->ok()) return Error{pattern->error()};
   return pattern;
 }
 
@@ -81,40 +78,31 @@ ZoneTable ZoneTable::with_defaults(std::uint32_t gateway_ip, std::uint32_t host_
     Zone zone;
     zone.name = name;
     zone.records = {ZoneRecord{"gateway", "", gateway_ip}, ZoneRecord{"host", "", host_ip}};
-    table.add(zone);
+    static_cast<void>(table.add(zone));  // valid: fixed names and records
   }
   return table;
 }
 
-std::optional<ZoneTable::CompiledZone> ZoneTable::compile(const Zone& zone, std::string& error) {
+Result<ZoneTable::CompiledZone> ZoneTable::compile(const Zone& zone) {
   auto apex = normalize_zone_name(zone.name);
-  if (!apex) {
-    error = "invalid zone name '" + zone.name + "'";
-    return std::nullopt;
-  }
+  if (!apex) return Error{"invalid zone name '" + zone.name + "'"};
   CompiledZone compiled{zone, *apex, {}};
   compiled.zone.name = apex->to_text();
   compiled.zone.records.clear();
   for (const ZoneRecord& record : zone.records) {
     CompiledRecord entry{record, nullptr};
-    if (record.name.empty() == record.regexp.empty()) {
-      error = "zone " + compiled.zone.name + ": a record needs exactly one of name and regexp";
-      return std::nullopt;
-    }
+    if (record.name.empty() == record.regexp.empty())
+      return Error{"zone " + compiled.zone.name + ": a record needs exactly one of name and regexp"};
     if (!record.name.empty()) {
       auto relative = DomainName::from_text(record.name);
-      if (!relative || relative->is_root() || record.name.back() == '.') {
-        error = "zone " + compiled.zone.name + ": invalid record name '" + record.name + "'";
-        return std::nullopt;
-      }
+      if (!relative || relative->is_root() || record.name.back() == '.')
+        return Error{"zone " + compiled.zone.name + ": invalid record name '" + record.name + "'"};
       entry.record.name = lowercase_text(record.name);
     } else {
-      std::string why;
-      entry.pattern = compile_pattern(record.regexp, why);
-      if (!entry.pattern) {
-        error = "zone " + compiled.zone.name + ": invalid regexp '" + record.regexp + "': " + why;
-        return std::nullopt;
-      }
+      auto pattern = compile_pattern(record.regexp);
+      if (!pattern)
+        return Error{"zone " + compiled.zone.name + ": invalid regexp '" + record.regexp + "': " + pattern.error()};
+      entry.pattern = std::move(*pattern);
     }
     compiled.zone.records.push_back(entry.record);
     compiled.records.push_back(std::move(entry));
@@ -127,18 +115,17 @@ std::vector<ZoneTable::CompiledZone>::iterator ZoneTable::find_zone(std::string_
                       [&](const CompiledZone& z) { return z.zone.name == normalized_name; });
 }
 
-std::optional<std::string> ZoneTable::add(const Zone& zone) { return insert(zone, true); }
+Status ZoneTable::add(const Zone& zone) { return insert(zone, true); }
 
-std::optional<std::string> ZoneTable::replace(const Zone& zone) { return insert(zone, false); }
+Status ZoneTable::replace(const Zone& zone) { return insert(zone, false); }
 
-std::optional<std::string> ZoneTable::insert(const Zone& zone, bool merge_records) {
-  std::string error;
-  auto compiled = compile(zone, error);
-  if (!compiled) return error;
+Status ZoneTable::insert(const Zone& zone, bool merge_records) {
+  auto compiled = compile(zone);
+  if (!compiled) return Error{compiled.error()};
   auto existing = find_zone(compiled->zone.name);
   if (existing == zones_.end()) {
     zones_.push_back(std::move(*compiled));
-    return std::nullopt;
+    return {};
   }
   if (merge_records) {
     // gvproxy order: the new records first, then the old ones.
@@ -148,7 +135,7 @@ std::optional<std::string> ZoneTable::insert(const Zone& zone, bool merge_record
     }
   }
   *existing = std::move(*compiled);
-  return std::nullopt;
+  return {};
 }
 
 bool ZoneTable::remove(std::string_view name) {
@@ -186,15 +173,12 @@ std::optional<ZoneMatch> ZoneTable::find(const DomainName& name) const {
   return std::nullopt;
 }
 
-ZoneResult parse_zone_option(std::string_view text) {
+Result<Zone> parse_zone_option(std::string_view text) {
   auto fields = split_option_fields(text);
-  ZoneResult result;
   Zone zone;
   zone.name = fields.front();
-  if (zone.name.empty() || zone.name.find('=') != std::string::npos) {
-    result.error = "--dns-zone '" + std::string(text) + "': must start with the zone name";
-    return result;
-  }
+  if (zone.name.empty() || zone.name.find('=') != std::string::npos)
+    return Error{"--dns-zone '" + std::string(text) + "': must start with the zone name"};
   for (std::size_t i = 1; i < fields.size(); ++i) {
     const std::string& field = fields[i];
     auto equals = field.find('=');
@@ -202,29 +186,20 @@ ZoneResult parse_zone_option(std::string_view text) {
     std::string value = equals == std::string::npos ? "" : field.substr(equals + 1);
     if (key == "default") {
       zone.default_ip = parse_ipv4(value);
-      if (!zone.default_ip) {
-        result.error = "--dns-zone: bad default address '" + value + "'";
-        return result;
-      }
+      if (!zone.default_ip) return Error{"--dns-zone: bad default address '" + value + "'"};
       continue;
     }
-    if (key != "record" && key != "regexp") {
-      result.error = "--dns-zone: unknown field '" + field + "' (want default=, record=, regexp=)";
-      return result;
-    }
+    if (key != "record" && key != "regexp")
+      return Error{"--dns-zone: unknown field '" + field + "' (want default=, record=, regexp=)"};
     auto colon = value.rfind(':');
     auto ip = colon == std::string::npos ? std::nullopt : parse_ipv4(value.substr(colon + 1));
-    if (!ip || colon == 0) {
-      result.error = "--dns-zone: " + key + " wants NAME:IP, got '" + value + "'";
-      return result;
-    }
+    if (!ip || colon == 0) return Error{"--dns-zone: " + key + " wants NAME:IP, got '" + value + "'"};
     ZoneRecord record;
     (key == "record" ? record.name : record.regexp) = value.substr(0, colon);
     record.ip = *ip;
     zone.records.push_back(std::move(record));
   }
-  result.zone = std::move(zone);
-  return result;
+  return zone;
 }
 
 }  // namespace usernet::dns

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dns/name.hpp"
+#include "netstack/base/result.hpp"
 
 namespace re2 {
 class RE2;
@@ -59,12 +60,6 @@ struct ZoneMatch {
   std::optional<std::uint32_t> default_ip;    // the zone's default address
 };
 
-/// Result of building or parsing a zone: the zone, or a message saying what is wrong.
-struct ZoneResult {
-  std::optional<Zone> zone;
-  std::string error;
-};
-
 /// The zones in lookup order. Mutated at run time from the API; single-threaded (the loop).
 class ZoneTable {
  public:
@@ -74,10 +69,10 @@ class ZoneTable {
 
   /// gvproxy's POST /services/dns/add: a new zone is appended; for an existing zone the
   /// new records go before the old ones and the default address is replaced.
-  /// Returns the error text for an invalid zone (bad name, bad regexp, empty record).
-  std::optional<std::string> add(const Zone& zone);
+  /// An error names what makes the zone invalid (bad name, bad regexp, empty record).
+  Status add(const Zone& zone);
   /// Replaces an existing zone (keeping its place) or appends a new one.
-  std::optional<std::string> replace(const Zone& zone);
+  Status replace(const Zone& zone);
   /// Removes a zone by name; false when there is none.
   bool remove(std::string_view name);
   /// The zones, normalized, in lookup order (for GET /services/dns/all).
@@ -96,17 +91,17 @@ class ZoneTable {
     DomainName apex;
     std::vector<CompiledRecord> records;
   };
-  // Validates and compiles a zone; sets `error` and returns nullopt when invalid.
-  static std::optional<CompiledZone> compile(const Zone& zone, std::string& error);
+  // Validates and compiles a zone, or says why it is invalid.
+  static Result<CompiledZone> compile(const Zone& zone);
   std::vector<CompiledZone>::iterator find_zone(std::string_view normalized_name);
   // Adds a zone, or updates the one with its name (merging records or replacing them).
-  std::optional<std::string> insert(const Zone& zone, bool merge_records);
+  Status insert(const Zone& zone, bool merge_records);
 
   std::vector<CompiledZone> zones_;
 };
 
 /// Parses the `--dns-zone` option syntax above (syntax only; ZoneTable validates regexps).
-ZoneResult parse_zone_option(std::string_view text);
+Result<Zone> parse_zone_option(std::string_view text);
 
 /// Dotted-quad text of a host-order IPv4 address.
 std::string format_ipv4(std::uint32_t ip);

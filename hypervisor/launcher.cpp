@@ -311,8 +311,9 @@ struct Launcher::State {
       spdlog::info("ignition: guest fetched {} ({} bytes)", request.target, body.size());
       return RestResponse{200, "application/vnd.coreos.ignition+json", body};
     });
-    if (auto error = ignition->listen(RestEndpoint{RestEndpoint::Kind::unix_socket, socket, "", 0}); !error.empty()) {
-      throw std::runtime_error("--ignition: " + error);
+    if (const Status listening = ignition->listen(RestEndpoint{RestEndpoint::Kind::unix_socket, socket, "", 0});
+        !listening) {
+      throw std::runtime_error("--ignition: " + listening.error());
     }
     options.vm.devices.emplace_back(VirtioVsock{kIgnitionVsockPort, socket, VsockDirection::listen});
     check_device_set(options.vm.devices);  // a user's own port-1024 entry collides
@@ -326,8 +327,8 @@ struct Launcher::State {
     if (!wanted) return;
     runtime.vsock_socket = runtime_dir + "/vsock.sock";
     vsock_device = std::make_unique<vsock::VhostUserVsock>(loop, vsock_config_for(options.vm, runtime.vsock_socket));
-    std::string error;
-    if (!vsock_device->start(error)) throw std::runtime_error("virtio-vsock: " + error);
+    if (const Status started = vsock_device->start(); !started)
+      throw std::runtime_error("virtio-vsock: " + started.error());
   }
 
   /// One virtiofsd per virtio-fs device, listening before QEMU starts; fills
@@ -387,17 +388,17 @@ struct Launcher::State {
 
     if (options.rest.kind != RestEndpoint::Kind::none) {
       rest = std::make_unique<RestServer>(loop, [this](const RestRequest& r) { return on_rest(r); });
-      if (auto error = rest->listen(options.rest); !error.empty()) {
+      if (const Status listening = rest->listen(options.rest); !listening) {
         for (int fd : child_fds) ::close(fd);
-        spdlog::error("{}", error);
+        spdlog::error("{}", listening.error());
         return 1;
       }
     }
-    const std::string error = qemu.spawn(through_parent_death_shim(argv), child_fds,
-                                         [this](const ProcessExit& e) { on_qemu_exit(e); });
+    const Status spawned =
+        qemu.spawn(through_parent_death_shim(argv), child_fds, [this](const ProcessExit& e) { on_qemu_exit(e); });
     for (int fd : child_fds) ::close(fd);  // QEMU holds its ends now
-    if (!error.empty()) {
-      spdlog::error("{}", error);
+    if (!spawned) {
+      spdlog::error("{}", spawned.error());
       return 1;
     }
     if (!options.vm.pidfile.empty()) {

@@ -28,9 +28,9 @@ QemuProcess::~QemuProcess() {
   }
 }
 
-std::string QemuProcess::spawn(const std::vector<std::string>& argv, const std::vector<int>& extra_fds,
-                               ExitHandler on_exit) {
-  if (process_ != nullptr) return "QEMU was already started";
+Status QemuProcess::spawn(const std::vector<std::string>& argv, const std::vector<int>& extra_fds,
+                          ExitHandler on_exit) {
+  if (process_ != nullptr) return Error{"QEMU was already started"};
   on_exit_ = std::move(on_exit);
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -71,11 +71,11 @@ std::string QemuProcess::spawn(const std::vector<std::string>& argv, const std::
     stderr_pipe_->data = nullptr;
     close_and_free(stderr_pipe_);
     stderr_pipe_ = nullptr;
-    return "cannot start " + argv[0] + ": " + uv_strerror(rc);
+    return Error{"cannot start " + argv[0] + ": " + uv_strerror(rc)};
   }
   pid_ = process_->pid;
   uv_read_start(reinterpret_cast<uv_stream_t*>(stderr_pipe_), &QemuProcess::on_alloc, &QemuProcess::on_read);
-  return "";
+  return {};
 }
 
 void QemuProcess::kill(int signal) {
@@ -144,8 +144,8 @@ void QemuProcess::maybe_finish() {
 int exec_with_parent_death_signal(char** argv) {
   if (argv[0] != nullptr && std::string_view(argv[0]) == kUserNamespaceShimFlag) {
     // Before the death signal is set: credential changes may clear it.
-    if (const std::string error = enter_user_namespace_as_root(); !error.empty()) {
-      std::fprintf(stderr, "%s\n", error.c_str());
+    if (const Status entered = enter_user_namespace_as_root(); !entered) {
+      std::fprintf(stderr, "%s\n", entered.error().c_str());
       return 126;
     }
     ++argv;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
+
 namespace usernet {
 
 /// How the child ended: exit status, or the signal that killed it.
@@ -34,8 +36,8 @@ class QemuProcess {
   QemuProcess& operator=(const QemuProcess&) = delete;
 
   /// Starts argv[0] (looked up in PATH) with extra_fds[i] as child fd child_fd_for(i).
-  /// Returns "" or the error text. on_exit runs once stderr is drained and the child reaped.
-  std::string spawn(const std::vector<std::string>& argv, const std::vector<int>& extra_fds, ExitHandler on_exit);
+  /// An error says why it could not start. on_exit runs once stderr is drained and the child reaped.
+  Status spawn(const std::vector<std::string>& argv, const std::vector<int>& extra_fds, ExitHandler on_exit);
 
   bool running() const { return process_ != nullptr && !exited_; }
   int pid() const { return pid_; }

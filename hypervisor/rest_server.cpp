@@ -151,7 +151,7 @@ RestServer::~RestServer() {
   if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
 
-std::string RestServer::listen(const RestEndpoint& endpoint) {
+Status RestServer::listen(const RestEndpoint& endpoint) {
   auto* handle = new uv_any_handle;
   int rc = 0;
   if (endpoint.kind == RestEndpoint::Kind::unix_socket) {
@@ -167,13 +167,13 @@ std::string RestServer::listen(const RestEndpoint& endpoint) {
     if (rc == 0) rc = uv_tcp_bind(&handle->tcp, reinterpret_cast<const sockaddr*>(&address), 0);
   } else {
     delete handle;
-    return "";
+    return {};
   }
   listener_ = reinterpret_cast<uv_stream_t*>(handle);
   listener_->data = this;
   if (rc == 0) rc = uv_listen(listener_, 16, &RestServer::on_connection);
-  if (rc != 0) return std::string("REST API: cannot listen: ") + uv_strerror(rc);
-  return "";
+  if (rc != 0) return Error{std::string("REST API: cannot listen: ") + uv_strerror(rc)};
+  return {};
 }
 
 int RestServer::tcp_port() const {

@@ -13,6 +13,7 @@
 
 #include "hypervisor/rest_api.hpp"
 #include "hypervisor/vm_options.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -25,8 +26,8 @@ class RestServer {
   RestServer(const RestServer&) = delete;
   RestServer& operator=(const RestServer&) = delete;
 
-  /// Starts listening; returns "" or the error. A stale unix socket file is replaced.
-  std::string listen(const RestEndpoint& endpoint);
+  /// Starts listening, or says why it cannot. A stale unix socket file is replaced.
+  Status listen(const RestEndpoint& endpoint);
   /// The bound TCP port (after listen on port 0 in tests), else 0.
   int tcp_port() const;
 

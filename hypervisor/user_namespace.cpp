@@ -12,19 +12,19 @@ namespace usernet {
 namespace {
 
 /// Writes text to a /proc file in one write(2), as the kernel wants for id maps.
-std::string write_proc_file(const char* path, const std::string& text) {
+Status write_proc_file(const char* path, const std::string& text) {
   const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return std::string("open ") + path + ": " + std::strerror(errno);
+  if (fd < 0) return Error{std::string("open ") + path + ": " + std::strerror(errno)};
   const ssize_t n = ::write(fd, text.data(), text.size());
   const int error = errno;
   ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) return std::string("write ") + path + ": " + std::strerror(error);
-  return "";
+  if (n != static_cast<ssize_t>(text.size())) return Error{std::string("write ") + path + ": " + std::strerror(error)};
+  return {};
 }
 
 }  // namespace
 
-std::string enter_user_namespace_as_root() {
+Status enter_user_namespace_as_root() {
   const unsigned uid = ::geteuid();
   const unsigned gid = ::getegid();
   if (::unshare(CLONE_NEWUSER) != 0) {
@@ -34,12 +34,11 @@ std::string enter_user_namespace_as_root() {
       message += " (unprivileged user namespaces disabled? see sysctl user.max_user_namespaces, "
                  "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)";
     }
-    return message;
+    return Error{message};
   }
-  if (auto error = write_proc_file("/proc/self/setgroups", "deny"); !error.empty()) return error;
-  if (auto error = write_proc_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n"); !error.empty()) {
-    return error;
-  }
+  if (Status written = write_proc_file("/proc/self/setgroups", "deny"); !written) return written;
+  if (Status written = write_proc_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n"); !written)
+    return written;
   return write_proc_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n");
 }
 

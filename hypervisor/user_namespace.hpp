@@ -5,14 +5,14 @@
 // nobody (65534) from inside.
 #pragma once
 
-#include <string>
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
 /// Moves the calling process into a new user namespace and maps uid 0 and gid 0 to the
 /// caller's effective ids (setgroups denied, which an unprivileged process must do before
 /// writing gid_map). The process must be single-threaded (unshare(2) refuses otherwise).
-/// Returns "" or what failed, with a hint when user namespaces are disabled.
-std::string enter_user_namespace_as_root();
+/// On failure the error says what failed, with a hint when user namespaces are disabled.
+Status enter_user_namespace_as_root();
 
 }  // namespace usernet

@@ -172,13 +172,13 @@ std::vector<std::string> VirtiofsdSupervisor::start(const VmConfig& config, cons
     share.process.set_stdio_inherited(false);
     share.process.set_stderr_line_handler(
         [tag = share.tag](const std::string& line) { spdlog::warn("virtiofsd[{}]: {}", tag, line); });
-    const std::string error = share.process.spawn(through_parent_death_shim(argv, settings.in_user_namespace), {fd},
-                                                  [this, &share](const ProcessExit& exit) {
-                                                    share.exit = exit;
-                                                    on_share_exit(share);
-                                                  });
+    const Status spawned = share.process.spawn(through_parent_death_shim(argv, settings.in_user_namespace), {fd},
+                                               [this, &share](const ProcessExit& exit) {
+                                                 share.exit = exit;
+                                                 on_share_exit(share);
+                                               });
     ::close(fd);  // virtiofsd holds the listening socket now
-    if (!error.empty()) throw std::runtime_error("virtiofsd for mountTag=" + share.tag + ": " + error);
+    if (!spawned) throw std::runtime_error("virtiofsd for mountTag=" + share.tag + ": " + spawned.error());
     share.reaped = false;
     spdlog::debug("virtiofsd[{}] pid {} serves {} on {}", share.tag, share.process.pid(), fs.shared_dir,
                   share.socket_path);

@@ -63,15 +63,15 @@ class DhcpClient {
   DhcpClient(const DhcpClient&) = delete;
   DhcpClient& operator=(const DhcpClient&) = delete;
 
-  // A failure reason once the client exited non-zero; nothing while it runs or succeeded.
-  std::optional<std::string> failure() {
-    if (pid_ <= 0) return std::nullopt;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  // An error once the client exited non-zero; success while it runs or after it succeeded.
+  Status status() {
+    if (pid_ <= 0) return {};
+    int wait_status = 0;
+    if (waitpid(pid_, &wait_status, WNOHANG) != pid_) return {};
     pid_ = -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
-    return "dhcp error: " + name_ + " exited with status " +
-           std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) return {};
+    return Error{"dhcp error: " + name_ + " exited with status " +
+                 std::to_string(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status))};
   }
 
  private:
@@ -121,10 +121,10 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
   if (!options.preexisting) dhcp.emplace(options.iface);
   RelayCounters counters;
   RelayHooks hooks;
-  hooks.check = [&]() -> std::optional<std::string> {
-    if (g_stop_signal) return std::string("stopping on signal ") + std::to_string(g_stop_signal);
-    if (dhcp) return dhcp->failure();
-    return std::nullopt;
+  hooks.check = [&]() -> Status {
+    if (g_stop_signal) return Error{"stopping on signal " + std::to_string(g_stop_signal)};
+    if (dhcp) return dhcp->status();
+    return {};
   };
   if (options.debug) hooks.trace = trace_frame;
   log_message(LogLevel::info, "relaying frames between " + options.iface + " and the host");

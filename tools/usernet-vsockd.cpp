@@ -56,11 +56,10 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();
-  std::string error;
   {
     usernet::vsock::VhostUserVsock device(loop, config);
-    if (!device.start(error)) {
-      std::cerr << "usernet-vsockd: " << error << "\n";
+    if (const usernet::Status started = device.start(); !started) {
+      std::cerr << "usernet-vsockd: " << started.error() << "\n";
       return 1;
     }
     spdlog::info("usernet-vsockd: vhost-user socket {}, guest CID {}, uds path {}",

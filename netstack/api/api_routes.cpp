@@ -128,7 +128,7 @@ HttpResponse ApiRoutes::forwarder_expose(const HttpRequest& request, const ApiCa
   if (protocol && services_.forwarder->find(*protocol, forward_name(*protocol, fields.local, rules_)) != nullptr)
     throw HttpError(500, "proxy already running for " + fields.protocol + " on " + fields.local);
   const ForwardSpec spec = build_exposed_forward(fields, caller, rules_);
-  if (auto error = services_.forwarder->add(spec)) throw HttpError(500, *error);
+  if (const Status added = services_.forwarder->add(spec); !added) throw HttpError(500, added.error());
   return ok();
 }
 
@@ -205,7 +205,8 @@ HttpResponse ApiRoutes::dns_add(const HttpRequest& request) {
       zone.records.push_back(record);
     }
   }
-  if (auto error = services_.dns->service().server().zones().add(zone)) throw bad_request(*error);
+  if (const Status added = services_.dns->service().server().zones().add(zone); !added)
+    throw bad_request(added.error());
   spdlog::info("DNS zone {} added through the API", zone.name);
   return ok();
 }

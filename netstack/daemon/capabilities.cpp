@@ -13,7 +13,7 @@ namespace usernet {
 
 namespace {
 
-std::string failed(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+Error failed(const char* call) { return Error{std::string(call) + ": " + std::strerror(errno)}; }
 
 /// The highest capability this kernel knows (newer kernels add some).
 int last_capability() {
@@ -29,12 +29,12 @@ bool capability_sets(__user_cap_data_struct (&data)[_LINUX_CAPABILITY_U32S_3]) {
 
 }  // namespace
 
-std::string forbid_new_privileges() {
+Status forbid_new_privileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("prctl(PR_SET_NO_NEW_PRIVS)");
   return {};
 }
 
-std::string clear_capability_bounding_set(bool& skipped) {
+Status clear_capability_bounding_set(bool& skipped) {
   skipped = false;
   const int last = last_capability();
   bool any_left = false;
@@ -52,7 +52,7 @@ std::string clear_capability_bounding_set(bool& skipped) {
   return {};
 }
 
-std::string drop_all_capabilities() {
+Status drop_all_capabilities() {
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return failed("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -62,7 +62,7 @@ std::string drop_all_capabilities() {
   if (!capability_sets(now)) return failed("capget");
   for (const auto& word : now)
     if (word.effective != 0 || word.permitted != 0 || word.inheritable != 0)
-      return "capabilities still set after capset";
+      return Error{"capabilities still set after capset"};
   return {};
 }
 

@@ -140,7 +140,7 @@ void Daemon::build() {
                                         options_.search_from_host ? dhcp_.get() : nullptr);
   forwarder_ = std::make_unique<PortForwarder>(*network_);
   for (const auto& spec : options_.forwards)
-    if (auto error = forwarder_->add(spec)) throw std::runtime_error("--forward: " + *error);
+    if (const Status added = forwarder_->add(spec); !added) throw std::runtime_error("--forward: " + added.error());
   if (role_ == DaemonRole::standalone) {
     for (const auto& spec : options_.ssh_forwards)
       ssh_forwards_.push_back(std::make_unique<SshForward>(loop_, *forwarder_, spec));
@@ -171,18 +171,17 @@ void Daemon::add_default_ssh_forward() {
   spec.remote_port = 22;
   for (const auto& existing : options_.forwards)
     if (existing.protocol == spec.protocol && existing.local() == spec.local()) return;  // --forward wins
-  if (auto error = forwarder_->add(spec)) {
-    if (options_.ssh_port_given) throw std::runtime_error("--ssh-port: " + *error);
-    spdlog::warn("default SSH forward not available: {}", *error);
+  if (const Status added = forwarder_->add(spec); !added) {
+    if (options_.ssh_port_given) throw std::runtime_error("--ssh-port: " + added.error());
+    spdlog::warn("default SSH forward not available: {}", added.error());
   }
 }
 
 void Daemon::open_capture() {
   if (options_.pcap.empty()) return;
-  std::string error;
-  auto writer = PcapWriter::open(options_.pcap, kPcapSnapLength, error);
-  if (!writer) throw std::runtime_error(error);
-  capture_ = std::make_unique<Capture>(loop_, network_->network_switch(), std::move(writer));
+  auto writer = PcapWriter::open(options_.pcap, kPcapSnapLength);
+  if (!writer) throw std::runtime_error(writer.error());
+  capture_ = std::make_unique<Capture>(loop_, network_->network_switch(), std::move(*writer));
   spdlog::info("capturing frames to {}", options_.pcap);
 }
 
@@ -229,8 +228,8 @@ void Daemon::report_port_events() {
 int Daemon::run() {
   if (!options_.pid_file.empty()) pid_file_ = std::make_unique<PidFile>(options_.pid_file);
   // Everything is open: drop what the loop does not need, before any thread starts.
-  if (auto error = apply_sandbox(plan_sandbox(options_)); !error.empty()) {
-    spdlog::critical("cannot sandbox usernetd: {}", error);
+  if (const Status sandboxed = apply_sandbox(plan_sandbox(options_)); !sandboxed) {
+    spdlog::critical("cannot sandbox usernetd: {}", sandboxed.error());
     notifications_->send(NotificationType::hypervisor_error);
     return 1;
   }

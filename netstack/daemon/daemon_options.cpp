@@ -138,7 +138,7 @@ DaemonOptions build(const po::variables_map& vm) {
   caps.udp_per_guest = vm["max-udp-flows-per-guest"].as<std::uint64_t>();
   caps.icmp = vm["max-icmp-flows"].as<std::uint64_t>();
   caps.icmp_per_guest = vm["max-icmp-flows-per-guest"].as<std::uint64_t>();
-  if (auto error = validate(n); !error.empty()) throw BadOption(error);
+  if (const Status valid = validate(n); !valid) throw BadOption(valid.error());
 
   if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();
   if (o.tap.size() > 15) throw BadOption("--tap: interface names have at most 15 characters");
@@ -201,18 +201,17 @@ DaemonOptions build(const po::variables_map& vm) {
     o.search_from_host = false;
     o.dhcp.search_domains = strings("dns-search");
   }
-  if (auto error = dhcp::validate(make_dhcp_config(n, o.dhcp))) throw BadOption("DHCP: " + *error);
+  if (const Status valid = dhcp::validate(make_dhcp_config(n, o.dhcp)); !valid)
+    throw BadOption("DHCP: " + valid.error());
   for (const auto& text : strings("forward")) {
-    std::string error;
-    auto spec = parse_forward(text, n.first_guest_ip, error);
-    if (!spec) throw BadOption("--forward '" + text + "': " + error);
+    auto spec = parse_forward(text, n.first_guest_ip);
+    if (!spec) throw BadOption("--forward '" + text + "': " + spec.error());
     o.forwards.push_back(*spec);
   }
-  std::string ssh_error;
   auto ssh_forwards = make_ssh_forwards(
       {strings("forward-sock"), strings("forward-dest"), strings("forward-user"), strings("forward-identity")},
-      n.first_guest_ip, ssh_error);
-  if (!ssh_forwards) throw BadOption(ssh_error);
+      n.first_guest_ip);
+  if (!ssh_forwards) throw BadOption(ssh_forwards.error());
   o.ssh_forwards = std::move(*ssh_forwards);
   o.dns.enabled = vm.count("no-dns") == 0;
   o.dns.upstream = strings("dns-upstream");
@@ -221,10 +220,10 @@ DaemonOptions build(const po::variables_map& vm) {
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
   if (vm.count("user") || vm.count("group")) {
-    std::string error;
-    o.run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),
-                                   vm.count("group") ? vm["group"].as<std::string>() : std::string(), error);
-    if (!o.run_as) throw BadOption(error);
+    auto run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),
+                                      vm.count("group") ? vm["group"].as<std::string>() : std::string());
+    if (!run_as) throw BadOption(run_as.error());
+    o.run_as = std::move(*run_as);
   }
   o.sandbox = vm.count("sandbox") > 0;
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&

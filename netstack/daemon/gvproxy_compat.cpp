@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "netstack/base/ipv4.hpp"
 
@@ -340,13 +341,11 @@ bool invoked_as_gvproxy(std::string_view argv0) {
   return base == "gvproxy" || base == "gvproxy.exe";
 }
 
-std::optional<std::string> translate_gvproxy_config(const std::string& yaml_text, std::vector<std::string>& out) {
+Result<std::vector<std::string>> translate_gvproxy_config(const std::string& yaml_text) {
   try {
-    auto args = to_usernetd_args(read_config(yaml_text));
-    out.insert(out.end(), args.begin(), args.end());
-    return std::nullopt;
+    return to_usernetd_args(read_config(yaml_text));
   } catch (const Untranslatable& e) {
-    return e.what();
+    return Error{e.what()};
   }
 }
 

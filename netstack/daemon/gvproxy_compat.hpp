@@ -11,10 +11,11 @@
 // Differences kept on purpose: -listen-vpnkit is refused (not implemented).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -31,8 +32,8 @@ bool invoked_as_gvproxy(std::string_view argv0);
 /// Translates gvproxy's arguments (program name excluded). Reads the -config file.
 GvproxyTranslation translate_gvproxy_command_line(const std::vector<std::string>& args);
 
-/// Translates the text of a gvproxy YAML config into usernetd options, appended to `out`
-/// (single-valued ones only where `out` does not set them yet). Returns an error line.
-std::optional<std::string> translate_gvproxy_config(const std::string& yaml_text, std::vector<std::string>& out);
+/// Translates the text of a gvproxy YAML config into usernetd options, or says in one line
+/// why it cannot.
+Result<std::vector<std::string>> translate_gvproxy_config(const std::string& yaml_text);
 
 }  // namespace usernet

@@ -53,10 +53,10 @@ class Fd {
   int fd_;
 };
 
-std::string failed(const std::string& call) { return call + ": " + std::strerror(errno); }
+Error failed(const std::string& call) { return Error{call + ": " + std::strerror(errno)}; }
 
 /// Adds one path-beneath rule; a missing path is skipped (nothing there to reach).
-std::string allow(int ruleset, const std::string& path, std::uint64_t rights) {
+Status allow(int ruleset, const std::string& path, std::uint64_t rights) {
   const Fd target(::open(path.c_str(), O_PATH | O_CLOEXEC));
   if (target.get() < 0) {
     if (errno == ENOENT) {
@@ -84,7 +84,7 @@ int landlock_abi() {
   return abi > 0 ? static_cast<int>(abi) : 0;
 }
 
-std::string apply_landlock(const LandlockRules& rules) {
+Status apply_landlock(const LandlockRules& rules) {
   const int abi = landlock_abi();
   RulesetAttributes attributes{handled_rights(abi), 0, abi >= 6 ? kScopeAbstractUnixSocket : 0};
   const std::size_t size = abi >= 6 ? sizeof attributes : abi >= 4 ? 2 * sizeof(std::uint64_t) : sizeof(std::uint64_t);
@@ -93,9 +93,9 @@ std::string apply_landlock(const LandlockRules& rules) {
   const std::uint64_t read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
   const std::uint64_t sockets = LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_REMOVE_FILE;
   for (const auto& path : rules.read_beneath)
-    if (auto error = allow(ruleset.get(), path, read); !error.empty()) return error;
+    if (Status allowed = allow(ruleset.get(), path, read); !allowed) return allowed;
   for (const auto& path : rules.sockets_beneath)
-    if (auto error = allow(ruleset.get(), path, sockets); !error.empty()) return error;
+    if (Status allowed = allow(ruleset.get(), path, sockets); !allowed) return allowed;
   if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) return failed("landlock_restrict_self");
   return {};
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
+
 namespace usernet {
 
 struct LandlockRules {
@@ -19,8 +21,8 @@ int landlock_abi();
 
 /// Restricts this thread (and threads it starts later) to `rules` for every filesystem
 /// access the kernel's ABI can restrict; network and other access is left alone. Paths
-/// that do not exist are skipped. Needs no_new_privs first. Returns "" or the failure.
-/// Call only with landlock_abi() > 0.
-std::string apply_landlock(const LandlockRules& rules);
+/// that do not exist are skipped. Needs no_new_privs first. On failure the error names
+/// the call. Call only with landlock_abi() > 0.
+Status apply_landlock(const LandlockRules& rules);
 
 }  // namespace usernet

@@ -40,19 +40,19 @@ std::vector<std::uint8_t> pcap_record_header(std::uint64_t time_us, std::uint32_
   return out;
 }
 
-std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, std::uint32_t snaplen, std::string& error) {
+Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, std::uint32_t snaplen) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   std::FILE* file = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
   if (file == nullptr) {
-    error = "--pcap " + path + ": " + std::strerror(errno);
+    Error failure{"--pcap " + path + ": " + std::strerror(errno)};
     if (fd >= 0) ::close(fd);
-    return nullptr;
+    return failure;
   }
   const auto header = pcap_file_header(snaplen);
   if (std::fwrite(header.data(), 1, header.size(), file) != header.size() || std::fflush(file) != 0) {
-    error = "--pcap " + path + ": " + std::strerror(errno);
+    Error failure{"--pcap " + path + ": " + std::strerror(errno)};
     std::fclose(file);
-    return nullptr;
+    return failure;
   }
   return std::unique_ptr<PcapWriter>(new PcapWriter(file, snaplen));
 }

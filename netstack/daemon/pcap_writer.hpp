@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netstack/base/ethernet.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -33,9 +34,9 @@ struct PcapCounters {
 
 class PcapWriter {
  public:
-  /// Creates (truncates) `path` mode 0600 and writes the global header; nullptr and
-  /// `error` set when the file cannot be written.
-  static std::unique_ptr<PcapWriter> open(const std::string& path, std::uint32_t snaplen, std::string& error);
+  /// Creates (truncates) `path` mode 0600 and writes the global header, or says why the
+  /// file cannot be written.
+  static Result<std::unique_ptr<PcapWriter>> open(const std::string& path, std::uint32_t snaplen);
   ~PcapWriter();
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;

@@ -69,31 +69,33 @@ SandboxPlan plan_sandbox(const DaemonOptions& options) {
   return plan;
 }
 
-std::string apply_sandbox(const SandboxPlan& plan) {
+Status apply_sandbox(const SandboxPlan& plan) {
   if (!plan.user && !plan.restrict) return {};
   if (const int threads = thread_count(); threads != 1)
-    return "sandbox: " + std::to_string(threads) + " threads run already; it must be applied before any starts";
+    return Error{"sandbox: " + std::to_string(threads) + " threads run already; it must be applied before any starts"};
   if (plan.restrict) {
-    if (auto error = forbid_new_privileges(); !error.empty()) return "no_new_privs: " + error;
+    if (Status done = forbid_new_privileges(); !done) return Error{"no_new_privs: " + done.error()};
     bool skipped = false;
-    if (auto error = clear_capability_bounding_set(skipped); !error.empty()) return "capability bounding set: " + error;
+    if (Status done = clear_capability_bounding_set(skipped); !done)
+      return Error{"capability bounding set: " + done.error()};
     if (skipped) spdlog::info("sandbox: capability bounding set kept (no CAP_SETPCAP); no_new_privs makes it unusable");
   }
   if (plan.user) {
-    if (auto error = switch_user(*plan.user); !error.empty()) return "--user/--group " + plan.user->name + ": " + error;
+    if (Status done = switch_user(*plan.user); !done)
+      return Error{"--user/--group " + plan.user->name + ": " + done.error()};
     spdlog::info("sandbox: running as {}", plan.user->name);
   }
   if (!plan.restrict) return {};
-  if (auto error = drop_all_capabilities(); !error.empty()) return "capabilities: " + error;
+  if (Status done = drop_all_capabilities(); !done) return Error{"capabilities: " + done.error()};
   if (const int abi = landlock_abi(); abi == 0) {
     spdlog::info("sandbox: the kernel has no Landlock; the filesystem stays as the user's rights allow");
-  } else if (auto error = apply_landlock(plan.landlock); !error.empty()) {
-    return "landlock: " + error;
+  } else if (Status done = apply_landlock(plan.landlock); !done) {
+    return Error{"landlock: " + done.error()};
   } else {
     spdlog::info("sandbox: Landlock ABI {}: reads limited to {} paths, new unix sockets to {} directories", abi,
                  plan.landlock.read_beneath.size(), plan.landlock.sockets_beneath.size());
   }
-  if (auto error = install_seccomp_filter(); !error.empty()) return "seccomp: " + error;
+  if (Status done = install_seccomp_filter(); !done) return Error{"seccomp: " + done.error()};
   spdlog::info("sandbox: no capabilities, no_new_privs, seccomp allow-list in force");
   return {};
 }

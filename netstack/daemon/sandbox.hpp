@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "netstack/base/result.hpp"
 #include "netstack/daemon/landlock.hpp"
 #include "netstack/daemon/user_switch.hpp"
 
@@ -27,7 +28,7 @@ SandboxPlan plan_sandbox(const DaemonOptions& options);
 
 /// Runs the steps in order: no_new_privs, bounding set, user switch, capabilities,
 /// Landlock, seccomp. The process must be single-threaded (capabilities and Landlock are
-/// per thread). Returns "" or "STEP: reason"; the caller must exit on an error.
-std::string apply_sandbox(const SandboxPlan& plan);
+/// per thread). An error reads "STEP: reason"; the caller must exit on it.
+Status apply_sandbox(const SandboxPlan& plan);
 
 }  // namespace usernet

@@ -67,13 +67,13 @@ struct FilterRelease {
 };
 using Filter = std::unique_ptr<void, FilterRelease>;
 
-std::string failed(const std::string& call, int rc) { return call + ": " + std::strerror(-rc); }
+Error failed(const std::string& call, int rc) { return Error{call + ": " + std::strerror(-rc)}; }
 
 }  // namespace
 
-std::string install_seccomp_filter() {
+Status install_seccomp_filter() {
   const Filter filter(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
-  if (!filter) return "seccomp_init failed";
+  if (!filter) return Error{"seccomp_init failed"};
   void* ctx = filter.get();
   int rc = 0;
   if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0) return failed("seccomp_attr_set(TSYNC)", rc);

@@ -47,12 +47,11 @@ std::optional<gid_t> find_group(const std::string& group) {
   return entry.gr_gid;
 }
 
-std::string failed(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+Error failed(const char* call) { return Error{std::string(call) + ": " + std::strerror(errno)}; }
 
 }  // namespace
 
-std::optional<UserSwitchTarget> resolve_user_switch(const std::string& user, const std::string& group,
-                                                    std::string& error) {
+Result<UserSwitchTarget> resolve_user_switch(const std::string& user, const std::string& group) {
   UserSwitchTarget target{::geteuid(), ::getegid(), {}};
   if (!user.empty()) {
     std::vector<char> buffer;
@@ -62,16 +61,12 @@ std::optional<UserSwitchTarget> resolve_user_switch(const std::string& user, con
     } else if (auto id = parse_id(user); id && !group.empty()) {
       target.uid = static_cast<uid_t>(*id);  // a bare uid needs no passwd entry (containers often have none)
     } else {
-      error = "--user: no such user '" + user + "'" + (id ? " (a uid without a passwd entry needs --group)" : "");
-      return std::nullopt;
+      return Error{"--user: no such user '" + user + "'" + (id ? " (a uid without a passwd entry needs --group)" : "")};
     }
   }
   if (!group.empty()) {
     auto gid = find_group(group);
-    if (!gid) {
-      error = "--group: no such group '" + group + "'";
-      return std::nullopt;
-    }
+    if (!gid) return Error{"--group: no such group '" + group + "'"};
     target.gid = *gid;
   }
   target.name = (user.empty() ? std::to_string(target.uid) : user) + ":" +
@@ -80,7 +75,7 @@ std::optional<UserSwitchTarget> resolve_user_switch(const std::string& user, con
   return target;
 }
 
-std::string switch_user(const UserSwitchTarget& target) {
+Status switch_user(const UserSwitchTarget& target) {
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
   ::getresuid(&ruid, &euid, &suid);
@@ -96,8 +91,9 @@ std::string switch_user(const UserSwitchTarget& target) {
   ::getresgid(&rgid, &egid, &sgid);
   if (ruid != target.uid || euid != target.uid || suid != target.uid || rgid != target.gid ||
       egid != target.gid || sgid != target.gid)
-    return "ids did not change to " + target.name;
-  if (target.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) return "could become root again after the switch";
+    return Error{"ids did not change to " + target.name};
+  if (target.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0))
+    return Error{"could become root again after the switch"};
   return {};
 }
 

@@ -4,8 +4,9 @@
 
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
+
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -16,15 +17,14 @@ struct UserSwitchTarget {
 };
 
 /// Resolves --user NAME|UID and --group NAME|GID (either may be empty; a user without a
-/// group takes the user's primary group, a group without a user keeps our uid). nullopt
-/// with `error` set for an unknown name or a bad number.
-std::optional<UserSwitchTarget> resolve_user_switch(const std::string& user, const std::string& group,
-                                                    std::string& error);
+/// group takes the user's primary group, a group without a user keeps our uid); an error
+/// for an unknown name or a bad number.
+Result<UserSwitchTarget> resolve_user_switch(const std::string& user, const std::string& group);
 
 /// Switches every thread to the target: supplementary groups to just target.gid, then the
 /// real/effective/saved gid, then the uid. A no-op when we already are the target and not
-/// root. Afterwards checks that the ids stuck and that setuid(0) fails. Returns "" or the
-/// failed call with its errno text.
-std::string switch_user(const UserSwitchTarget& target);
+/// root. Afterwards checks that the ids stuck and that setuid(0) fails. On failure the
+/// error names the failed call with its errno text.
+Status switch_user(const UserSwitchTarget& target);
 
 }  // namespace usernet

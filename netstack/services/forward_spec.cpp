@@ -47,39 +47,27 @@ std::optional<std::pair<Ipv4, std::uint16_t>> parse_host_port(std::string_view t
   return std::make_pair(ip, *port);
 }
 
-std::optional<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
-                                        Ipv4 default_guest, std::string& error) {
+Result<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
+                                 Ipv4 default_guest) {
   ForwardSpec spec;
   auto proto = parse_forward_protocol(protocol);
-  if (!proto) {
-    error = "protocol must be tcp, udp or unix";
-    return std::nullopt;
-  }
+  if (!proto) return Error{"protocol must be tcp, udp or unix"};
   spec.protocol = *proto;
   if (spec.protocol == ForwardProtocol::unix_socket) {
-    if (local.empty() || local.front() != '/') {
-      error = "a unix forward needs an absolute socket path as local";
-      return std::nullopt;
-    }
+    if (local.empty() || local.front() != '/') return Error{"a unix forward needs an absolute socket path as local"};
     spec.local_path = std::string(local);
   } else {
     auto hp = parse_host_port(local, make_ipv4(127, 0, 0, 1));
-    if (!hp) {
-      error = "local '" + std::string(local) + "' is not HOST:PORT";
-      return std::nullopt;
-    }
+    if (!hp) return Error{"local '" + std::string(local) + "' is not HOST:PORT"};
     std::tie(spec.local_ip, spec.local_port) = *hp;
   }
   auto rp = parse_host_port(remote, default_guest);
-  if (!rp) {
-    error = "remote '" + std::string(remote) + "' is not IP:PORT";
-    return std::nullopt;
-  }
+  if (!rp) return Error{"remote '" + std::string(remote) + "' is not IP:PORT"};
   std::tie(spec.remote_ip, spec.remote_port) = *rp;
   return spec;
 }
 
-std::optional<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest, std::string& error) {
+Result<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest) {
   std::string_view protocol = "tcp";
   for (std::string_view prefix : {"udp:", "tcp:", "unix:"}) {
     if (text.starts_with(prefix)) {
@@ -89,11 +77,8 @@ std::optional<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_gue
     }
   }
   const auto eq = text.rfind('=');
-  if (eq == std::string_view::npos) {
-    error = "expected [udp:|unix:]LOCAL=REMOTE";
-    return std::nullopt;
-  }
-  return make_forward(protocol, text.substr(0, eq), text.substr(eq + 1), default_guest, error);
+  if (eq == std::string_view::npos) return Error{"expected [udp:|unix:]LOCAL=REMOTE"};
+  return make_forward(protocol, text.substr(0, eq), text.substr(eq + 1), default_guest);
 }
 
 }  // namespace usernet

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -43,11 +44,11 @@ struct ForwardSpec {
 
 /// Parses "HOST:PORT" / ":PORT" (host defaults to `default_ip`); nullopt if malformed.
 std::optional<std::pair<Ipv4, std::uint16_t>> parse_host_port(std::string_view text, Ipv4 default_ip);
-/// Parses the --forward text form; on failure returns nullopt and sets `error`.
-std::optional<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest, std::string& error);
+/// Parses the --forward text form, or says why it is malformed.
+Result<ForwardSpec> parse_forward(std::string_view text, Ipv4 default_guest);
 /// Builds a spec from the API's fields (protocol "tcp", "udp" or "unix").
-std::optional<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
-                                        Ipv4 default_guest, std::string& error);
+Result<ForwardSpec> make_forward(std::string_view protocol, std::string_view local, std::string_view remote,
+                                 Ipv4 default_guest);
 std::optional<ForwardProtocol> parse_forward_protocol(std::string_view text);
 
 }  // namespace usernet

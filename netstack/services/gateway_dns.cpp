@@ -150,9 +150,9 @@ GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
     : network_(network), service_(network.loop(), server_config(network.config()), options.upstream) {
   for (const auto& text : options.zones) {
     auto parsed = dns::parse_zone_option(text);
-    if (!parsed.zone) throw std::runtime_error("--dns-zone '" + text + "': " + parsed.error);
-    if (auto error = service_.server().zones().add(*parsed.zone))
-      throw std::runtime_error("--dns-zone '" + text + "': " + *error);
+    if (!parsed) throw std::runtime_error("--dns-zone '" + text + "': " + parsed.error());
+    if (const Status added = service_.server().zones().add(*parsed); !added)
+      throw std::runtime_error("--dns-zone '" + text + "': " + added.error());
   }
   service_.set_max_pending(options.max_pending);
   network_.services().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
@@ -168,8 +168,8 @@ void GatewayDns::follow(const dns::ResolvConf& conf, const std::string& source) 
     return;
   }
   if (conf.nameservers == followed_servers_) return;
-  if (auto error = service_.upstream().set_servers(conf.nameservers)) {
-    spdlog::warn("{}: cannot use its nameservers: {}", source, *error);
+  if (const Status switched = service_.upstream().set_servers(conf.nameservers); !switched) {
+    spdlog::warn("{}: cannot use its nameservers: {}", source, switched.error());
     return;
   }
   followed_servers_ = conf.nameservers;

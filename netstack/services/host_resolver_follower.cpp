@@ -13,8 +13,8 @@ std::unique_ptr<ResolvConfWatcher> follow_host_resolver(uv_loop_t* loop, const s
     if (dns != nullptr) dns->follow(conf, path);
     if (dhcp == nullptr || last_search == conf.search) return;
     last_search = conf.search;
-    if (auto error = dhcp->server().set_search_domains(conf.search)) {
-      spdlog::warn("{}: search list not used for DHCP: {}", path, *error);
+    if (const Status used = dhcp->server().set_search_domains(conf.search); !used) {
+      spdlog::warn("{}: search list not used for DHCP: {}", path, used.error());
       return;
     }
     spdlog::info("DHCP search list from {}: {}", path, conf.search.empty() ? "(none)" : fmt::format("{}", fmt::join(conf.search, " ")));

@@ -33,9 +33,9 @@ constexpr std::uint64_t kUdpIdleMs = 60000;
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-/// A socket of `type` bound to the forward's TCP/UDP address; -1 and `error` set on failure.
+/// A socket of `type` bound to the forward's TCP/UDP address, or why not.
 /// A forward on every address binds [::] dual-stack, or 0.0.0.0 where IPv6 is missing.
-int bind_inet_socket(int type, const ForwardSpec& spec, std::string& error) {
+Result<int> bind_inet_socket(int type, const ForwardSpec& spec) {
   int fd = -1;
   int rc = -1;
   if (spec.local_all_families) {
@@ -50,60 +50,53 @@ int bind_inet_socket(int type, const ForwardSpec& spec, std::string& error) {
       any.sin6_port = htons(spec.local_port);
       rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any);
     } else if (errno != EAFNOSUPPORT) {
-      error = errno_text("socket");
-      return -1;
+      return Error{errno_text("socket")};
     }
   }
   if (fd < 0) {  // one IPv4 address, or the IPv4 wildcard on a host without IPv6
     fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      error = errno_text("socket");
-      return -1;
-    }
+    if (fd < 0) return Error{errno_text("socket")};
     const int one = 1;
     if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
     rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
   }
   if (rc != 0) {
-    error = errno_text(spec.bound_address());
+    Error failure{errno_text(spec.bound_address())};
     ::close(fd);
-    return -1;
+    return failure;
   }
   return fd;
 }
 
-/// A listening socket for a TCP or unix forward; -1 and `error` set on failure.
-int open_stream_listener(const ForwardSpec& spec, std::string& error) {
+/// A listening socket for a TCP or unix forward, or why not.
+Result<int> open_stream_listener(const ForwardSpec& spec) {
   int fd;
   if (spec.protocol == ForwardProtocol::unix_socket) {
     fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      error = errno_text("socket");
-      return -1;
-    }
+    if (fd < 0) return Error{errno_text("socket")};
     const auto sun = unix_address(spec.local_path);
     if (!sun) {
       ::close(fd);
-      error = spec.local_path + ": path too long";
-      return -1;
+      return Error{spec.local_path + ": path too long"};
     }
     if (bind_owner_only(fd, reinterpret_cast<const sockaddr*>(&*sun), sizeof *sun) != 0) {
-      error = errno_text(spec.local_path);
+      Error failure{errno_text(spec.local_path)};
       ::close(fd);
-      return -1;
+      return failure;
     }
   } else {
-    fd = bind_inet_socket(SOCK_STREAM, spec, error);
-    if (fd < 0) return -1;
+    const Result<int> bound = bind_inet_socket(SOCK_STREAM, spec);
+    if (!bound) return bound;
+    fd = *bound;
   }
   // The kernel's largest backlog (net.core.somaxconn), as Go's net package and so gvproxy
   // take: a burst of clients larger than a short queue overflows it, and with SYN cookies a
   // client whose handshake is dropped at a full queue waits for data that never comes.
   if (::listen(fd, SOMAXCONN) != 0) {
-    error = errno_text(spec.bound_address());
+    Error failure{errno_text(spec.bound_address())};
     ::close(fd);
-    return -1;
+    return failure;
   }
   return fd;
 }
@@ -238,21 +231,20 @@ PortForwarder::~PortForwarder() {
   }
 }
 
-std::optional<std::string> PortForwarder::add(const ForwardSpec& spec) {
+Status PortForwarder::add(const ForwardSpec& spec) {
   const auto key = std::make_pair(spec.protocol, spec.local());
-  if (streams_.contains(key) || datagrams_.contains(key)) return spec.local() + ": already forwarded";
-  std::string error;
+  if (streams_.contains(key) || datagrams_.contains(key)) return Error{spec.local() + ": already forwarded"};
   if (spec.protocol == ForwardProtocol::udp) {
-    const int fd = bind_inet_socket(SOCK_DGRAM, spec, error);
-    if (fd < 0) return error;
-    datagrams_.emplace(key, std::make_unique<DatagramForward>(*this, spec, fd));
+    const Result<int> fd = bind_inet_socket(SOCK_DGRAM, spec);
+    if (!fd) return Error{fd.error()};
+    datagrams_.emplace(key, std::make_unique<DatagramForward>(*this, spec, *fd));
   } else {
-    const int fd = open_stream_listener(spec, error);
-    if (fd < 0) return error;
-    streams_.emplace(key, std::make_unique<StreamForward>(*this, spec, fd));
+    const Result<int> fd = open_stream_listener(spec);
+    if (!fd) return Error{fd.error()};
+    streams_.emplace(key, std::make_unique<StreamForward>(*this, spec, *fd));
   }
   spdlog::info("forwarding {} {} -> {}", spec.protocol_name(), spec.bound_address(), spec.remote());
-  return std::nullopt;
+  return {};
 }
 
 bool PortForwarder::remove(ForwardProtocol protocol, const std::string& local) {

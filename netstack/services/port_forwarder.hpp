@@ -6,11 +6,11 @@
 
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "netstack/services/forward_spec.hpp"
 #include "netstack/nat/tcp_relay.hpp"
 #include "netstack/services/virtual_network.hpp"
@@ -33,7 +33,7 @@ class PortForwarder {
   PortForwarder& operator=(const PortForwarder&) = delete;
 
   /// Opens the host side; on failure an error sentence (e.g. the address is in use).
-  std::optional<std::string> add(const ForwardSpec& spec);
+  Status add(const ForwardSpec& spec);
   /// Closes a forward by protocol and local address; false if there is none.
   bool remove(ForwardProtocol protocol, const std::string& local);
   /// The forward with this protocol and local name, or null.

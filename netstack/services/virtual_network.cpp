@@ -2,17 +2,17 @@
 
 namespace usernet {
 
-std::string validate(const NetworkConfig& c) {
-  if (c.mtu < 576 || c.mtu > 65520) return "mtu must be between 576 and 65520";
-  if (c.subnet.prefix_length > 30) return "subnet must have room for hosts (/30 or larger)";
+Status validate(const NetworkConfig& c) {
+  if (c.mtu < 576 || c.mtu > 65520) return Error{"mtu must be between 576 and 65520"};
+  if (c.subnet.prefix_length > 30) return Error{"subnet must have room for hosts (/30 or larger)"};
   auto usable = [&](Ipv4 ip) {
     return c.subnet.contains(ip) && ip != c.subnet.network && ip != c.subnet.broadcast();
   };
-  if (!usable(c.gateway_ip)) return "gateway-ip must be a host address inside the subnet";
-  if (!usable(c.host_alias)) return "host-ip must be a host address inside the subnet";
-  if (c.host_alias == c.gateway_ip) return "host-ip must differ from gateway-ip";
+  if (!usable(c.gateway_ip)) return Error{"gateway-ip must be a host address inside the subnet"};
+  if (!usable(c.host_alias)) return Error{"host-ip must be a host address inside the subnet"};
+  if (c.host_alias == c.gateway_ip) return Error{"host-ip must differ from gateway-ip"};
   if (!usable(c.first_guest_ip) || c.first_guest_ip == c.gateway_ip || c.first_guest_ip == c.host_alias)
-    return "the first guest address must be a free host address inside the subnet";
+    return Error{"the first guest address must be a free host address inside the subnet"};
   return {};
 }
 

@@ -13,6 +13,7 @@
 #include "netstack/base/ethernet.hpp"
 #include "netstack/lwip/gateway.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/result.hpp"
 #include "netstack/lwip/lwip_runtime.hpp"
 #include "netstack/nat/gateway_services.hpp"
 #include "netstack/nat/nat.hpp"
@@ -37,8 +38,8 @@ struct NetworkConfig {
   std::size_t max_frame() const { return mtu + kEthernetHeaderSize; }
 };
 
-/// Checks a configuration; returns an error message naming the bad field, or "".
-std::string validate(const NetworkConfig& config);
+/// Checks a configuration; an error names the bad field.
+Status validate(const NetworkConfig& config);
 
 class VirtualNetwork {
  public:

@@ -78,10 +78,12 @@ bool SshForwardSession::connect_with_retries() {
   std::string error;
   for (int attempt = 0; attempt < tries_; ++attempt) {
     if (!stop_.sleep_ms(ssh_retry_delay_ms(attempt))) return false;
-    if (connect_once(error)) {
+    const Status tried = connect_once();
+    if (tried) {
       spdlog::info("{}: connected{}", label_, attempt > 0 ? " after " + std::to_string(attempt + 1) + " tries" : "");
       return true;
     }
+    error = tried.error();
     if (stop_.requested()) return false;
     spdlog::debug("{}: try {} failed: {}", label_, attempt + 1, error);
   }
@@ -92,12 +94,9 @@ bool SshForwardSession::connect_with_retries() {
 /// One connection: dial through the virtual network, SSH handshake, public-key auth.
 /// The host key is not verified (gvproxy's default): the peer is our own guest, reached
 /// over a network only this process routes.
-bool SshForwardSession::connect_once(std::string& error) {
+Status SshForwardSession::connect_once() {
   const int fd = dial_();
-  if (fd < 0) {
-    error = "cannot open a connection into the virtual network";
-    return false;
-  }
+  if (fd < 0) return Error{"cannot open a connection into the virtual network"};
   // libssh closes the descriptor it is given; ours stays valid for shutdown() by
   // SshForwardStop until we close it after ssh_free.
   const int libssh_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -106,8 +105,7 @@ bool SshForwardSession::connect_once(std::string& error) {
     if (libssh_fd >= 0) ::close(libssh_fd);
     if (session) ssh_free(session);
     ::close(fd);
-    error = "out of resources";
-    return false;
+    return Error{"out of resources"};
   }
   const std::string host = format_ipv4(spec_.guest_ip);
   const unsigned port = spec_.guest_port;
@@ -124,6 +122,7 @@ bool SshForwardSession::connect_once(std::string& error) {
   ssh_options_set(session, SSH_OPTIONS_FD, &socket);
   stop_.set_transport_fd(fd);
 
+  std::string error;
   bool ok = ssh_connect(session) == SSH_OK;
   if (!ok) {
     error = std::string("handshake: ") + ssh_get_error(session);
@@ -142,12 +141,12 @@ bool SshForwardSession::connect_once(std::string& error) {
     ssh_disconnect(session);
     ssh_free(session);
     ::close(fd);
-    return false;
+    return Error{error};
   }
   session_ = session;
   event_ = event;
   transport_fd_ = fd;
-  return true;
+  return {};
 }
 
 /// Drops the clients and the session (if any).

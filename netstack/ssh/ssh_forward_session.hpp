@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "netstack/ssh/ssh_forward_channel.hpp"
 #include "netstack/ssh/ssh_forward_spec.hpp"
 
@@ -72,7 +73,7 @@ class SshForwardSession {
  private:
   bool connected() const { return session_ != nullptr; }
   bool connect_with_retries();
-  bool connect_once(std::string& error);
+  Status connect_once();
   void disconnect();
   bool serve_once();
   bool accept_clients();

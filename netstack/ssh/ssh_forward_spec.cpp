@@ -7,15 +7,14 @@
 
 namespace usernet {
 
-std::optional<std::vector<SshForwardSpec>> make_ssh_forwards(const SshForwardFlags& flags, Ipv4 guest_ip,
-                                                             std::string& error) {
+Result<std::vector<SshForwardSpec>> make_ssh_forwards(const SshForwardFlags& flags, Ipv4 guest_ip) {
   const std::size_t count = flags.sockets.size();
   if (flags.dests.size() != count || flags.users.size() != count || flags.identities.size() != count) {
-    error = "--forward-sock, --forward-dest, --forward-user and --forward-identity must be given the same "
-            "number of times (got " +
-            std::to_string(count) + ", " + std::to_string(flags.dests.size()) + ", " +
-            std::to_string(flags.users.size()) + ", " + std::to_string(flags.identities.size()) + ")";
-    return std::nullopt;
+    return Error{
+        "--forward-sock, --forward-dest, --forward-user and --forward-identity must be given the same "
+        "number of times (got " +
+        std::to_string(count) + ", " + std::to_string(flags.dests.size()) + ", " + std::to_string(flags.users.size()) +
+        ", " + std::to_string(flags.identities.size()) + ")"};
   }
   std::vector<SshForwardSpec> specs;
   std::set<std::string> seen;
@@ -23,16 +22,13 @@ std::optional<std::vector<SshForwardSpec>> make_ssh_forwards(const SshForwardFla
     SshForwardSpec spec{flags.sockets[i], flags.dests[i], flags.users[i], flags.identities[i], guest_ip, 22};
     const std::string which = " #" + std::to_string(i + 1);
     if (spec.socket_path.empty() || spec.dest_path.empty() || spec.user.empty() || spec.identity_file.empty()) {
-      error = "SSH forward" + which + ": socket, destination, user and identity must not be empty";
-      return std::nullopt;
+      return Error{"SSH forward" + which + ": socket, destination, user and identity must not be empty"};
     }
     if (spec.socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      error = "--forward-sock '" + spec.socket_path + "': path too long for a unix socket";
-      return std::nullopt;
+      return Error{"--forward-sock '" + spec.socket_path + "': path too long for a unix socket"};
     }
     if (!seen.insert(spec.socket_path).second) {
-      error = "--forward-sock '" + spec.socket_path + "': given twice";
-      return std::nullopt;
+      return Error{"--forward-sock '" + spec.socket_path + "': given twice"};
     }
     specs.push_back(std::move(spec));
   }

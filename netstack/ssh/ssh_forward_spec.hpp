@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -30,9 +30,8 @@ struct SshForwardFlags {
 
 /// Pairs the repeated flags into specs for the guest at `guest_ip`. The lists must have
 /// equal lengths, no empty item, socket paths that fit sockaddr_un and differ from each
-/// other; otherwise nullopt and `error` names the problem.
-std::optional<std::vector<SshForwardSpec>> make_ssh_forwards(const SshForwardFlags& flags, Ipv4 guest_ip,
-                                                             std::string& error);
+/// other; otherwise the error names the problem.
+Result<std::vector<SshForwardSpec>> make_ssh_forwards(const SshForwardFlags& flags, Ipv4 guest_ip);
 
 /// How often one connection attempt tries to reach the guest's sshd before giving up.
 constexpr int kSshConnectTries = 60;

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string pattern(input.substr(0, split));
   const std::string_view query = split == std::string_view::npos ? "a.fuzz.test" : input.substr(split + 1);
   ZoneTable table;
-  if (table.add(Zone{"fuzz.test", {{"", pattern, 1}}, 2})) return 0;  // refused with a reason
+  if (!table.add(Zone{"fuzz.test", {{"", pattern, 1}}, 2})) return 0;  // refused with a reason
   if (auto name = DomainName::from_text(std::string(query) + ".fuzz.test")) (void)table.find(*name);
   return 0;
 }

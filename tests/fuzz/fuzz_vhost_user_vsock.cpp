@@ -77,10 +77,9 @@ void fuzz_device(std::span<const std::uint8_t> input, bool in_ram) {
       vhost::store_le<std::uint16_t>(std::span(ram), ring + 256 + 2, avail % (kQueueSize + 1));
     }
   }
-  std::string error;
   vhost::GuestRegion region{{kRamBase, kRamSize, kRamBase, 0}, std::span(ram), nullptr};
-  auto memory = vhost::GuestMemory::create({region}, error);
-  check(memory.has_value());
+  auto memory = vhost::GuestMemory::create({region});
+  check(memory.ok());
   auto rings_at = [&](std::size_t offset) {
     return vhost::VirtqueueRings{std::span(ram).subspan(offset, 256),
                                  std::span(ram).subspan(offset + 256, 64),
@@ -89,9 +88,9 @@ void fuzz_device(std::span<const std::uint8_t> input, bool in_ram) {
   // used rings start zeroed, as a driver sets them up
   std::memset(ram.data() + 320, 0, 160);
   std::memset(ram.data() + 1024 + 320, 0, 160);
-  auto rx = vhost::SplitVirtqueue::create(*memory, kQueueSize, rings_at(0), true, 0, error);
-  auto tx = vhost::SplitVirtqueue::create(*memory, kQueueSize, rings_at(1024), true, 0, error);
-  check(rx.has_value() && tx.has_value());
+  auto rx = vhost::SplitVirtqueue::create(*memory, kQueueSize, rings_at(0), true, 0);
+  auto tx = vhost::SplitVirtqueue::create(*memory, kQueueSize, rings_at(1024), true, 0);
+  check(rx.ok() && tx.ok());
   AcceptAll connector;
   vsock::DeviceConfig config;
   config.buffer_per_connection = 4096;

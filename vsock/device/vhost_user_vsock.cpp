@@ -33,9 +33,11 @@ VhostUserVsock::VhostUserVsock(uv_loop_t* loop, VhostUserVsockConfig config)
 
 VhostUserVsock::~VhostUserVsock() { device_.attach_queues(nullptr, nullptr); }
 
-bool VhostUserVsock::start(std::string& error) {
-  if (!config_.vhost_socket.empty() && !server_.listen(config_.vhost_socket, error)) return false;
-  if (!config_.uds_path.empty() && !listener_.listen(config_.uds_path, error)) return false;
+Status VhostUserVsock::start() {
+  if (!config_.vhost_socket.empty())
+    if (Status listening = server_.listen(config_.vhost_socket); !listening) return listening;
+  if (!config_.uds_path.empty())
+    if (Status listening = listener_.listen(config_.uds_path); !listening) return listening;
   for (const auto& [port, path] : config_.host_port_sockets) {
     try {
       port_listeners_.push_back(std::make_unique<SocketListener>(
@@ -43,11 +45,10 @@ bool VhostUserVsock::start(std::string& error) {
             accept_for_guest_port(guest_port, fd);
           }));
     } catch (const std::exception& e) {
-      error = "vsock port " + std::to_string(port) + ": " + e.what();
-      return false;
+      return Error{"vsock port " + std::to_string(port) + ": " + e.what()};
     }
   }
-  return true;
+  return {};
 }
 
 // A client of a per-port socket goes straight to the guest's listener: no CONNECT line

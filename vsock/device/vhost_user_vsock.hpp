@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "vsock/transport/socket_listener.hpp"
 #include "vsock/vhost_user/vhost_user_server.hpp"
 #include "vsock/device/vsock_device.hpp"
@@ -37,8 +38,9 @@ class VhostUserVsock : private vhost::DeviceModel {
   VhostUserVsock(uv_loop_t* loop, VhostUserVsockConfig config);
   ~VhostUserVsock() override;
 
-  /// Opens the vhost-user socket, the `<uds-path>` listener and the per-port listeners.
-  bool start(std::string& error);
+  /// Opens the vhost-user socket, the `<uds-path>` listener and the per-port listeners,
+  /// or says which one failed.
+  Status start();
   /// Serves a connected front-end socket (socketpair from a launcher or a test).
   void adopt_frontend(int fd) { server_.adopt(fd); }
 

@@ -119,23 +119,18 @@ UnixHostListener::~UnixHostListener() {
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
-bool UnixHostListener::listen(const std::string& path, std::string& error) {
+Status UnixHostListener::listen(const std::string& path) {
   const auto addr = unix_address(path);
-  if (!addr) {
-    error = "socket path too long: " + path;
-    return false;
-  }
+  if (!addr) return Error{"socket path too long: " + path};
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   ::unlink(path.c_str());
   if (listen_fd_ < 0 || bind_owner_only(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
-      ::listen(listen_fd_, 128) != 0) {
-    error = "cannot listen on " + path + ": " + std::strerror(errno);
-    return false;
-  }
+      ::listen(listen_fd_, 128) != 0)
+    return Error{"cannot listen on " + path + ": " + std::strerror(errno)};
   path_ = path;
   watch_ = std::make_unique<PollWatcher>(loop_, listen_fd_, [this](int, int) { accept_clients(); });
   watch_->watch(UV_READABLE);
-  return true;
+  return {};
 }
 
 void UnixHostListener::accept_clients() {

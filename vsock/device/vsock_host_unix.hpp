@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "netstack/base/result.hpp"
 #include "netstack/base/uv_handles.hpp"
 #include "vsock/device/vsock_host_stream.hpp"
 
@@ -64,8 +65,8 @@ class UnixHostListener {
   UnixHostListener(const UnixHostListener&) = delete;
   UnixHostListener& operator=(const UnixHostListener&) = delete;
 
-  /// Listens on `path` (a stale socket file is replaced).
-  bool listen(const std::string& path, std::string& error);
+  /// Listens on `path` (a stale socket file is replaced), or says why it cannot.
+  Status listen(const std::string& path);
 
  private:
   struct Pending;

@@ -37,7 +37,7 @@ class Relay {
   std::string run() {
     for (;;) {
       if (hooks_.check)
-        if (auto reason = hooks_.check()) return *reason;
+        if (const Status going = hooks_.check(); !going) return going.error();
       pollfd fds[2] = {{tap_, 0, 0}, {stream_, 0, 0}};
       if (tap_blocked_) fds[0].events |= POLLOUT;
       else fds[1].events |= POLLIN;  // only read the host while the TAP takes frames
@@ -52,14 +52,14 @@ class Relay {
       if (fds[0].revents & (POLLERR | POLLNVAL | POLLHUP)) return "TAP device failed";
       if (fds[0].revents & POLLOUT) {
         tap_blocked_ = false;
-        if (auto error = deliver_host_frames()) return *error;
+        if (Status done = deliver_host_frames(); !done) return done.error();
       }
       if (fds[0].revents & POLLIN)
-        if (auto error = read_tap()) return *error;
+        if (Status done = read_tap(); !done) return done.error();
       if (output_sent_ < output_size_)
-        if (auto error = write_stream()) return *error;
+        if (Status done = write_stream(); !done) return done.error();
       if (fds[1].revents & (POLLIN | POLLHUP))
-        if (auto error = read_stream()) return *error;
+        if (Status done = read_stream(); !done) return done.error();
     }
   }
 
@@ -67,14 +67,14 @@ class Relay {
   // Reads a burst of TAP frames straight into the output buffer, behind their prefixes.
   // The buffer is never zero-filled: at MTU 1500, clearing a 64 KiB frame slot per read
   // cost more than the frame itself.
-  std::optional<std::string> read_tap() {
+  Status read_tap() {
     for (int i = 0; i < kTapReadsPerRound; ++i) {
       make_room_for_frame();
       std::uint8_t* slot = output_.get() + output_size_;
       const ssize_t n = ::read(tap_, slot + 2, kMaxFrame);
       if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return std::nullopt;
-        return "read TAP: " + (n == 0 ? std::string("end of file") : errno_text(errno));
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return {};
+        return Error{"read TAP: " + (n == 0 ? std::string("end of file") : errno_text(errno))};
       }
       write_length_prefix(LengthPrefix::le16, static_cast<std::size_t>(n), slot);
       output_size_ += 2 + static_cast<std::size_t>(n);
@@ -82,7 +82,7 @@ class Relay {
       if (hooks_.trace) hooks_.trace("tap", slot + 2, static_cast<std::size_t>(n));
       if (output_size_ - output_sent_ >= kOutputHighWater) break;
     }
-    return std::nullopt;
+    return {};
   }
 
   // Guarantees space for one more prefixed frame at the end of the output buffer by
@@ -96,7 +96,7 @@ class Relay {
     output_sent_ = 0;
   }
 
-  std::optional<std::string> write_stream() {
+  Status write_stream() {
     while (output_sent_ < output_size_) {
       const ssize_t n = ::send(stream_, output_.get() + output_sent_, output_size_ - output_sent_,
                                MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -106,18 +106,18 @@ class Relay {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      return "write to host: " + errno_text(errno);
+      return Error{"write to host: " + errno_text(errno)};
     }
     if (output_sent_ == output_size_) output_sent_ = output_size_ = 0;
-    return std::nullopt;
+    return {};
   }
 
-  std::optional<std::string> read_stream() {
+  Status read_stream() {
     const ssize_t n = ::recv(stream_, input_.data() + input_filled_, input_.size() - input_filled_, MSG_DONTWAIT);
-    if (n == 0) return std::string("host closed the connection");
+    if (n == 0) return Error{"host closed the connection"};
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::nullopt;
-      return "read from host: " + errno_text(errno);
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return {};
+      return Error{"read from host: " + errno_text(errno)};
     }
     input_filled_ += static_cast<std::size_t>(n);
     return deliver_host_frames();
@@ -125,8 +125,8 @@ class Relay {
 
   // Writes every complete frame in the input buffer to the TAP; stops (keeping the rest)
   // when the TAP's queue is full.
-  std::optional<std::string> deliver_host_frames() {
-    std::optional<std::string> error;
+  Status deliver_host_frames() {
+    Status written;
     const auto result = decode_stream_frames(
         LengthPrefix::le16, kMaxFrame, ByteSpan(input_.data() + input_used_, input_filled_ - input_used_),
         [&](ByteSpan frame) {
@@ -148,7 +148,7 @@ class Relay {
             counters_.tap_write_drops++;
             return true;
           }
-          error = "write TAP: " + errno_text(errno);
+          written = Error{"write TAP: " + errno_text(errno)};
           return false;
         });
     const std::size_t consumed = result.consumed;  // a frame the TAP refused stays
@@ -160,7 +160,7 @@ class Relay {
       input_filled_ -= input_used_;
       input_used_ = 0;
     }
-    return error;
+    return written;
   }
 
   int tap_;

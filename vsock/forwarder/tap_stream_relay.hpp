@@ -7,9 +7,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "netstack/base/result.hpp"
 
 namespace usernet {
 
@@ -25,9 +26,9 @@ struct RelayCounters {
 };
 
 struct RelayHooks {
-  /// Called at least every 200 ms; a returned reason ends the relay (stop signal, DHCP
-  /// client failure...).
-  std::function<std::optional<std::string>()> check;
+  /// Called at least every 200 ms; an error ends the relay with its message as the reason
+  /// (stop signal, DHCP client failure...).
+  std::function<Status()> check;
   /// Called with every frame when non-empty ("tap" or "host" as its source).
   std::function<void(std::string_view source, const std::uint8_t* frame, std::size_t size)> trace;
 };

@@ -20,19 +20,19 @@ void close_all(std::vector<int>& fds) {
   fds.clear();
 }
 
+// A request that has no reply of its own: nothing to send on success.
+Result<std::vector<std::uint8_t>> no_reply(const Status& status) {
+  if (!status) return Error{status.error()};
+  return std::vector<std::uint8_t>{};
+}
+
 // Maps one region's fd (the region starts mmap_offset bytes into it).
-std::optional<GuestRegion> map_region(const MemoryRegionDescription& d, int fd,
-                                      std::string& error) {
-  if (d.size == 0 || d.mmap_offset > std::numeric_limits<std::uint64_t>::max() - d.size) {
-    error = "memory region size/offset invalid";
-    return std::nullopt;
-  }
+Result<GuestRegion> map_region(const MemoryRegionDescription& d, int fd) {
+  if (d.size == 0 || d.mmap_offset > std::numeric_limits<std::uint64_t>::max() - d.size)
+    return Error{"memory region size/offset invalid"};
   const std::uint64_t length = d.mmap_offset + d.size;
   void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) {
-    error = "mmap of guest memory failed: errno " + std::to_string(errno);
-    return std::nullopt;
-  }
+  if (base == MAP_FAILED) return Error{"mmap of guest memory failed: errno " + std::to_string(errno)};
   auto keepalive = std::shared_ptr<void>(base, [length](void* p) { munmap(p, length); });
   auto* bytes = static_cast<std::uint8_t*>(base) + d.mmap_offset;
   return GuestRegion{d, std::span<std::uint8_t>(bytes, d.size), std::move(keepalive)};
@@ -88,146 +88,138 @@ void Backend::reset() {
 // Header check, dispatch, then the REPLY_ACK answer if asked for and no other reply exists.
 Backend::Outcome Backend::handle(IncomingMessage m) {
   Outcome out;
-  out.error = validate_header(m.header);
-  if (!out.error.empty() || m.payload.size() != m.header.size) {
-    if (out.error.empty()) out.error = "payload size mismatch";
+  out.status = validate_header(m.header);
+  if (out.status && m.payload.size() != m.header.size) out.status = Error{"payload size mismatch"};
+  if (!out.status) {
     out.fatal = true;
     close_all(m.fds);
     return out;
   }
-  auto& reply = out.reply;
-  const bool ok = dispatch(m, reply, out.error);
+  auto handled = dispatch(m);
   close_all(m.fds);  // whatever dispatch did not take
+  if (handled) {
+    out.reply = std::move(*handled);
+  } else {
+    out.status = Error{handled.error()};
+  }
   const bool ack_wanted =
       (m.header.flags & static_cast<std::uint32_t>(HeaderFlag::need_reply)) != 0 &&
       (acked_protocol_features_ & feature_mask(ProtocolFeatureBit::reply_ack)) != 0;
-  if (reply.empty() && ack_wanted) {
-    reply = encode_u64_reply(static_cast<Request>(m.header.request), ok ? 0 : 1);
+  if (out.reply.empty() && ack_wanted) {
+    out.reply = encode_u64_reply(static_cast<Request>(m.header.request), out.status ? 0 : 1);
   }
   return out;
 }
 
-Backend::Vring* Backend::vring_for(std::uint32_t index, std::string& error) {
-  if (index >= vrings_.size()) {
-    error = "vring index " + std::to_string(index) + " out of range";
-    return nullptr;
-  }
+Result<Backend::Vring*> Backend::vring_for(std::uint32_t index) {
+  if (index >= vrings_.size()) return Error{"vring index " + std::to_string(index) + " out of range"};
   return &vrings_[index];
 }
 
-bool Backend::dispatch(IncomingMessage& m, std::vector<std::uint8_t>& reply, std::string& error) {
+Result<std::vector<std::uint8_t>> Backend::dispatch(IncomingMessage& m) {
+  using Reply = std::vector<std::uint8_t>;
   const auto request = static_cast<Request>(m.header.request);
   switch (request) {
     case Request::get_features:
-      reply = encode_u64_reply(request, offered_features());
-      return true;
+      return encode_u64_reply(request, offered_features());
     case Request::set_features: {
       const auto features = decode_u64(m.payload);
-      if (!features || (*features & ~offered_features()) != 0) {
-        error = "SET_FEATURES with unoffered bits";
-        return false;
-      }
+      if (!features || (*features & ~offered_features()) != 0) return Error{"SET_FEATURES with unoffered bits"};
       acked_features_ = *features;
-      return true;
+      return Reply{};
     }
     case Request::get_protocol_features:
-      reply = encode_u64_reply(request, offered_protocol_features());
-      return true;
+      return encode_u64_reply(request, offered_protocol_features());
     case Request::set_protocol_features: {
       const auto features = decode_u64(m.payload);
-      if (!features || (*features & ~offered_protocol_features()) != 0) {
-        error = "SET_PROTOCOL_FEATURES with unoffered bits";
-        return false;
-      }
+      if (!features || (*features & ~offered_protocol_features()) != 0)
+        return Error{"SET_PROTOCOL_FEATURES with unoffered bits"};
       acked_protocol_features_ = *features;
-      return true;
+      return Reply{};
     }
     case Request::get_queue_num:
-      reply = encode_u64_reply(request, vrings_.size());
-      return true;
+      return encode_u64_reply(request, vrings_.size());
     case Request::set_owner:
-      return true;
+      return Reply{};
     case Request::reset_owner:
     case Request::reset_device:
       reset();
-      return true;
+      return Reply{};
     case Request::set_mem_table:
-      return set_mem_table(m, error);
+      return no_reply(set_mem_table(m));
     case Request::set_vring_num: {
       const auto state = decode_vring_state(m.payload);
-      if (!state) return error = "bad SET_VRING_NUM", false;
-      Vring* v = vring_for(state->index, error);
-      if (!v) return false;
-      if (state->num == 0 || state->num > SplitVirtqueue::kMaxSize ||
-          (state->num & (state->num - 1)) != 0) {
-        error = "vring size " + std::to_string(state->num) + " invalid";
-        return false;
-      }
+      if (!state) return Error{"bad SET_VRING_NUM"};
+      const auto found = vring_for(state->index);
+      if (!found) return Error{found.error()};
+      Vring* v = *found;
+      if (state->num == 0 || state->num > SplitVirtqueue::kMaxSize || (state->num & (state->num - 1)) != 0)
+        return Error{"vring size " + std::to_string(state->num) + " invalid"};
       v->size = static_cast<std::uint16_t>(state->num);
-      return true;
+      return Reply{};
     }
     case Request::set_vring_addr: {
       const auto address = decode_vring_address(m.payload);
-      if (!address) return error = "bad SET_VRING_ADDR", false;
-      Vring* v = vring_for(address->index, error);
-      if (!v) return false;
+      if (!address) return Error{"bad SET_VRING_ADDR"};
+      const auto found = vring_for(address->index);
+      if (!found) return Error{found.error()};
+      Vring* v = *found;
       v->address = *address;
       try_start(address->index);
-      return true;
+      return Reply{};
     }
     case Request::set_vring_base: {
       const auto state = decode_vring_state(m.payload);
-      if (!state) return error = "bad SET_VRING_BASE", false;
-      Vring* v = vring_for(state->index, error);
-      if (!v) return false;
+      if (!state) return Error{"bad SET_VRING_BASE"};
+      const auto found = vring_for(state->index);
+      if (!found) return Error{found.error()};
+      Vring* v = *found;
       v->base = static_cast<std::uint16_t>(state->num);
-      return true;
+      return Reply{};
     }
     case Request::get_vring_base: {
       const auto state = decode_vring_state(m.payload);
-      if (!state) return error = "bad GET_VRING_BASE", false;
-      Vring* v = vring_for(state->index, error);
-      if (!v) return false;
+      if (!state) return Error{"bad GET_VRING_BASE"};
+      const auto found = vring_for(state->index);
+      if (!found) return Error{found.error()};
+      Vring* v = *found;
       const std::uint16_t base = v->queue ? v->queue->next_available() : v->base;
       stop(state->index);  // the spec: GET_VRING_BASE stops the ring
       kicks_.watch_kick(state->index, -1);
       close_fd(v->kick_fd);
       v->base = base;
-      reply = encode_vring_state_reply(request, {state->index, base});
-      return true;
+      return encode_vring_state_reply(request, {state->index, base});
     }
     case Request::set_vring_kick:
     case Request::set_vring_call:
     case Request::set_vring_err:
-      return set_vring_fd(m, error);
+      return no_reply(set_vring_fd(m));
     case Request::set_vring_enable: {
       const auto state = decode_vring_state(m.payload);
-      if (!state) return error = "bad SET_VRING_ENABLE", false;
-      Vring* v = vring_for(state->index, error);
-      if (!v) return false;
+      if (!state) return Error{"bad SET_VRING_ENABLE"};
+      const auto found = vring_for(state->index);
+      if (!found) return Error{found.error()};
+      Vring* v = *found;
       v->enabled = state->num != 0;
       if (v->enabled) {
         try_start(state->index);
       } else {
         stop(state->index);
       }
-      return true;
+      return Reply{};
     }
     case Request::get_config: {
       auto access = decode_config(m.payload);
-      if (!access) return error = "bad GET_CONFIG", false;
+      if (!access) return Error{"bad GET_CONFIG"};
       const auto space = model_.config_space();
-      if (access->offset > space.size() || access->size > space.size() - access->offset) {
-        error = "GET_CONFIG outside the config space";
-        return false;
-      }
+      if (access->offset > space.size() || access->size > space.size() - access->offset)
+        return Error{"GET_CONFIG outside the config space"};
       access->data.assign(space.begin() + access->offset,
                           space.begin() + access->offset + access->size);
-      reply = encode_config_reply(*access);
-      return true;
+      return encode_config_reply(*access);
     }
     case Request::set_config:
-      return true;  // vsock config space is read-only; accept and ignore
+      return Reply{};  // vsock config space is read-only; accept and ignore
     case Request::set_log_base:
     case Request::set_log_fd:
     case Request::set_backend_req_fd:
@@ -236,25 +228,21 @@ bool Backend::dispatch(IncomingMessage& m, std::vector<std::uint8_t>& reply, std
     case Request::get_status:
       break;
   }
-  error = "unsupported request " + request_name(m.header.request);
-  return false;
+  return Error{"unsupported request " + request_name(m.header.request)};
 }
 
 // Replaces the memory table; running queues are restarted on the new mappings.
-bool Backend::set_mem_table(IncomingMessage& m, std::string& error) {
+Status Backend::set_mem_table(IncomingMessage& m) {
   const auto regions = decode_memory_table(m.payload);
-  if (!regions || regions->size() != m.fds.size()) {
-    error = "SET_MEM_TABLE needs one fd per region";
-    return false;
-  }
+  if (!regions || regions->size() != m.fds.size()) return Error{"SET_MEM_TABLE needs one fd per region"};
   std::vector<GuestRegion> mapped;
   for (std::size_t i = 0; i < regions->size(); ++i) {
-    auto region = map_region((*regions)[i], m.fds[i], error);
-    if (!region) return false;
+    auto region = map_region((*regions)[i], m.fds[i]);
+    if (!region) return Error{region.error()};
     mapped.push_back(std::move(*region));
   }
-  auto memory = GuestMemory::create(std::move(mapped), error);
-  if (!memory) return false;
+  auto memory = GuestMemory::create(std::move(mapped));
+  if (!memory) return Error{memory.error()};
   std::vector<bool> was_running;
   for (std::uint32_t i = 0; i < vrings_.size(); ++i) {
     was_running.push_back(running(i));
@@ -264,21 +252,20 @@ bool Backend::set_mem_table(IncomingMessage& m, std::string& error) {
   for (std::uint32_t i = 0; i < vrings_.size(); ++i) {
     if (was_running[i]) try_start(i);
   }
-  return true;
+  return {};
 }
 
 // KICK/CALL/ERR: u64 with the index in the low byte and bit 8 meaning "no fd".
-bool Backend::set_vring_fd(IncomingMessage& m, std::string& error) {
+Status Backend::set_vring_fd(IncomingMessage& m) {
   const auto value = decode_u64(m.payload);
-  if (!value) return error = "bad vring fd message", false;
+  if (!value) return Error{"bad vring fd message"};
   const auto index = static_cast<std::uint32_t>(*value & kVringIndexMask);
-  Vring* v = vring_for(index, error);
-  if (!v) return false;
+  const auto found = vring_for(index);
+  if (!found) return Error{found.error()};
+  Vring* v = *found;
   const bool no_fd = (*value & kVringNoFdFlag) != 0;
-  if (no_fd != m.fds.empty() || m.fds.size() > 1) {
-    error = "vring fd message with " + std::to_string(m.fds.size()) + " fds";
-    return false;
-  }
+  if (no_fd != m.fds.empty() || m.fds.size() > 1)
+    return Error{"vring fd message with " + std::to_string(m.fds.size()) + " fds"};
   int fd = no_fd ? -1 : m.fds[0];
   m.fds.clear();
   switch (static_cast<Request>(m.header.request)) {
@@ -294,15 +281,15 @@ bool Backend::set_vring_fd(IncomingMessage& m, std::string& error) {
         v->enabled = true;
       }
       try_start(index);
-      return true;
+      return {};
     case Request::set_vring_call:
       close_fd(v->call_fd);
       v->call_fd = fd;
-      return true;
+      return {};
     default:
       close_fd(v->err_fd);
       v->err_fd = fd;
-      return true;
+      return {};
   }
 }
 
@@ -319,11 +306,11 @@ void Backend::try_start(std::uint32_t index) {
       memory_.translate_user(a.available_ring, SplitVirtqueue::available_ring_bytes(v.size));
   const auto used = memory_.translate_user(a.used_ring, SplitVirtqueue::used_ring_bytes(v.size));
   if (!descriptors || !available || !used) return;  // stays stopped; nothing is touched
-  std::string error;
   const bool event_idx = (acked_features_ & feature_mask(FeatureBit::ring_event_idx)) != 0;
-  v.queue = SplitVirtqueue::create(memory_, v.size, {*descriptors, *available, *used}, event_idx,
-                                   v.base, error);
-  if (v.queue) publish_queues();
+  auto queue = SplitVirtqueue::create(memory_, v.size, {*descriptors, *available, *used}, event_idx, v.base);
+  if (!queue) return;  // bad geometry: stays stopped
+  v.queue = std::move(*queue);
+  publish_queues();
 }
 
 void Backend::stop(std::uint32_t index) {

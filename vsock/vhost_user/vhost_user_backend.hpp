@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "vsock/vhost_user/vhost_user_memory.hpp"
 #include "vsock/vhost_user/vhost_user_message.hpp"
 #include "vsock/vhost_user/virtqueue.hpp"
@@ -62,7 +63,7 @@ class Backend {
   /// anything; `fatal` means the framing is broken and the connection must be dropped.
   struct Outcome {
     std::vector<std::uint8_t> reply;
-    std::string error;
+    Status status;
     bool fatal = false;
   };
 
@@ -94,11 +95,11 @@ class Backend {
     std::optional<SplitVirtqueue> queue;
   };
 
-  /// Handles one request; false with `error` set when it must be refused.
-  bool dispatch(IncomingMessage& m, std::vector<std::uint8_t>& reply, std::string& error);
-  bool set_mem_table(IncomingMessage& m, std::string& error);
-  bool set_vring_fd(IncomingMessage& m, std::string& error);
-  Vring* vring_for(std::uint32_t index, std::string& error);
+  /// Handles one request: its reply (may be empty), or why it must be refused.
+  Result<std::vector<std::uint8_t>> dispatch(IncomingMessage& m);
+  Status set_mem_table(IncomingMessage& m);
+  Status set_vring_fd(IncomingMessage& m);
+  Result<Vring*> vring_for(std::uint32_t index);
   /// Starts the queue if ready (memory, size, address, kick, enabled); informs the model.
   void try_start(std::uint32_t index);
   void stop(std::uint32_t index);

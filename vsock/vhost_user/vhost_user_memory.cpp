@@ -25,29 +25,19 @@ constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 
 // Validates every region and the absence of overlaps before accepting the table.
-std::optional<GuestMemory> GuestMemory::create(std::vector<GuestRegion> regions,
-                                               std::string& error) {
+Result<GuestMemory> GuestMemory::create(std::vector<GuestRegion> regions) {
   for (std::size_t i = 0; i < regions.size(); ++i) {
     const auto& d = regions[i].description;
-    if (d.size == 0) {
-      error = "memory region " + std::to_string(i) + " is empty";
-      return std::nullopt;
-    }
-    if (d.guest_physical_address > kMax - d.size || d.user_address > kMax - d.size) {
-      error = "memory region " + std::to_string(i) + " wraps the address space";
-      return std::nullopt;
-    }
-    if (regions[i].host.size() != d.size) {
-      error = "memory region " + std::to_string(i) + " mapping has the wrong size";
-      return std::nullopt;
-    }
+    if (d.size == 0) return Error{"memory region " + std::to_string(i) + " is empty"};
+    if (d.guest_physical_address > kMax - d.size || d.user_address > kMax - d.size)
+      return Error{"memory region " + std::to_string(i) + " wraps the address space"};
+    if (regions[i].host.size() != d.size)
+      return Error{"memory region " + std::to_string(i) + " mapping has the wrong size"};
     for (std::size_t j = 0; j < i; ++j) {
       const auto& e = regions[j].description;
       if (ranges_overlap(d.guest_physical_address, d.size, e.guest_physical_address, e.size) ||
-          ranges_overlap(d.user_address, d.size, e.user_address, e.size)) {
-        error = "memory regions " + std::to_string(j) + " and " + std::to_string(i) + " overlap";
-        return std::nullopt;
-      }
+          ranges_overlap(d.user_address, d.size, e.user_address, e.size))
+        return Error{"memory regions " + std::to_string(j) + " and " + std::to_string(i) + " overlap"};
     }
   }
   return GuestMemory(std::move(regions));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "vsock/vhost_user/vhost_user_message.hpp"
 
 namespace usernet::vhost {
@@ -27,9 +28,9 @@ class GuestMemory {
  public:
   GuestMemory() = default;
 
-  /// Builds a table; returns an error if a region is empty, wraps the 64-bit space, does
-  /// not match its host span's size, or overlaps another region (guest-physical or virtual).
-  static std::optional<GuestMemory> create(std::vector<GuestRegion> regions, std::string& error);
+  /// Builds a table; an error if a region is empty, wraps the 64-bit space, does not
+  /// match its host span's size, or overlaps another region (guest-physical or virtual).
+  static Result<GuestMemory> create(std::vector<GuestRegion> regions);
 
   /// Host bytes for guest-physical [address, address+length); nullopt unless the whole range
   /// lies in one region. A zero length yields an empty span.

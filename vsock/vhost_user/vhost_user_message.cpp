@@ -22,17 +22,14 @@ std::optional<Header> decode_header(std::span<const std::uint8_t> bytes) {
 }
 
 // Rejects versions other than 1, replies sent to us, and oversized payloads.
-std::string validate_header(const Header& header) {
+Status validate_header(const Header& header) {
   const auto version_mask = static_cast<std::uint32_t>(HeaderFlag::version_mask);
-  if ((header.flags & version_mask) != kProtocolVersion) {
-    return "unsupported vhost-user version " + std::to_string(header.flags & version_mask);
-  }
-  if ((header.flags & static_cast<std::uint32_t>(HeaderFlag::reply)) != 0) {
-    return "front-end sent a message flagged as reply";
-  }
-  if (header.size > kMaxPayloadSize) {
-    return "payload of " + std::to_string(header.size) + " bytes exceeds the limit";
-  }
+  if ((header.flags & version_mask) != kProtocolVersion)
+    return Error{"unsupported vhost-user version " + std::to_string(header.flags & version_mask)};
+  if ((header.flags & static_cast<std::uint32_t>(HeaderFlag::reply)) != 0)
+    return Error{"front-end sent a message flagged as reply"};
+  if (header.size > kMaxPayloadSize)
+    return Error{"payload of " + std::to_string(header.size) + " bytes exceeds the limit"};
   return {};
 }
 

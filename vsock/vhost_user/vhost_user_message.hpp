@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
+
 namespace usernet::vhost {
 
 /// Front-end → back-end request codes (the subset we know by name; others are refused).
@@ -126,8 +128,8 @@ struct ConfigAccess {
 std::optional<Header> decode_header(std::span<const std::uint8_t> bytes);
 
 /// Checks a header before its payload is read: version 1, not a reply, payload within
-/// kMaxPayloadSize. Returns an error message, or an empty string when acceptable.
-std::string validate_header(const Header& header);
+/// kMaxPayloadSize; otherwise the error says which.
+Status validate_header(const Header& header);
 
 /// Payload decoders: nullopt when the payload has the wrong size or invalid contents.
 std::optional<std::uint64_t> decode_u64(std::span<const std::uint8_t> payload);

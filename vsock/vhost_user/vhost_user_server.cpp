@@ -67,32 +67,26 @@ Server::~Server() {
 }
 
 // Binds a fresh unix stream socket; one pending front-end is enough.
-bool Server::listen(const std::string& path, std::string& error) {
+Status Server::listen(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    error = "socket path too long: " + path;
-    return false;
-  }
+  if (path.size() >= sizeof(addr.sun_path)) return Error{"socket path too long: " + path};
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listen_fd_ < 0) {
-    error = std::string("socket: ") + std::strerror(errno);
-    return false;
-  }
+  if (listen_fd_ < 0) return Error{std::string("socket: ") + std::strerror(errno)};
   ::unlink(path.c_str());
   if (bind_owner_only(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(listen_fd_, 4) != 0) {
-    error = "cannot listen on " + path + ": " + std::strerror(errno);
+    Error failure{"cannot listen on " + path + ": " + std::strerror(errno)};
     close_fd(listen_fd_);
-    return false;
+    return failure;
   }
   listen_path_ = path;
   listener_watch_ = std::make_unique<PollWatcher>(loop_, listen_fd_, [this](int, int) {
     on_listener_readable();
   });
   listener_watch_->watch(UV_READABLE);
-  return true;
+  return {};
 }
 
 // Accepts while no front-end is attached; further ones wait in the backlog.
@@ -134,9 +128,9 @@ void Server::on_frontend_readable() {
   }
   const auto request = message.header.request;
   auto outcome = backend_.handle(std::move(message));
-  if (!outcome.error.empty()) {
+  if (!outcome.status) {
     ++refused_messages_;
-    log_message(LogLevel::warn, "vhost-user: " + request_name(request) + ": " + outcome.error);
+    log_message(LogLevel::warn, "vhost-user: " + request_name(request) + ": " + outcome.status.error());
   } else {
     log_message(LogLevel::debug, "vhost-user: " + request_name(request));
   }
@@ -166,7 +160,7 @@ bool Server::read_message(IncomingMessage& message) {
   take_fds(msg, message.fds);
   if (n != static_cast<ssize_t>(header.size()) || (msg.msg_flags & MSG_CTRUNC) != 0) return false;
   message.header = *decode_header(header);
-  if (!validate_header(message.header).empty()) {
+  if (!validate_header(message.header)) {
     // Let the back-end report it; do not read an untrusted size.
     return true;
   }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "netstack/base/result.hpp"
 #include "netstack/base/uv_handles.hpp"
 #include "vsock/vhost_user/vhost_user_backend.hpp"
 
@@ -24,8 +25,8 @@ class Server : private KickWatcher {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Listens on `path` (a stale socket file is replaced). False with `error` on failure.
-  bool listen(const std::string& path, std::string& error);
+  /// Listens on `path` (a stale socket file is replaced), or says why it cannot.
+  Status listen(const std::string& path);
   /// Serves an already connected front-end socket (socketpair from a launcher or a test);
   /// takes ownership of `fd`. Any current front-end is dropped first.
   void adopt(int fd);

@@ -54,24 +54,16 @@ SplitVirtqueue::SplitVirtqueue(const GuestMemory& memory, std::uint16_t size, Vi
       signalled_used_(next_used_) {}
 
 // Validates geometry before any ring access happens.
-std::optional<SplitVirtqueue> SplitVirtqueue::create(const GuestMemory& memory, std::uint16_t size,
-                                                     VirtqueueRings rings, bool event_idx,
-                                                     std::uint16_t next_available,
-                                                     std::string& error) {
-  if (size == 0 || size > kMaxSize || (size & (size - 1)) != 0) {
-    error = "queue size " + std::to_string(size) + " is not a power of two up to 32768";
-    return std::nullopt;
-  }
+Result<SplitVirtqueue> SplitVirtqueue::create(const GuestMemory& memory, std::uint16_t size, VirtqueueRings rings,
+                                              bool event_idx, std::uint16_t next_available) {
+  if (size == 0 || size > kMaxSize || (size & (size - 1)) != 0)
+    return Error{"queue size " + std::to_string(size) + " is not a power of two up to 32768"};
   if (rings.descriptors.size() < descriptor_table_bytes(size) ||
       rings.available.size() < available_ring_bytes(size) ||
-      rings.used.size() < used_ring_bytes(size)) {
-    error = "ring areas too small for queue size " + std::to_string(size);
-    return std::nullopt;
-  }
-  if (!aligned(rings.descriptors, 16) || !aligned(rings.available, 2) || !aligned(rings.used, 4)) {
-    error = "ring areas misaligned";
-    return std::nullopt;
-  }
+      rings.used.size() < used_ring_bytes(size))
+    return Error{"ring areas too small for queue size " + std::to_string(size)};
+  if (!aligned(rings.descriptors, 16) || !aligned(rings.available, 2) || !aligned(rings.used, 4))
+    return Error{"ring areas misaligned"};
   return SplitVirtqueue(memory, size, rings, event_idx, next_available);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "netstack/base/result.hpp"
 #include "vsock/vhost_user/vhost_user_memory.hpp"
 
 namespace usernet::vhost {
@@ -65,9 +66,8 @@ class SplitVirtqueue {
 
   /// Checks size (power of two, 1..32768), area sizes and alignment; `memory` must outlive
   /// the queue. next_available is the ring position to resume from (SET_VRING_BASE).
-  static std::optional<SplitVirtqueue> create(const GuestMemory& memory, std::uint16_t size,
-                                              VirtqueueRings rings, bool event_idx,
-                                              std::uint16_t next_available, std::string& error);
+  static Result<SplitVirtqueue> create(const GuestMemory& memory, std::uint16_t size, VirtqueueRings rings,
+                                       bool event_idx, std::uint16_t next_available);
 
   /// Next valid chain the driver made available, or nullopt if none (or the queue is broken).
   /// Malformed chains met on the way are returned to the driver unused and counted.

@@ -17,16 +17,16 @@ template <typename Change>
 std::string error_after(Change change) {
   Config config;
   change(config);
-  const auto error = validate(config);
-  REQUIRE(error);
-  return *error;
+  const auto valid = validate(config);
+  REQUIRE_FALSE(valid);
+  return valid.error();
 }
 
 }  // namespace
 
 TEST_CASE("the default config is gvproxy's and valid") {
   const Config config;
-  CHECK(validate(config) == std::nullopt);
+  CHECK(validate(config));
   CHECK(config.network == ipv4(192, 168, 127, 0));
   CHECK(config.netmask() == ipv4(255, 255, 255, 0));
   CHECK(config.broadcast() == ipv4(192, 168, 127, 255));

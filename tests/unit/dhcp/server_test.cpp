@@ -374,7 +374,7 @@ TEST_CASE("static leases: always the same address, never anyone else's") {
 TEST_CASE("static leases added at run time take the address over; removal makes it dynamic") {
   Server server{Config{}};
   CHECK(acquire(server, kMacA) == host(3));
-  CHECK(server.add_static_lease({kMacB, host(3)}) == std::nullopt);
+  CHECK(server.add_static_lease({kMacB, host(3)}));
   CHECK(server.static_leases().size() == 2);
   CHECK(server.config().static_leases.size() == 2);
   // A's renewal is refused, so it starts over and gets a fresh address; B gets .3.
@@ -385,14 +385,14 @@ TEST_CASE("static leases added at run time take the address over; removal makes 
   CHECK(lease_of(server, kMacB, kStart + 3)->is_static);
 
   // Errors leave everything unchanged.
-  const auto error = server.add_static_lease({kMacC, host(3)});
-  REQUIRE(error);
-  CHECK(error->find("already bound") != std::string::npos);
-  REQUIRE(server.add_static_lease({kMacC, kGateway}));
+  const auto taken = server.add_static_lease({kMacC, host(3)});
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().find("already bound") != std::string::npos);
+  REQUIRE_FALSE(server.add_static_lease({kMacC, kGateway}));
   CHECK(server.static_leases().size() == 2);
 
   // Moving B's static lease to another address replaces it.
-  CHECK(server.add_static_lease({kMacB, host(20)}) == std::nullopt);
+  CHECK(server.add_static_lease({kMacB, host(20)}));
   CHECK(server.static_leases().size() == 2);
   CHECK(send(server, RequestBuilder(MessageType::request, kMacB).ciaddr(host(3)), kStart + 4)->type ==
         MessageType::nak);

@@ -75,7 +75,7 @@ TEST_CASE("unknown name in a local zone: NXDOMAIN with the zone's SOA") {
 
 TEST_CASE("the zone default address answers every other name") {
   Fixture f;
-  REQUIRE_FALSE(f.zones.add(Zone{"docker.internal", {}, 0x0a000009}).has_value());
+  REQUIRE(f.zones.add(Zone{"docker.internal", {}, 0x0a000009}));
   auto answer = f.ask("anything.docker.internal", RecordType::a);
   CHECK(answer->answers.at(0).rdata == ipv4_rdata(0x0a000009));
   CHECK(f.ask("host.docker.internal", RecordType::a)->answers.at(0).rdata == ipv4_rdata(0xc0a87ffe));

@@ -68,8 +68,8 @@ TEST_CASE("QemuProcess maps extra fds, reports the exit status and keeps stderr'
     std::optional<ProcessExit> exit;
     const std::string script = "echo to-fd3 >&3; i=0; while [ $i -lt 30 ]; do echo line$i >&2; i=$((i+1)); done; "
                                "printf 'no newline' >&2; exit 7";
-    const auto error = process.spawn({"sh", "-c", script}, {pipe_fds[1]}, [&](const ProcessExit& e) { exit = e; });
-    REQUIRE(error.empty());
+    const auto spawned = process.spawn({"sh", "-c", script}, {pipe_fds[1]}, [&](const ProcessExit& e) { exit = e; });
+    REQUIRE(spawned);
     ::close(pipe_fds[1]);
     CHECK(process.pid() > 0);
     run_until(&loop, [&] { return exit.has_value(); });
@@ -94,10 +94,12 @@ TEST_CASE("QemuProcess: a missing binary is an error, a killed child reports the
   uv_loop_init(&loop);
   {
     QemuProcess missing(&loop);
-    CHECK(missing.spawn({"/nonexistent/qemu"}, {}, [](const ProcessExit&) {}).find("cannot start") == 0);
+    const auto not_started = missing.spawn({"/nonexistent/qemu"}, {}, [](const ProcessExit&) {});
+    REQUIRE_FALSE(not_started);
+    CHECK(not_started.error().find("cannot start") == 0);
     QemuProcess sleeper(&loop);
     std::optional<ProcessExit> exit;
-    REQUIRE(sleeper.spawn({"sleep", "30"}, {}, [&](const ProcessExit& e) { exit = e; }).empty());
+    REQUIRE(sleeper.spawn({"sleep", "30"}, {}, [&](const ProcessExit& e) { exit = e; }));
     CHECK(sleeper.running());
     sleeper.kill(SIGKILL);
     run_until(&loop, [&] { return exit.has_value(); });
@@ -123,7 +125,7 @@ TEST_CASE("RestServer answers over a 0600 unix socket and removes it") {
     RestEndpoint endpoint;
     endpoint.kind = RestEndpoint::Kind::unix_socket;
     endpoint.path = path;
-    REQUIRE(server.listen(endpoint).empty());
+    REQUIRE(server.listen(endpoint));
     struct stat info {};
     REQUIRE(::stat(path.c_str(), &info) == 0);
     CHECK((info.st_mode & 0777) == 0600);
@@ -248,7 +250,7 @@ TEST_CASE("RestServer on TCP 127.0.0.1") {
     endpoint.kind = RestEndpoint::Kind::tcp;
     endpoint.host = "127.0.0.1";
     endpoint.port = 0;  // any free port
-    REQUIRE(server.listen(endpoint).empty());
+    REQUIRE(server.listen(endpoint));
     const int port = server.tcp_port();
     REQUIRE(port > 0);
 
@@ -268,7 +270,9 @@ TEST_CASE("RestServer on TCP 127.0.0.1") {
     // A second server on the same port reports the error instead of crashing.
     RestServer clash(&loop, [](const RestRequest&) { return RestResponse{}; });
     endpoint.port = static_cast<std::uint16_t>(port);
-    CHECK(clash.listen(endpoint).find("cannot listen") != std::string::npos);
+    const auto clashed = clash.listen(endpoint);
+    REQUIRE_FALSE(clashed);
+    CHECK(clashed.error().find("cannot listen") != std::string::npos);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);

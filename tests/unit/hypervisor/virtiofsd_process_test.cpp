@@ -86,8 +86,9 @@ TEST_CASE("enter_user_namespace_as_root: uid/gid 0 inside, mapped to the caller'
   if (child == 0) {
     // A forked child is single-threaded, as unshare(CLONE_NEWUSER) requires.
     ::close(pipe_fds[0]);
-    std::string report = enter_user_namespace_as_root();
-    if (report.empty()) {
+    const Status entered = enter_user_namespace_as_root();
+    std::string report = entered ? std::string() : entered.error();
+    if (entered) {
       std::ifstream uid_map("/proc/self/uid_map"), gid_map("/proc/self/gid_map");
       std::ostringstream maps;
       maps << uid_map.rdbuf() << "|" << gid_map.rdbuf();

@@ -17,6 +17,12 @@ ParsedDaemonOptions parse_translated(const Strings& args) {
   for (const auto& a : args) argv.push_back(a.c_str());
   return parse_daemon_options(static_cast<int>(argv.size()), argv.data());
 }
+
+/// The error line translate_gvproxy_config gives for `yaml`, or "" when it translates.
+std::string config_error(const std::string& yaml) {
+  const auto translated = translate_gvproxy_config(yaml);
+  return translated ? std::string() : translated.error();
+}
 }  // namespace
 
 TEST_CASE("program name decides gvproxy mode") {
@@ -81,9 +87,9 @@ TEST_CASE("-notification and the YAML notification key become --notification") {
   auto t = translate_gvproxy_command_line({"-listen-vfkit", "unixgram:///v", "-notification", "unix:///run/n.sock"});
   REQUIRE(t.action == GvproxyTranslation::Action::run);
   CHECK(t.args == Strings{"--listen-vfkit", "unixgram:///v", "--notification", "unix:///run/n.sock", "--gvproxy-api"});
-  Strings out;
-  CHECK_FALSE(translate_gvproxy_config("notification: unix:///run/y.sock\n", out).has_value());
-  CHECK(out == Strings{"--notification", "unix:///run/y.sock"});
+  const auto out = translate_gvproxy_config("notification: unix:///run/y.sock\n");
+  REQUIRE(out);
+  CHECK(*out == Strings{"--notification", "unix:///run/y.sock"});
 }
 
 TEST_CASE("YAML config: gvproxy's legacy defaults translate to nothing beyond our defaults") {
@@ -111,12 +117,12 @@ stack:
     vpnKitUUIDMacAddresses:
         c3d68012-0208-11ea-9fd7-f2189899ab08: 5a:94:ef:e4:0c:ee
 )";
-  Strings out;
-  REQUIRE_FALSE(translate_gvproxy_config(legacy, out));
-  CHECK(out == Strings{"--mtu", "1500", "--subnet", "192.168.127.0/24", "--gateway-ip", "192.168.127.1",
-                       "--host-ip", "192.168.127.254", "--log-level", "info",
-                       "--dns-zone", "containers.internal.,record=gateway:192.168.127.1",
-                       "--forward", "127.0.0.1:2222=192.168.127.2:22"});
+  const auto out = translate_gvproxy_config(legacy);
+  REQUIRE(out);
+  CHECK(*out == Strings{"--mtu", "1500", "--subnet", "192.168.127.0/24", "--gateway-ip", "192.168.127.1",
+                        "--host-ip", "192.168.127.254", "--log-level", "info",
+                        "--dns-zone", "containers.internal.,record=gateway:192.168.127.1",
+                        "--forward", "127.0.0.1:2222=192.168.127.2:22"});
 }
 
 TEST_CASE("YAML config in CRC's shape: zones with regexps, nat, static leases, interfaces") {
@@ -146,27 +152,26 @@ stack:
   forwards:
     "udp:127.0.0.1:5353": 192.168.127.2:53
 )";
-  Strings out;
-  REQUIRE_FALSE(translate_gvproxy_config(crc, out));
-  CHECK(out == Strings{"--listen", "unix:///tmp/crc-api.sock", "--listen-qemu", "unix:///tmp/crc-qemu.sock",
-                       "--mtu", "4000", "--subnet", "192.168.127.0/24", "--gateway-ip", "192.168.127.1",
-                       "--host-ip", "192.168.127.254",
-                       "--dns-zone", "apps-crc.testing.,regexp=.*:192.168.127.2",
-                       "--dns-zone", "crc.testing.,default=192.168.127.2,record=host:192.168.127.254",
-                       "--dns-search", "crc.testing", "--forward", "udp:127.0.0.1:5353=192.168.127.2:53",
-                       "--nat", "192.168.127.253=127.0.0.1", "--dhcp-static-lease", "5a:94:ef:e4:0c:ef=192.168.127.3"});
-  auto parsed = parse_translated(out);
+  const auto out = translate_gvproxy_config(crc);
+  REQUIRE(out);
+  CHECK(*out == Strings{"--listen", "unix:///tmp/crc-api.sock", "--listen-qemu", "unix:///tmp/crc-qemu.sock",
+                        "--mtu", "4000", "--subnet", "192.168.127.0/24", "--gateway-ip", "192.168.127.1",
+                        "--host-ip", "192.168.127.254",
+                        "--dns-zone", "apps-crc.testing.,regexp=.*:192.168.127.2",
+                        "--dns-zone", "crc.testing.,default=192.168.127.2,record=host:192.168.127.254",
+                        "--dns-search", "crc.testing", "--forward", "udp:127.0.0.1:5353=192.168.127.2:53",
+                        "--nat", "192.168.127.253=127.0.0.1", "--dhcp-static-lease", "5a:94:ef:e4:0c:ef=192.168.127.3"});
+  auto parsed = parse_translated(*out);
   INFO(parsed.message);
   CHECK(parsed.action == ParsedDaemonOptions::Action::run);
 }
 
 TEST_CASE("YAML config errors are one line; -config disables the default SSH forward unless asked") {
-  Strings out;
-  CHECK(translate_gvproxy_config("stack: [1, 2]", out) == std::string("config: stack must be a map"));
-  CHECK(translate_gvproxy_config("stack:\n  mtu: [1]\n", out) == std::string("config: stack.mtu must be a single value"));
-  CHECK(translate_gvproxy_config("interfaces:\n  vpnkit: unix:///x\n", out).has_value());
-  CHECK(translate_gvproxy_config("stack: {gatewayMacAddress: '02:00:00:00:00:01'}", out).has_value());
-  CHECK(translate_gvproxy_config("key: [unclosed", out).has_value());
+  CHECK(config_error("stack: [1, 2]") == "config: stack must be a map");
+  CHECK(config_error("stack:\n  mtu: [1]\n") == "config: stack.mtu must be a single value");
+  CHECK_FALSE(translate_gvproxy_config("interfaces:\n  vpnkit: unix:///x\n"));
+  CHECK_FALSE(translate_gvproxy_config("stack: {gatewayMacAddress: '02:00:00:00:00:01'}"));
+  CHECK_FALSE(translate_gvproxy_config("key: [unclosed"));
 
   char path[] = "/tmp/usernet-gvproxy-XXXXXX";
   const int fd = ::mkstemp(path);

@@ -23,10 +23,10 @@ TEST_CASE("the writer appends records and cuts frames at the snap length") {
   const int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);
   ::close(fd);
-  std::string error;
   {
-    auto writer = PcapWriter::open(path, 100, error);
-    REQUIRE(writer);
+    auto opened = PcapWriter::open(path, 100);
+    REQUIRE(opened);
+    const auto& writer = *opened;
     std::vector<std::uint8_t> small(60, 0xab), big(300, 0xcd);
     CHECK(writer->write(small, 1));
     CHECK(writer->write(big, 2));
@@ -41,6 +41,7 @@ TEST_CASE("the writer appends records and cuts frames at the snap length") {
   CHECK(bytes[24 + 16 + 60 + 8] == 100);  // captured length of the cut frame
   CHECK(bytes[24 + 16 + 60 + 12] == 0x2c);  // original length 300 = 0x12c
   std::remove(path);
-  CHECK_FALSE(PcapWriter::open("/nonexistent-dir/x.pcap", 100, error));
-  CHECK(error.find("/nonexistent-dir/x.pcap") != std::string::npos);
+  const auto failed = PcapWriter::open("/nonexistent-dir/x.pcap", 100);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().find("/nonexistent-dir/x.pcap") != std::string::npos);
 }

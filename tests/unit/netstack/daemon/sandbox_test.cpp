@@ -84,8 +84,8 @@ ParsedDaemonOptions parse(std::vector<const char*> args) {
 
 TEST_CASE("seccomp: calls outside the allow-list fail with EPERM, the daemon's calls still work") {
   const std::string report = in_child([]() -> std::string {
-    if (auto error = forbid_new_privileges(); !error.empty()) return error;
-    if (auto error = install_seccomp_filter(); !error.empty()) return error;
+    if (Status done = forbid_new_privileges(); !done) return done.error();
+    if (Status done = install_seccomp_filter(); !done) return done.error();
     std::string problems;
     if (trim(status_line("Seccomp")) != "2") problems += "Seccomp is not 2; ";
     char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
@@ -112,8 +112,8 @@ TEST_CASE("seccomp: calls outside the allow-list fail with EPERM, the daemon's c
 #if !defined(__SANITIZE_ADDRESS__)
 TEST_CASE("seccomp: no fork (release builds; LeakSanitizer needs one, so sanitizer builds allow it)") {
   const std::string report = in_child([]() -> std::string {
-    if (auto error = forbid_new_privileges(); !error.empty()) return error;
-    if (auto error = install_seccomp_filter(); !error.empty()) return error;
+    if (Status done = forbid_new_privileges(); !done) return done.error();
+    if (Status done = install_seccomp_filter(); !done) return done.error();
     const pid_t pid = ::fork();
     if (pid == 0) ::_exit(0);
     if (pid > 0) return "fork succeeded";
@@ -135,9 +135,9 @@ TEST_CASE("landlock: reads only beneath the allowed paths, sockets only in the a
   std::ofstream(root + "/readable/file") << "yes";
   std::ofstream(root + "/hidden/file") << "no";
   const std::string report = in_child([&]() -> std::string {
-    if (auto error = forbid_new_privileges(); !error.empty()) return error;
+    if (Status done = forbid_new_privileges(); !done) return done.error();
     LandlockRules rules{{root + "/readable", root + "/missing"}, {root + "/sockets"}};
-    if (auto error = apply_landlock(rules); !error.empty()) return error;
+    if (Status done = apply_landlock(rules); !done) return done.error();
     std::string problems;
     const int readable = ::open((root + "/readable/file").c_str(), O_RDONLY | O_CLOEXEC);
     if (readable < 0) problems += "allowed file unreadable; ";
@@ -161,11 +161,11 @@ TEST_CASE("capabilities: as root, a child drops all of them and the bounding set
     return;
   }
   const std::string report = in_child([]() -> std::string {
-    if (auto error = forbid_new_privileges(); !error.empty()) return error;
+    if (Status done = forbid_new_privileges(); !done) return done.error();
     bool skipped = true;
-    if (auto error = clear_capability_bounding_set(skipped); !error.empty()) return error;
+    if (Status done = clear_capability_bounding_set(skipped); !done) return done.error();
     if (skipped) return "bounding set skipped as root";
-    if (auto error = drop_all_capabilities(); !error.empty()) return error;
+    if (Status done = drop_all_capabilities(); !done) return done.error();
     std::string problems;
     for (const char* key : {"CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"})
       if (trim(status_line(key)) != "0000000000000000") problems += std::string(key) + " not empty; ";
@@ -183,31 +183,32 @@ TEST_CASE("--user/--group: names and numbers from the system's databases") {
   const uid_t nobody_uid = nobody->pw_uid;
   const gid_t nobody_gid = nobody->pw_gid;
   const gid_t nogroup_gid = nogroup->gr_gid;
-  std::string error;
-
-  auto user_only = resolve_user_switch("nobody", "", error);
+  auto user_only = resolve_user_switch("nobody", "");
   REQUIRE(user_only);
   CHECK(user_only->uid == nobody_uid);
   CHECK(user_only->gid == nobody_gid);  // the user's primary group
 
-  auto both = resolve_user_switch(std::to_string(nobody_uid), "nogroup", error);
+  auto both = resolve_user_switch(std::to_string(nobody_uid), "nogroup");
   REQUIRE(both);
   CHECK(both->uid == nobody_uid);
   CHECK(both->gid == nogroup_gid);
 
-  auto group_only = resolve_user_switch("", std::to_string(nogroup_gid), error);
+  auto group_only = resolve_user_switch("", std::to_string(nogroup_gid));
   REQUIRE(group_only);
   CHECK(group_only->uid == ::geteuid());
   CHECK(group_only->gid == nogroup_gid);
 
-  CHECK_FALSE(resolve_user_switch("no-such-user-here", "", error));
-  CHECK(error == "--user: no such user 'no-such-user-here'");
-  CHECK_FALSE(resolve_user_switch("nobody", "no-such-group-here", error));
-  CHECK(error == "--group: no such group 'no-such-group-here'");
+  const auto no_user = resolve_user_switch("no-such-user-here", "");
+  REQUIRE_FALSE(no_user);
+  CHECK(no_user.error() == "--user: no such user 'no-such-user-here'");
+  const auto no_group = resolve_user_switch("nobody", "no-such-group-here");
+  REQUIRE_FALSE(no_group);
+  CHECK(no_group.error() == "--group: no such group 'no-such-group-here'");
   if (::getpwuid(4000111) == nullptr) {
-    CHECK_FALSE(resolve_user_switch("4000111", "", error));
-    CHECK(error.find("needs --group") != std::string::npos);
-    auto bare = resolve_user_switch("4000111", "4000111", error);
+    const auto bare_uid = resolve_user_switch("4000111", "");
+    REQUIRE_FALSE(bare_uid);
+    CHECK(bare_uid.error().find("needs --group") != std::string::npos);
+    auto bare = resolve_user_switch("4000111", "4000111");
     REQUIRE(bare);
     CHECK(bare->uid == 4000111);
   }

@@ -9,20 +9,19 @@ const Ipv4 kGuest = make_ipv4(192, 168, 127, 2);
 }
 
 TEST_CASE("--forward text forms") {
-  std::string error;
-  auto tcp = parse_forward("127.0.0.1:8080=192.168.127.3:80", kGuest, error);
+  auto tcp = parse_forward("127.0.0.1:8080=192.168.127.3:80", kGuest);
   REQUIRE(tcp);
   CHECK(tcp->protocol == ForwardProtocol::tcp);
   CHECK(tcp->local() == "127.0.0.1:8080");
   CHECK(tcp->remote() == "192.168.127.3:80");
 
-  auto udp = parse_forward("udp::5353=:53", kGuest, error);
+  auto udp = parse_forward("udp::5353=:53", kGuest);
   REQUIRE(udp);
   CHECK(udp->protocol == ForwardProtocol::udp);
   CHECK(udp->local() == "127.0.0.1:5353");
   CHECK(udp->remote() == "192.168.127.2:53");
 
-  auto unix_socket = parse_forward("unix:/run/podman.sock=:2375", kGuest, error);
+  auto unix_socket = parse_forward("unix:/run/podman.sock=:2375", kGuest);
   REQUIRE(unix_socket);
   CHECK(unix_socket->protocol == ForwardProtocol::unix_socket);
   CHECK(unix_socket->local() == "/run/podman.sock");
@@ -30,16 +29,19 @@ TEST_CASE("--forward text forms") {
 }
 
 TEST_CASE("malformed forwards name the problem") {
-  std::string error;
-  CHECK_FALSE(parse_forward("8080", kGuest, error));
-  CHECK(error.find("LOCAL=REMOTE") != std::string::npos);
-  CHECK_FALSE(parse_forward("127.0.0.1:0=:80", kGuest, error));
-  CHECK(error.find("local") != std::string::npos);
-  CHECK_FALSE(parse_forward("127.0.0.1:8080=:99999", kGuest, error));
-  CHECK(error.find("remote") != std::string::npos);
-  CHECK_FALSE(parse_forward("unix:relative.sock=:80", kGuest, error));
-  CHECK_FALSE(make_forward("sctp", "127.0.0.1:1", ":2", kGuest, error));
-  CHECK(error.find("protocol") != std::string::npos);
+  const auto no_equals = parse_forward("8080", kGuest);
+  REQUIRE_FALSE(no_equals);
+  CHECK(no_equals.error().find("LOCAL=REMOTE") != std::string::npos);
+  const auto port_zero = parse_forward("127.0.0.1:0=:80", kGuest);
+  REQUIRE_FALSE(port_zero);
+  CHECK(port_zero.error().find("local") != std::string::npos);
+  const auto port_too_big = parse_forward("127.0.0.1:8080=:99999", kGuest);
+  REQUIRE_FALSE(port_too_big);
+  CHECK(port_too_big.error().find("remote") != std::string::npos);
+  CHECK_FALSE(parse_forward("unix:relative.sock=:80", kGuest));
+  const auto sctp = make_forward("sctp", "127.0.0.1:1", ":2", kGuest);
+  REQUIRE_FALSE(sctp);
+  CHECK(sctp.error().find("protocol") != std::string::npos);
   CHECK_FALSE(parse_host_port("1.2.3.4:80x", 0));
   CHECK_FALSE(parse_host_port("1.2.3:80", 0));
 }

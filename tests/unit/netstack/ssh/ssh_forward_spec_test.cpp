@@ -47,19 +47,21 @@ TEST_CASE("unequal --forward-* counts fail with the counts") {
 }
 
 TEST_CASE("bad SSH forward values are refused") {
-  std::string error;
   const Ipv4 guest = make_ipv4(192, 168, 127, 2);
   SUBCASE("empty item") {
-    CHECK_FALSE(make_ssh_forwards({{"/s"}, {""}, {"u"}, {"/k"}}, guest, error));
-    CHECK(error.find("must not be empty") != std::string::npos);
+    const auto r = make_ssh_forwards({{"/s"}, {""}, {"u"}, {"/k"}}, guest);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("must not be empty") != std::string::npos);
   }
   SUBCASE("socket path longer than sun_path") {
-    CHECK_FALSE(make_ssh_forwards({{"/" + std::string(200, 'x')}, {"/d"}, {"u"}, {"/k"}}, guest, error));
-    CHECK(error.find("path too long") != std::string::npos);
+    const auto r = make_ssh_forwards({{"/" + std::string(200, 'x')}, {"/d"}, {"u"}, {"/k"}}, guest);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("path too long") != std::string::npos);
   }
   SUBCASE("the same socket twice") {
-    CHECK_FALSE(make_ssh_forwards({{"/s", "/s"}, {"/d", "/e"}, {"u", "u"}, {"/k", "/k"}}, guest, error));
-    CHECK(error.find("given twice") != std::string::npos);
+    const auto r = make_ssh_forwards({{"/s", "/s"}, {"/d", "/e"}, {"u", "u"}, {"/k", "/k"}}, guest);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("given twice") != std::string::npos);
   }
 }
 

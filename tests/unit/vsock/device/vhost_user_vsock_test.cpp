@@ -91,8 +91,8 @@ struct Frontend {
     config.uds_path = (dir.path / "vsock").string();
     config.guest_cid = 3;
     device = std::make_unique<vsock::VhostUserVsock>(&loop, config);
-    std::string error;
-    REQUIRE(device->start(error));
+    const auto started = device->start();
+    REQUIRE_MESSAGE(started, started.error());
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     sock = sv[0];

@@ -65,9 +65,9 @@ TEST_CASE("relay: TAP frames go out prefixed, host frames reach the TAP one per 
   RelayCounters counters;
   std::atomic<bool> stop{false};
   RelayHooks hooks;
-  hooks.check = [&]() -> std::optional<std::string> {
-    if (stop) return std::string("stop");
-    return std::nullopt;
+  hooks.check = [&]() -> Status {
+    if (stop) return Error{"stop"};
+    return {};
   };
   std::string reason;
   std::thread relay([&] { reason = relay_tap_and_stream(tap.b, host.b, counters, hooks); });
@@ -116,9 +116,9 @@ TEST_CASE("relay: a TAP that cannot take more frames pauses host reads; nothing 
   RelayCounters counters;
   RelayHooks hooks;
   std::atomic<bool> stop{false};
-  hooks.check = [&]() -> std::optional<std::string> {
-    if (stop) return std::string("stop");
-    return std::nullopt;
+  hooks.check = [&]() -> Status {
+    if (stop) return Error{"stop"};
+    return {};
   };
   std::string reason;
   std::thread relay([&] { reason = relay_tap_and_stream(tap.b, host.b, counters, hooks); });

@@ -33,9 +33,8 @@ struct TestGuestRam {
     init_memory();
   }
   void init_memory() {
-    std::string error;
     vhost::GuestRegion region{{base, bytes.size(), base + kUserOffset, 0}, bytes, nullptr};
-    memory = *vhost::GuestMemory::create({region}, error);
+    memory = *vhost::GuestMemory::create({region});
   }
   /// QEMU-virtual address of a guest-physical one.
   std::uint64_t user_address(std::uint64_t gpa) const { return gpa + kUserOffset; }
@@ -80,8 +79,7 @@ class TestRing {
 
   /// The device's view of this ring.
   vhost::SplitVirtqueue device(bool event_idx = true) {
-    std::string error;
-    return *vhost::SplitVirtqueue::create(ram_.memory, size_, rings(), event_idx, 0, error);
+    return *vhost::SplitVirtqueue::create(ram_.memory, size_, rings(), event_idx, 0);
   }
 
   /// Writes a raw descriptor entry.
