@@ -26,6 +26,7 @@
 #include "hypervisor/vm_files.hpp"
 #include "hypervisor/vm_state.hpp"
 #include "netstack/base/text_file.hpp"
+#include "netstack/base/unique_fd.hpp"
 #include "netstack/base/uv_handles.hpp"
 #include "netstack/daemon/daemon.hpp"
 #include "vsock/device/vhost_user_vsock.hpp"
@@ -268,7 +269,7 @@ struct Launcher::State {
   }
 
   /// Sockets for every NIC that needs one; fills runtime.net_fds and the child's fds.
-  void prepare_nics(QemuRuntime& runtime, std::vector<int>& child_fds) {
+  void prepare_nics(QemuRuntime& runtime, std::vector<UniqueFd>& child_fds) {
     std::size_t index = 0;
     for (const Device& device : options.vm.devices) {
       const auto* net = std::get_if<VirtioNet>(&device);
@@ -283,18 +284,18 @@ struct Launcher::State {
         else network->attach_stream_port(pair.launcher_end, name + " (stream)");
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), datagram ? NetFdKind::dgram : NetFdKind::stream});
         if (!datagram) unconnected_netdevs.insert(netdev);
-        child_fds.push_back(pair.qemu_end);
+        child_fds.emplace_back(pair.qemu_end);
       } else if (const auto* unixgram = std::get_if<UnixgramNet>(&net->attachment)) {
         std::string local;
         const int fd = connect_unixgram_peer(unixgram->path, unixgram->vfkit_magic, local);
         unixgram_paths.push_back(local);
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), NetFdKind::dgram});
-        child_fds.push_back(fd);
+        child_fds.emplace_back(fd);
       } else if (const auto* inherited = std::get_if<InheritedFdNet>(&net->attachment)) {
         // Mapped like our own sockets: QEMU's fds 3, 4, ... would otherwise clobber N.
         adopt_inherited_dgram_socket(inherited->fd);
         runtime.net_fds.push_back({child_fd_for(child_fds.size()), NetFdKind::dgram});
-        child_fds.push_back(inherited->fd);
+        child_fds.emplace_back(inherited->fd);
       }
     }
   }
@@ -339,8 +340,8 @@ struct Launcher::State {
         options.vm, {options.virtiofsd_binary, runtime_dir, options.log_level == "debug", ::geteuid() != 0});
   }
 
-  /// Everything up to a running QEMU; returns an exit status when it cannot start.
-  std::optional<int> start() {
+  /// The disk and kernel files exist and the accelerator is chosen; an exit status if not.
+  std::optional<int> check_vm() {
     const auto missing = find_missing_files(options.vm);
     if (!missing.empty()) {
       for (const auto& line : missing) spdlog::error("{}", line);
@@ -351,15 +352,15 @@ struct Launcher::State {
       options.vm.accel = decision.accel;
       spdlog::info("accelerator: {} ({})", decision.accel == Accel::kvm ? "kvm" : "tcg", decision.reason);
     }
-    inspect = describe_vm(options.vm);
-    runtime_dir = make_runtime_dir();
-    qmp_path = runtime_dir + "/qmp.sock";
+    return std::nullopt;
+  }
 
+  /// Prepares every device and builds QEMU's command line (started paused) and the
+  /// descriptors it inherits; an exit status (2: bad configuration) when it cannot.
+  std::optional<int> prepare_qemu(std::vector<std::string>& argv, std::vector<UniqueFd>& child_fds) {
     QemuRuntime runtime;
     runtime.binary = options.qemu_binary;
     runtime.qmp_socket = qmp_path;
-    std::vector<int> child_fds;
-    std::vector<std::string> argv;
     try {
       check_efi_boot(options.vm, runtime.efi_code);
       create_efi_variable_store(options.vm);
@@ -368,14 +369,12 @@ struct Launcher::State {
       prepare_vsock(runtime);
       prepare_filesystems(runtime);
       VmConfig config = options.vm;
-      config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written below
+      config.pidfile.clear();  // --pidfile names the launcher (vfkit semantics), written by start()
       argv = build_qemu_argv(config, runtime);
     } catch (const ConfigError& e) {
-      for (int fd : child_fds) ::close(fd);
       spdlog::error("{}", e.what());
       return 2;
     } catch (const std::exception& e) {
-      for (int fd : child_fds) ::close(fd);
       spdlog::error("{}", e.what());
       return 1;
     }
@@ -385,27 +384,11 @@ struct Launcher::State {
       for (const auto& arg : argv) text += " " + arg;
       return text;
     }());
+    return std::nullopt;
+  }
 
-    if (options.rest.kind != RestEndpoint::Kind::none) {
-      rest = std::make_unique<RestServer>(loop, [this](const RestRequest& r) { return on_rest(r); });
-      if (const Status listening = rest->listen(options.rest); !listening) {
-        for (int fd : child_fds) ::close(fd);
-        spdlog::error("{}", listening.error());
-        return 1;
-      }
-    }
-    const Status spawned =
-        qemu.spawn(through_parent_death_shim(argv), child_fds, [this](const ProcessExit& e) { on_qemu_exit(e); });
-    for (int fd : child_fds) ::close(fd);  // QEMU holds its ends now
-    if (!spawned) {
-      spdlog::error("{}", spawned.error());
-      return 1;
-    }
-    if (!options.vm.pidfile.empty()) {
-      std::ofstream(options.vm.pidfile) << ::getpid() << "\n";
-      pidfile_written = true;
-    }
-
+  /// Connects QMP; a lost connection stops QEMU unless it is already on its way out.
+  void connect_qmp() {
     qmp = std::make_unique<QmpClient>(loop, QmpClient::Callbacks{
         [this] { on_qmp_ready(); },
         [this](const QmpMessage& event) { on_qmp_event(event); },
@@ -420,6 +403,39 @@ struct Launcher::State {
           qemu.kill(SIGKILL);
         }});
     qmp->connect(qmp_path, kQmpConnectTimeoutMs);
+  }
+
+  /// Everything up to a running QEMU; returns an exit status when it cannot start.
+  std::optional<int> start() {
+    if (auto failed = check_vm()) return failed;
+    inspect = describe_vm(options.vm);
+    runtime_dir = make_runtime_dir();
+    qmp_path = runtime_dir + "/qmp.sock";
+    std::vector<std::string> argv;
+    std::vector<UniqueFd> child_fds;  // closed here on every path: QEMU holds its own copies
+    if (auto failed = prepare_qemu(argv, child_fds)) return failed;
+
+    if (options.rest.kind != RestEndpoint::Kind::none) {
+      rest = std::make_unique<RestServer>(loop, [this](const RestRequest& r) { return on_rest(r); });
+      if (const Status listening = rest->listen(options.rest); !listening) {
+        spdlog::error("{}", listening.error());
+        return 1;
+      }
+    }
+    std::vector<int> inherited;
+    for (const auto& fd : child_fds) inherited.push_back(fd.get());
+    const Status spawned =
+        qemu.spawn(through_parent_death_shim(argv), inherited, [this](const ProcessExit& e) { on_qemu_exit(e); });
+    child_fds.clear();  // QEMU holds its ends now
+    if (!spawned) {
+      spdlog::error("{}", spawned.error());
+      return 1;
+    }
+    if (!options.vm.pidfile.empty()) {
+      std::ofstream(options.vm.pidfile) << ::getpid() << "\n";
+      pidfile_written = true;
+    }
+    connect_qmp();
     sigint = std::make_unique<SignalWatcher>(loop, SIGINT, [this] { on_signal(); });
     sigterm = std::make_unique<SignalWatcher>(loop, SIGTERM, [this] { on_signal(); });
     return std::nullopt;
