@@ -23,8 +23,8 @@ Ipv4 ipv4_option(const po::variables_map& vm, const char* name) {
   return *ip;
 }
 
-po::options_description describe_options() {
-  po::options_description all("usernetd options");
+/// Help, the TAP device, and the addresses, MTU and NAT limits of the virtual network.
+void add_network_options(po::options_description& all) {
   all.add_options()
       ("help,h", "show this help and exit")
       ("version", "print the version and exit")
@@ -45,12 +45,22 @@ po::options_description describe_options() {
       ("max-udp-flows", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of all guests (0: from the fd limit)")
       ("max-udp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT UDP flows of one guest; at the cap its least recently used closes (0: auto)")
       ("max-icmp-flows", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows (one per guest, identifier and destination) of all guests (0: from the fd limit)")
-      ("max-icmp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows of one guest; at the cap its least recently used closes (0: auto)")
+      ("max-icmp-flows-per-guest", po::value<std::uint64_t>()->default_value(0), "NAT ICMP echo flows of one guest; at the cap its least recently used closes (0: auto)");
+}
+
+/// Transports guests attach through.
+void add_listener_options(po::options_description& all) {
+  all.add_options()
       ("listen", po::value<std::vector<std::string>>()->composing(), "HTTP endpoint with POST /connect (unix://, tcp://, vsock://)")
       ("listen-qemu", po::value<std::vector<std::string>>()->composing(), "QEMU stream socket (unix://, tcp://)")
       ("listen-vfkit", po::value<std::vector<std::string>>()->composing(), "vfkit/QEMU dgram socket (unixgram://)")
       ("listen-bess", po::value<std::vector<std::string>>()->composing(), "bess seqpacket socket (unixpacket://)")
-      ("listen-stdio", "exchange frames on stdin/stdout")
+      ("listen-stdio", "exchange frames on stdin/stdout");
+}
+
+/// Forwards, the API, capture and notifications.
+void add_service_options(po::options_description& all) {
+  all.add_options()
       ("forward", po::value<std::vector<std::string>>()->composing(),
        "host -> guest port forward [udp:|unix:]LOCAL=REMOTE, e.g. 127.0.0.1:8080=192.168.127.2:80 or :2222=:22")
       ("forward-sock", po::value<std::vector<std::string>>()->composing(), "host unix socket forwarded over SSH to --forward-dest, repeatable")
@@ -68,7 +78,12 @@ po::options_description describe_options() {
       ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
       ("notification", po::value<std::string>(),
        "unix:///PATH: send gvproxy's JSON events (ready, connection_established/closed with the VM's MAC, "
-       "hypervisor_error) to this socket, one connection each")
+       "hypervisor_error) to this socket, one connection each");
+}
+
+/// DHCP and DNS.
+void add_dhcp_dns_options(po::options_description& all) {
+  all.add_options()
       ("no-dhcp", "do not serve DHCP")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
@@ -78,19 +93,38 @@ po::options_description describe_options() {
       ("dns-upstream", po::value<std::vector<std::string>>()->composing(), "upstream DNS server IP[:PORT] (default: the host's resolv.conf), repeatable")
       ("dns-zone", po::value<std::vector<std::string>>()->composing(), "local zone ZONE[,default=IP][,record=NAME:IP][,regexp=RE:IP], repeatable")
       ("resolv-conf", po::value<std::string>()->default_value("/etc/resolv.conf"), "host resolver file followed for upstream servers and the search list (re-read every 2 s)")
-      ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)")
+      ("dns-max-pending", po::value<unsigned>()->default_value(1024), "forwarded DNS queries in flight at most; more are dropped (counted)");
+}
+
+/// Logging, the pid file, the user to switch to and the sandbox.
+void add_process_options(po::options_description& all) {
+  all.add_options()
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
       ("pid-file", po::value<std::string>(), "write the process id to this file")
       ("user", po::value<std::string>(), "after set-up, switch to this user (NAME or UID); needs root")
       ("group", po::value<std::string>(), "after set-up, switch to this group only (NAME or GID; default: the user's)")
       ("sandbox", "after set-up: no_new_privs, no capabilities, Landlock, a seccomp system-call allow-list");
+}
+
+po::options_description describe_options() {
+  po::options_description all("usernetd options");
+  add_network_options(all);
+  add_listener_options(all);
+  add_service_options(all);
+  add_dhcp_dns_options(all);
+  add_process_options(all);
   return all;
 }
 
-DaemonOptions build(const po::variables_map& vm) {
-  DaemonOptions o;
-  NetworkConfig& n = o.network;
+/// The values of a repeatable option (none when it is absent).
+std::vector<std::string> strings(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+/// Addresses, MTU, NAT timeouts and flow caps of the virtual network.
+NetworkConfig network_options(const po::variables_map& vm) {
+  NetworkConfig n;
   n.mtu = vm["mtu"].as<unsigned>();
   if (n.mtu < 576 || n.mtu > 65520) throw BadOption("--mtu: must be between 576 and 65520");
   if (vm.count("subnet")) {
@@ -139,7 +173,11 @@ DaemonOptions build(const po::variables_map& vm) {
   caps.icmp = vm["max-icmp-flows"].as<std::uint64_t>();
   caps.icmp_per_guest = vm["max-icmp-flows-per-guest"].as<std::uint64_t>();
   if (const Status valid = validate(n); !valid) throw BadOption(valid.error());
+  return n;
+}
 
+/// The TAP device, logging and the pid file.
+void tap_and_log_options(const po::variables_map& vm, DaemonOptions& o) {
   if (vm.count("tap")) o.tap = vm["tap"].as<std::string>();
   if (o.tap.size() > 15) throw BadOption("--tap: interface names have at most 15 characters");
   if (vm.count("netns")) {
@@ -155,15 +193,16 @@ DaemonOptions build(const po::variables_map& vm) {
     throw BadOption("--log-level: '" + o.log_level + "' is not one of trace, debug, info, warn, error");
   if (vm.count("log-file")) o.log_file = vm["log-file"].as<std::string>();
   if (vm.count("pid-file")) o.pid_file = vm["pid-file"].as<std::string>();
-  auto strings = [&](const char* name) {
-    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
-  };
-  o.listen = strings("listen");
-  o.listen_qemu = strings("listen-qemu");
-  o.listen_vfkit = strings("listen-vfkit");
-  o.listen_bess = strings("listen-bess");
+}
+
+/// Transport listeners, the API and its guest-expose policy, capture and notifications.
+void listen_and_api_options(const po::variables_map& vm, DaemonOptions& o) {
+  o.listen = strings(vm, "listen");
+  o.listen_qemu = strings(vm, "listen-qemu");
+  o.listen_vfkit = strings(vm, "listen-vfkit");
+  o.listen_bess = strings(vm, "listen-bess");
   o.listen_stdio = vm.count("listen-stdio") > 0;
-  o.services = strings("services");
+  o.services = strings(vm, "services");
   o.ssh_port = vm["ssh-port"].as<int>();
   o.ssh_port_given = !vm["ssh-port"].defaulted();
   if (o.ssh_port != -1 && (o.ssh_port < 1024 || o.ssh_port > 65535))
@@ -184,38 +223,52 @@ DaemonOptions build(const po::variables_map& vm) {
       throw BadOption("--notification: '" + url + "' is not unix:///PATH (a socket path of at most 107 bytes)");
     o.notification = url.substr(7);
   }
+}
+
+/// DHCP: lease time, static leases, routes and search domains, checked against the network.
+void dhcp_options(const po::variables_map& vm, DaemonOptions& o) {
+  const NetworkConfig& n = o.network;
   o.dhcp.enabled = vm.count("no-dhcp") == 0;
   o.dhcp.lease_time_s = vm["dhcp-lease-time"].as<unsigned>();
   if (o.dhcp.lease_time_s < 60) throw BadOption("--dhcp-lease-time: must be at least 60 seconds");
-  for (const auto& text : strings("dhcp-static-lease")) {
+  for (const auto& text : strings(vm, "dhcp-static-lease")) {
     auto lease = parse_static_lease(text);
     if (!lease) throw BadOption("--dhcp-static-lease: '" + text + "' is not MAC=IP");
     o.dhcp.static_leases.push_back(*lease);
   }
-  for (const auto& text : strings("dhcp-route")) {
+  for (const auto& text : strings(vm, "dhcp-route")) {
     auto route = parse_classless_route(text);
     if (!route) throw BadOption("--dhcp-route: '" + text + "' is not NET/LEN=ROUTER");
     o.dhcp.routes.push_back(*route);
   }
   if (vm.count("dns-search")) {
     o.search_from_host = false;
-    o.dhcp.search_domains = strings("dns-search");
+    o.dhcp.search_domains = strings(vm, "dns-search");
   }
   if (const Status valid = dhcp::validate(make_dhcp_config(n, o.dhcp)); !valid)
     throw BadOption("DHCP: " + valid.error());
-  for (const auto& text : strings("forward")) {
+}
+
+/// Port forwards and SSH unix-socket forwards (their default guest is the first guest).
+void forward_options(const po::variables_map& vm, DaemonOptions& o) {
+  const NetworkConfig& n = o.network;
+  for (const auto& text : strings(vm, "forward")) {
     auto spec = parse_forward(text, n.first_guest_ip);
     if (!spec) throw BadOption("--forward '" + text + "': " + spec.error());
     o.forwards.push_back(*spec);
   }
   auto ssh_forwards = make_ssh_forwards(
-      {strings("forward-sock"), strings("forward-dest"), strings("forward-user"), strings("forward-identity")},
+      {strings(vm, "forward-sock"), strings(vm, "forward-dest"), strings(vm, "forward-user"), strings(vm, "forward-identity")},
       n.first_guest_ip);
   if (!ssh_forwards) throw BadOption(ssh_forwards.error());
   o.ssh_forwards = std::move(*ssh_forwards);
+}
+
+/// The DNS service, the user to switch to and the sandbox.
+void dns_and_process_options(const po::variables_map& vm, DaemonOptions& o) {
   o.dns.enabled = vm.count("no-dns") == 0;
-  o.dns.upstream = strings("dns-upstream");
-  o.dns.zones = strings("dns-zone");
+  o.dns.upstream = strings(vm, "dns-upstream");
+  o.dns.zones = strings(vm, "dns-zone");
   o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
@@ -226,6 +279,16 @@ DaemonOptions build(const po::variables_map& vm) {
     o.run_as = std::move(*run_as);
   }
   o.sandbox = vm.count("sandbox") > 0;
+}
+
+DaemonOptions build(const po::variables_map& vm) {
+  DaemonOptions o;
+  o.network = network_options(vm);
+  tap_and_log_options(vm, o);
+  listen_and_api_options(vm, o);
+  dhcp_options(vm, o);
+  forward_options(vm, o);
+  dns_and_process_options(vm, o);
   if (o.tap.empty() && o.listen.empty() && o.listen_qemu.empty() && o.listen_vfkit.empty() &&
       o.listen_bess.empty() && !o.listen_stdio && o.services.empty())
     throw BadOption("nothing to serve: give --tap or a --listen* option");

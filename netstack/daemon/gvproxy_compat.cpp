@@ -333,6 +333,73 @@ std::string usage() {
   return text + "\n";
 }
 
+/// gvproxy's flags as given on one command line, before translation.
+struct GivenFlags {
+  std::vector<std::pair<std::string, std::string>> values;  // in order, values as text
+  bool debug = false, version = false, help = false, link_local = false, loopback_only = false;
+  std::string config_path;
+};
+
+/// Records one boolean flag (-name or -name=value, Go's spellings).
+void read_bool_flag(GivenFlags& flags, const std::string& name, std::string_view arg, std::size_t eq) {
+  auto parsed = eq == std::string_view::npos ? std::optional<bool>(true) : parse_go_bool(arg.substr(eq + 1));
+  if (!parsed) throw BadFlag("invalid boolean value \"" + std::string(arg.substr(eq + 1)) + "\" for -" + name + ": parse error");
+  if (name == "debug") flags.debug = *parsed;
+  if (name == "version") flags.version = *parsed;
+  if (name == "help" || name == "h") flags.help = *parsed;
+  if (name == "ec2-metadata-access") flags.link_local = *parsed;
+  if (name == "guest-expose-loopback-only") flags.loopback_only = *parsed;
+  // gateway-allow-unexpose (older releases) is accepted and ignored: guests may always unexpose their own.
+}
+
+/// Reads the command line as Go's flag package does; throws BadFlag with its message.
+GivenFlags read_flags(const std::vector<std::string>& args) {
+  GivenFlags flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--") {
+      if (i + 1 < args.size()) throw BadFlag("unexpected argument '" + args[i + 1] + "'");
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') throw BadFlag("unexpected argument '" + args[i] + "'");
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    const auto eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    const auto flag = gvproxy_flags().find(name);
+    if (name.empty() || flag == gvproxy_flags().end()) throw BadFlag("flag provided but not defined: -" + name);
+    if (flag->second == FlagKind::boolean) {
+      read_bool_flag(flags, name, arg, eq);
+      continue;
+    }
+    std::string value;
+    if (eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else {
+      if (i + 1 >= args.size()) throw BadFlag("flag needs an argument: -" + name);
+      value = args[++i];
+    }
+    check_int_flag(name, value);
+    if (name == "config") flags.config_path = value;
+    else flags.values.emplace_back(name, value);
+  }
+  return flags;
+}
+
+/// usernetd's arguments for what gvproxy was given; throws Untranslatable.
+std::vector<std::string> usernetd_args_for(const GivenFlags& flags) {
+  GvproxySettings settings = flags.config_path.empty() ? GvproxySettings{} : read_config(read_file(flags.config_path));
+  // gvproxy installs its SSH forward only without -config (a config carries its own).
+  if (!flags.config_path.empty()) settings.ssh_port = "-1";
+  for (const auto& [name, value] : flags.values) apply_flag(settings, name, value);
+  if (flags.debug) settings.log_level = "debug";
+  if (flags.link_local) settings.link_local = true;
+  auto args = to_usernetd_args(settings);
+  // The API keeps gvproxy's rules: guests may expose, ":P" is every address.
+  args.emplace_back("--gvproxy-api");
+  if (flags.loopback_only) args.emplace_back("--guest-expose=loopback");
+  return args;
+}
+
 }  // namespace
 
 bool invoked_as_gvproxy(std::string_view argv0) {
@@ -351,63 +418,14 @@ Result<std::vector<std::string>> translate_gvproxy_config(const std::string& yam
 
 GvproxyTranslation translate_gvproxy_command_line(const std::vector<std::string>& args) {
   GvproxyTranslation result;
-  std::vector<std::pair<std::string, std::string>> given;  // in order, values as text
-  bool debug = false, version = false, help = false, link_local = false, loopback_only = false;
-  std::string config_path;
   try {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      std::string_view arg = args[i];
-      if (arg == "--") {
-        if (i + 1 < args.size()) throw BadFlag("unexpected argument '" + args[i + 1] + "'");
-        break;
-      }
-      if (arg.size() < 2 || arg[0] != '-') throw BadFlag("unexpected argument '" + args[i] + "'");
-      arg.remove_prefix(arg[1] == '-' ? 2 : 1);
-      const auto eq = arg.find('=');
-      const std::string name(arg.substr(0, eq));
-      const auto flag = gvproxy_flags().find(name);
-      if (name.empty() || flag == gvproxy_flags().end()) throw BadFlag("flag provided but not defined: -" + name);
-      std::string value;
-      if (flag->second == FlagKind::boolean) {
-        auto parsed = eq == std::string_view::npos ? std::optional<bool>(true) : parse_go_bool(arg.substr(eq + 1));
-        if (!parsed) throw BadFlag("invalid boolean value \"" + std::string(arg.substr(eq + 1)) + "\" for -" + name + ": parse error");
-        if (name == "debug") debug = *parsed;
-        if (name == "version") version = *parsed;
-        if (name == "help" || name == "h") help = *parsed;
-        if (name == "ec2-metadata-access") link_local = *parsed;
-        if (name == "guest-expose-loopback-only") loopback_only = *parsed;
-        continue;  // gateway-allow-unexpose (older releases): guests may always unexpose their own
-      }
-      if (eq != std::string_view::npos) {
-        value = std::string(arg.substr(eq + 1));
-      } else {
-        if (i + 1 >= args.size()) throw BadFlag("flag needs an argument: -" + name);
-        value = args[++i];
-      }
-      check_int_flag(name, value);
-      if (name == "config") config_path = value;
-      else given.emplace_back(name, value);
-    }
-    if (help) {
+    const GivenFlags flags = read_flags(args);
+    if (flags.help || flags.version) {
       result.action = GvproxyTranslation::Action::print_and_exit;
-      result.message = usage();
+      result.message = flags.help ? usage() : "gvproxy version usernet-" USERNET_VERSION "\n";
       return result;
     }
-    if (version) {
-      result.action = GvproxyTranslation::Action::print_and_exit;
-      result.message = "gvproxy version usernet-" USERNET_VERSION "\n";
-      return result;
-    }
-    GvproxySettings settings = config_path.empty() ? GvproxySettings{} : read_config(read_file(config_path));
-    // gvproxy installs its SSH forward only without -config (a config carries its own).
-    if (!config_path.empty()) settings.ssh_port = "-1";
-    for (const auto& [name, value] : given) apply_flag(settings, name, value);
-    if (debug) settings.log_level = "debug";
-    if (link_local) settings.link_local = true;
-    result.args = to_usernetd_args(settings);
-    // The API keeps gvproxy's rules: guests may expose, ":P" is every address.
-    result.args.push_back("--gvproxy-api");
-    if (loopback_only) result.args.push_back("--guest-expose=loopback");
+    result.args = usernetd_args_for(flags);
   } catch (const BadFlag& e) {
     result.action = GvproxyTranslation::Action::fail;
     result.message = e.what();
