@@ -147,77 +147,19 @@ Result<std::vector<std::uint8_t>> Backend::dispatch(IncomingMessage& m) {
       return Reply{};
     case Request::set_mem_table:
       return no_reply(set_mem_table(m));
-    case Request::set_vring_num: {
-      const auto state = decode_vring_state(m.payload);
-      if (!state) return Error{"bad SET_VRING_NUM"};
-      const auto found = vring_for(state->index);
-      if (!found) return Error{found.error()};
-      Vring* v = *found;
-      if (state->num == 0 || state->num > SplitVirtqueue::kMaxSize || (state->num & (state->num - 1)) != 0)
-        return Error{"vring size " + std::to_string(state->num) + " invalid"};
-      v->size = static_cast<std::uint16_t>(state->num);
-      return Reply{};
-    }
-    case Request::set_vring_addr: {
-      const auto address = decode_vring_address(m.payload);
-      if (!address) return Error{"bad SET_VRING_ADDR"};
-      const auto found = vring_for(address->index);
-      if (!found) return Error{found.error()};
-      Vring* v = *found;
-      v->address = *address;
-      try_start(address->index);
-      return Reply{};
-    }
-    case Request::set_vring_base: {
-      const auto state = decode_vring_state(m.payload);
-      if (!state) return Error{"bad SET_VRING_BASE"};
-      const auto found = vring_for(state->index);
-      if (!found) return Error{found.error()};
-      Vring* v = *found;
-      v->base = static_cast<std::uint16_t>(state->num);
-      return Reply{};
-    }
-    case Request::get_vring_base: {
-      const auto state = decode_vring_state(m.payload);
-      if (!state) return Error{"bad GET_VRING_BASE"};
-      const auto found = vring_for(state->index);
-      if (!found) return Error{found.error()};
-      Vring* v = *found;
-      const std::uint16_t base = v->queue ? v->queue->next_available() : v->base;
-      stop(state->index);  // the spec: GET_VRING_BASE stops the ring
-      kicks_.watch_kick(state->index, -1);
-      close_fd(v->kick_fd);
-      v->base = base;
-      return encode_vring_state_reply(request, {state->index, base});
-    }
+    case Request::set_vring_num:
+    case Request::set_vring_base:
+    case Request::get_vring_base:
+    case Request::set_vring_enable:
+      return vring_state_request(request, m);
+    case Request::set_vring_addr:
+      return set_vring_address(m);
     case Request::set_vring_kick:
     case Request::set_vring_call:
     case Request::set_vring_err:
       return no_reply(set_vring_fd(m));
-    case Request::set_vring_enable: {
-      const auto state = decode_vring_state(m.payload);
-      if (!state) return Error{"bad SET_VRING_ENABLE"};
-      const auto found = vring_for(state->index);
-      if (!found) return Error{found.error()};
-      Vring* v = *found;
-      v->enabled = state->num != 0;
-      if (v->enabled) {
-        try_start(state->index);
-      } else {
-        stop(state->index);
-      }
-      return Reply{};
-    }
-    case Request::get_config: {
-      auto access = decode_config(m.payload);
-      if (!access) return Error{"bad GET_CONFIG"};
-      const auto space = model_.config_space();
-      if (access->offset > space.size() || access->size > space.size() - access->offset)
-        return Error{"GET_CONFIG outside the config space"};
-      access->data.assign(space.begin() + access->offset,
-                          space.begin() + access->offset + access->size);
-      return encode_config_reply(*access);
-    }
+    case Request::get_config:
+      return get_config(m);
     case Request::set_config:
       return Reply{};  // vsock config space is read-only; accept and ignore
     case Request::set_log_base:
@@ -229,6 +171,63 @@ Result<std::vector<std::uint8_t>> Backend::dispatch(IncomingMessage& m) {
       break;
   }
   return Error{"unsupported request " + request_name(m.header.request)};
+}
+
+Result<std::vector<std::uint8_t>> Backend::vring_state_request(Request request, IncomingMessage& m) {
+  using Reply = std::vector<std::uint8_t>;
+  const auto state = decode_vring_state(m.payload);
+  if (!state) return Error{"bad " + request_name(m.header.request)};
+  const auto found = vring_for(state->index);
+  if (!found) return Error{found.error()};
+  Vring* v = *found;
+  switch (request) {
+    case Request::set_vring_num:
+      if (state->num == 0 || state->num > SplitVirtqueue::kMaxSize || (state->num & (state->num - 1)) != 0)
+        return Error{"vring size " + std::to_string(state->num) + " invalid"};
+      v->size = static_cast<std::uint16_t>(state->num);
+      return Reply{};
+    case Request::set_vring_base:
+      v->base = static_cast<std::uint16_t>(state->num);
+      return Reply{};
+    case Request::get_vring_base: {
+      const std::uint16_t base = v->queue ? v->queue->next_available() : v->base;
+      stop(state->index);  // the spec: GET_VRING_BASE stops the ring
+      kicks_.watch_kick(state->index, -1);
+      close_fd(v->kick_fd);
+      v->base = base;
+      return encode_vring_state_reply(request, {state->index, base});
+    }
+    case Request::set_vring_enable:
+      v->enabled = state->num != 0;
+      if (v->enabled) {
+        try_start(state->index);
+      } else {
+        stop(state->index);
+      }
+      return Reply{};
+    default:
+      return Error{"unsupported request " + request_name(m.header.request)};
+  }
+}
+
+Result<std::vector<std::uint8_t>> Backend::set_vring_address(IncomingMessage& m) {
+  const auto address = decode_vring_address(m.payload);
+  if (!address) return Error{"bad SET_VRING_ADDR"};
+  const auto found = vring_for(address->index);
+  if (!found) return Error{found.error()};
+  (*found)->address = *address;
+  try_start(address->index);
+  return std::vector<std::uint8_t>{};
+}
+
+Result<std::vector<std::uint8_t>> Backend::get_config(IncomingMessage& m) {
+  auto access = decode_config(m.payload);
+  if (!access) return Error{"bad GET_CONFIG"};
+  const auto space = model_.config_space();
+  if (access->offset > space.size() || access->size > space.size() - access->offset)
+    return Error{"GET_CONFIG outside the config space"};
+  access->data.assign(space.begin() + access->offset, space.begin() + access->offset + access->size);
+  return encode_config_reply(*access);
 }
 
 // Replaces the memory table; running queues are restarted on the new mappings.

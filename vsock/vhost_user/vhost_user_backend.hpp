@@ -97,6 +97,11 @@ class Backend {
 
   /// Handles one request: its reply (may be empty), or why it must be refused.
   Result<std::vector<std::uint8_t>> dispatch(IncomingMessage& m);
+  /// SET_VRING_NUM, SET_VRING_BASE, GET_VRING_BASE, SET_VRING_ENABLE: one ring's state.
+  Result<std::vector<std::uint8_t>> vring_state_request(Request request, IncomingMessage& m);
+  Result<std::vector<std::uint8_t>> set_vring_address(IncomingMessage& m);
+  /// GET_CONFIG: a slice of the device's config space.
+  Result<std::vector<std::uint8_t>> get_config(IncomingMessage& m);
   Status set_mem_table(IncomingMessage& m);
   Status set_vring_fd(IncomingMessage& m);
   Result<Vring*> vring_for(std::uint32_t index);
