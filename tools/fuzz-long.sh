@@ -8,6 +8,7 @@
 #   tools/fuzz-long.sh --runs 1000000       # fewer executions
 #   tools/fuzz-long.sh --seconds 30         # a time budget per target instead: exec/s survey
 #   tools/fuzz-long.sh --no-build           # use build/fuzz as it is
+#   tools/fuzz-long.sh --save-corpus        # then minimise what was found into tests/fuzz/corpus/<target>/
 #
 # Seeds: tests/fuzz/corpus/<target>/ if it exists, and tests/fuzz/regressions/ (as tools/test.sh).
 # New inputs go to a scratch corpus (kept under build/fuzz/corpus/<target>/ for the next run);
@@ -18,13 +19,15 @@ cd "$(dirname "$0")/.."
 runs=10000000
 seconds=""
 build=1
+save=""
 targets=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --no-build) build=""; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --save-corpus) save=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz-long: unknown option $1" >&2; exit 2 ;;
     *) targets="$targets $1"; shift ;;
   esac
@@ -66,6 +69,11 @@ for target in $targets; do
   elapsed=$(( $(date +%s) - start ))
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  if [ -n "$save" ] && [ "$result" = ok ]; then
+    # Keep only the inputs that add coverage: the committed seed corpus stays small.
+    mkdir -p "tests/fuzz/corpus/$target"
+    nice "$binary" -merge=1 "tests/fuzz/corpus/$target" "$corpus" >>"$log" 2>&1
+  fi
   printf '%s\t%s\t%s s\t%s\t%s\n' "$target" "${executions:-?}" "$elapsed" "${rate:-?}" "$result" >>"$table"
 done
 
