@@ -26,6 +26,7 @@ class [[nodiscard]] Result {
   template <class U = T>
     requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, Result> &&
              !std::is_same_v<std::remove_cvref_t<U>, Error>)
+  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): the requires clause excludes Result.
   Result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}
   /// A failure with `error`'s message.
   Result(Error error) : state_(std::in_place_index<1>, std::move(error.message)) {}

@@ -237,14 +237,14 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
   std::vector<std::string> out;
   auto each = [&](const char* flag, const std::vector<std::string>& values) {
     for (const auto& v : values) {
-      out.push_back(flag);
-      out.push_back(v);
+      out.emplace_back(flag);
+      out.emplace_back(v);
     }
   };
   auto maybe = [&](const char* flag, const std::optional<std::string>& value) {
     if (value) {
-      out.push_back(flag);
-      out.push_back(*value);
+      out.emplace_back(flag);
+      out.emplace_back(*value);
     }
   };
   each("--listen", s.listen);
@@ -252,7 +252,7 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
   each("--listen-qemu", s.qemu);
   each("--listen-vfkit", s.vfkit);
   each("--listen-bess", s.bess);
-  if (s.stdio) out.push_back("--listen-stdio");
+  if (s.stdio) out.emplace_back("--listen-stdio");
   maybe("--mtu", s.mtu);
   maybe("--subnet", s.subnet);
   maybe("--gateway-ip", s.gateway_ip);
@@ -263,7 +263,7 @@ std::vector<std::string> to_usernetd_args(const GvproxySettings& s) {
   maybe("--log-level", s.log_level);
   maybe("--pcap", s.pcap);
   maybe("--notification", s.notification);
-  if (s.link_local) out.push_back("--allow-link-local");
+  if (s.link_local) out.emplace_back("--allow-link-local");
   each("--dns-zone", s.zones);
   each("--dns-search", s.search);
   each("--forward", s.forwards);

@@ -76,7 +76,7 @@ std::uint16_t SplitVirtqueue::load_available_flags() const {
 }
 
 std::uint16_t SplitVirtqueue::load_used_event() const {
-  return shared_u16(rings_.available, kRingHeaderSize + 2u * size_)
+  return shared_u16(rings_.available, kRingHeaderSize + std::size_t{2} * size_)
       .load(std::memory_order_acquire);
 }
 
@@ -129,7 +129,7 @@ std::optional<DescriptorChain> SplitVirtqueue::pop() {
                        " entries on a ring of " + std::to_string(size_);
       return std::nullopt;
     }
-    const std::size_t slot = kRingHeaderSize + 2u * (next_available_ % size_);
+    const std::size_t slot = kRingHeaderSize + std::size_t{2} * (next_available_ % size_);
     const auto head = load_le<std::uint16_t>(rings_.available, slot);
     ++next_available_;
     if (head >= size_) {

@@ -60,9 +60,9 @@ class SplitVirtqueue {
   static constexpr std::uint64_t kMaxChainBytes = 1u << 24;
 
   /// Byte sizes of the three areas for a queue of `size` entries (incl. event fields).
-  static std::size_t descriptor_table_bytes(std::uint16_t size) { return 16u * size; }
-  static std::size_t available_ring_bytes(std::uint16_t size) { return 6u + 2u * size; }
-  static std::size_t used_ring_bytes(std::uint16_t size) { return 6u + 8u * size; }
+  static std::size_t descriptor_table_bytes(std::uint16_t size) { return std::size_t{16} * size; }
+  static std::size_t available_ring_bytes(std::uint16_t size) { return 6 + std::size_t{2} * size; }
+  static std::size_t used_ring_bytes(std::uint16_t size) { return 6 + std::size_t{8} * size; }
 
   /// Checks size (power of two, 1..32768), area sizes and alignment; `memory` must outlive
   /// the queue. next_available is the ring position to resume from (SET_VRING_BASE).
