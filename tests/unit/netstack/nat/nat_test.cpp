@@ -2,6 +2,8 @@
 // dropped and counted before any engine sees them, and leave nothing behind.
 #include <doctest/doctest.h>
 
+#include <cctype>
+
 #include "tests/unit/netstack/nat/nat_test_support.hpp"
 
 using namespace usernet;
@@ -11,6 +13,13 @@ namespace {
 
 std::uint64_t drops(const NatCounters& c) {
   return c.malformed + c.bad_tcp_header + c.bad_udp_header + c.foreign_source + c.unsupported;
+}
+
+/// Bytes as text, anything unprintable as '.': failure messages show where bytes went wrong.
+std::string shown(ByteSpan bytes) {
+  std::string text;
+  for (std::uint8_t b : bytes) text += std::isprint(b) ? static_cast<char>(b) : '.';
+  return text;
 }
 
 struct Malformed {
@@ -101,4 +110,24 @@ TEST_CASE("NAT: malformed IPv4 from the guest is dropped and counted, and TCP th
   GuestTcpClient client(net, alias, listener.port, 0x30000000);
   const Fd host = open_and_exchange(net, client, listener);
   close_both_ways(net, client, host);
+}
+
+TEST_CASE("NAT: a UDP datagram in small fragments, each padded to the Ethernet minimum, reaches the host whole") {
+  NatHarness net;
+  const Fd host = bound_loopback_socket(SOCK_DGRAM);
+  const Ipv4 guest = net.guest_ip();
+  const Ipv4 alias = net.host_alias();
+  const Bytes payload = to_bytes("sixteen bytes a fragment, so every frame is padded");
+  const Bytes datagram = udp_datagram(guest, next_guest_port(), alias, local_port(host), payload);
+  const auto fragments = ipv4_fragments(guest, alias, IpProtocol::udp, datagram, 16, 0x5151);
+  REQUIRE(fragments.size() == 4);
+  for (const Bytes& fragment : fragments) {
+    const Bytes frame = ethernet_frame(net.config().gateway_mac, net.guest_mac(), EtherType::ipv4, fragment);
+    REQUIRE(frame.size() > kEthernetHeaderSize + fragment.size());  // padding follows the fragment
+    REQUIRE(net.send_frame(frame));
+  }
+  const HostDatagram got = receive_datagram(net, host);
+  CHECK(shown(got.payload) == shown(payload));
+  CHECK(net.nat().counters().malformed == 0);
+  CHECK(net.nat().udp().counters().datagrams_to_host == 1);
 }

@@ -92,13 +92,18 @@ inline Bytes ethernet_frame(const MacAddress& destination, const MacAddress& sou
   return frame;
 }
 
-/// An IPv4 packet (no options, DF set) with a correct header checksum.
-inline Bytes ipv4_packet(Ipv4 source, Ipv4 destination, IpProtocol protocol, ByteSpan payload) {
+constexpr std::uint16_t kDontFragment = 0x4000;
+constexpr std::uint16_t kMoreFragments = 0x2000;
+
+/// An IPv4 packet (no options) with a correct header checksum; `fragment` is the flags
+/// and offset field (offset in 8-byte units).
+inline Bytes ipv4_packet(Ipv4 source, Ipv4 destination, IpProtocol protocol, ByteSpan payload,
+                         std::uint16_t fragment = kDontFragment, std::uint16_t id = 0x1234) {
   Bytes packet(20, 0);
   packet[0] = 0x45;
   store_be16(&packet[2], static_cast<std::uint16_t>(20 + payload.size()));
-  store_be16(&packet[4], 0x1234);
-  packet[6] = 0x40;
+  store_be16(&packet[4], id);
+  store_be16(&packet[6], fragment);
   packet[8] = 64;
   packet[9] = static_cast<std::uint8_t>(protocol);
   store_be32(&packet[12], source);
@@ -106,6 +111,20 @@ inline Bytes ipv4_packet(Ipv4 source, Ipv4 destination, IpProtocol protocol, Byt
   store_be16(&packet[10], internet_checksum(packet));
   packet.insert(packet.end(), payload.begin(), payload.end());
   return packet;
+}
+
+/// `datagram` (a transport header and payload) as IPv4 fragments of `chunk` bytes each
+/// (a multiple of 8), in order.
+inline std::vector<Bytes> ipv4_fragments(Ipv4 source, Ipv4 destination, IpProtocol protocol, ByteSpan datagram,
+                                         std::size_t chunk, std::uint16_t id) {
+  std::vector<Bytes> fragments;
+  for (std::size_t offset = 0; offset < datagram.size(); offset += chunk) {
+    const ByteSpan part = datagram.subspan(offset, std::min(chunk, datagram.size() - offset));
+    const bool more = offset + part.size() < datagram.size();
+    const auto field = static_cast<std::uint16_t>((more ? kMoreFragments : 0) | (offset / 8));
+    fragments.push_back(ipv4_packet(source, destination, protocol, part, field, id));
+  }
+  return fragments;
 }
 
 /// A TCP segment from `source` to `destination` with `h`'s ports, numbers and flags (its
