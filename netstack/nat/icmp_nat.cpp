@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <string_view>
 #include <vector>
 
 #include "netstack/base/host_socket.hpp"
@@ -17,6 +20,20 @@ namespace usernet {
 namespace {
 enum class IcmpType : std::uint8_t { echo_reply = 0, echo_request = 8 };
 constexpr std::size_t kIcmpHeader = 8;
+constexpr std::size_t kMaxUnanswered = 64;  // per flow: pings nobody answers cannot pile up
+
+/// Tells a flow's echo requests apart: the sequence number and a hash of the payload.
+struct EchoTag {
+  std::uint16_t sequence = 0;
+  std::size_t payload_hash = 0;
+  bool operator==(const EchoTag&) const = default;
+};
+
+/// The tag of an echo request or reply (a whole ICMP message of at least kIcmpHeader bytes).
+EchoTag tag_of(const std::uint8_t* message, std::size_t length) {
+  const std::string_view payload(reinterpret_cast<const char*>(message) + kIcmpHeader, length - kIcmpHeader);
+  return {static_cast<std::uint16_t>((message[6] << 8) | message[7]), std::hash<std::string_view>{}(payload)};
+}
 }  // namespace
 
 struct IcmpNat::Flow {
@@ -29,6 +46,7 @@ struct IcmpNat::Flow {
   std::unique_ptr<WatchedSocket> socket;  // the ping socket; null on the raw socket
   std::uint16_t raw_id = 0;
   std::unordered_map<std::uint16_t, Flow*>* raw_flows = nullptr;  // set while listed there
+  std::deque<EchoTag> unanswered;  // requests sent, oldest first, until their reply comes
 
   ~Flow() {
     if (raw_flows) raw_flows->erase(raw_id);
@@ -66,6 +84,8 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
   }
   Flow& flow = *it->second;
   flow.last_active = uv_now(loop_);
+  flow.unanswered.push_back(tag_of(message, length));
+  if (flow.unanswered.size() > kMaxUnanswered) flow.unanswered.pop_front();
   std::vector<std::uint8_t> request(message, message + length);
   if (flow.socket) {
     // The kernel sets the identifier (our socket's) and the checksum.
@@ -177,6 +197,14 @@ void IcmpNat::on_raw_reply(const RawEchoReply& reply) {
 }
 
 void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length) {
+  // Our identifier is not ours alone on the host: a reply to another program's ping with
+  // it reaches this socket too, and must not reach the guest.
+  const auto request = std::find(flow.unanswered.begin(), flow.unanswered.end(), tag_of(message, length));
+  if (request == flow.unanswered.end()) {
+    counters_.unmatched_replies++;
+    return;
+  }
+  flow.unanswered.erase(request);
   message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
   message[5] = static_cast<std::uint8_t>(flow.guest_id);
   flow.last_active = uv_now(loop_);

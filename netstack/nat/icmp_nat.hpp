@@ -1,6 +1,9 @@
 // ICMP echo NAT: guest pings to any address are re-sent through unprivileged ICMP
 // datagram sockets (SOCK_DGRAM, IPPROTO_ICMP), and only the replies the host really got
 // go back to the guest. Nothing answers → the guest sees nothing (no fake replies).
+// A reply goes back only for a request of its flow (same sequence and payload) not yet
+// answered: another program on the host may ping with the identifier a flow has there,
+// and the host's replies to it reach our socket as well.
 // Ping sockets need net.ipv4.ping_group_range to include our group; where it does not,
 // one shared raw ICMP socket is used if we have CAP_NET_RAW (each flow gets its own
 // identifier on it); otherwise pings are dropped and a warning naming the sysctl is
@@ -29,6 +32,8 @@ struct IcmpNatCounters {
   std::uint64_t unavailable = 0;  // neither a ping socket nor the raw socket could be had
   std::uint64_t policy_refused = 0;
   std::uint64_t flows_evicted = 0;  // closed to make room for a new flow of the same guest
+  // Replies to no unanswered request of their flow (another program's ping): dropped.
+  std::uint64_t unmatched_replies = 0;
 };
 
 class IcmpNat {

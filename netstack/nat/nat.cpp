@@ -52,6 +52,10 @@ bool Nat::intercept(pbuf* p, netif* input) {
     pbuf_free(p);
     return true;
   }
+  // Link-layer padding off before anything else (lwIP trims only after this hook): its
+  // reassembly chains whole pbufs, so a padded fragment would put the padding inside the
+  // datagram.
+  trim_to_ipv4_length(p, ip->total_length);
   if (ip->is_fragment) {
     // Reassemble here so that both the NAT and lwIP see whole datagrams; the result
     // re-enters ip4_input (and this hook) as an unfragmented packet.
@@ -69,7 +73,6 @@ bool Nat::intercept(pbuf* p, netif* input) {
     pbuf_free(p);
     return true;
   }
-  trim_to_ipv4_length(p, ip->total_length);
   handle_foreign(p, *ip, input);
   return true;
 }
