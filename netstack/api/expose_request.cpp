@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 HttpError bad_request(const std::string& message) { return {400, message}; }
 HttpError failure(const std::string& message) { return {500, message}; }
-HttpError forbidden(const std::string& message) { return HttpError(403, message); }
+HttpError forbidden(const std::string& message) { return {403, message}; }
 
 /// Go's name of a JSON value's kind in "cannot unmarshal KIND into ...".
 std::string go_kind(const json& value) {
