@@ -14,6 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Build toolchain and libraries.
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
+      clang-tidy  # tools/tidy.sh, run by CI
       libuv1-dev libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev doctest-dev
       nlohmann-json3-dev libc-ares-dev libre2-dev libssh-dev libyaml-cpp-dev
       libseccomp-dev  # usernetd --sandbox: the system-call allow-list

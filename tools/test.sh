@@ -25,14 +25,27 @@ tools/setup-deps.sh
 cmake --preset asan >/dev/null && cmake --build --preset asan
 cmake --preset release >/dev/null && cmake --build --preset release
 
+# clang-tidy over our sources (.clang-tidy); any finding fails the run.
+tools/tidy.sh build/asan
+
+# ThreadSanitizer: the SSH forwards run libssh sessions on a worker thread. Build what
+# touches that thread and run its unit tests and the sshd integration test under TSan.
+cmake --preset tsan >/dev/null && cmake --build --preset tsan --target unit_netstack usernetd
+ctest --preset tsan -R 'unit.netstack|integration.test_ssh_forward' --output-on-failure
+
 # Fuzz each protocol engine briefly (clang + libFuzzer); a crash fails the run.
 cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
 fuzz_seconds=${USERNET_FUZZ_SECONDS:-20}
 for target in build/fuzz/tests/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
+  name=$(basename "$target")
+  # Seeds: the target's own corpus and every past crash; new inputs go to a scratch dir.
+  seeds=tests/fuzz/regressions
+  [ -d "tests/fuzz/corpus/$name" ] && seeds="tests/fuzz/corpus/$name $seeds"
   corpus=$(mktemp -d)
-  echo "fuzzing $(basename "$target") for ${fuzz_seconds}s"
-  "$target" -max_total_time="$fuzz_seconds" -artifact_prefix=build/fuzz/ "$corpus" tests/fuzz/regressions 2>&1 | tail -n 3
+  echo "fuzzing $name for ${fuzz_seconds}s"
+  # shellcheck disable=SC2086  # seeds is a list of directories
+  "$target" -max_total_time="$fuzz_seconds" -artifact_prefix=build/fuzz/ "$corpus" $seeds 2>&1 | tail -n 3
   rm -rf "$corpus"
 done
 
