@@ -22,8 +22,9 @@ enum class QmpMessageKind {
   invalid,   // not JSON, not an object, or none of the above
 };
 
-// NOLINTNEXTLINE(bugprone-exception-escape): the implicit destructor runs nlohmann::json's,
-// whose flattening of nested values may allocate; a bad_alloc there ends the program anyway.
+// The implicit destructor runs nlohmann::json's, whose flattening of nested values may
+// allocate; a bad_alloc there ends the program anyway.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct QmpMessage {
   QmpMessageKind kind = QmpMessageKind::invalid;
   std::optional<std::uint64_t> id;  // for result/error, when the command carried one
