@@ -21,9 +21,10 @@ fi
 
 tools/setup-deps.sh
 
-# The sanitizer build runs the tests; the release build serves the RSS test and benchmarks.
+# The sanitizer build runs the tests; the release build gives the RSS test its usernetd
+# and the vsock e2e tests their static usernet-forwarder (tools/bench needs the whole preset).
 cmake --preset asan >/dev/null && cmake --build --preset asan
-cmake --preset release >/dev/null && cmake --build --preset release
+cmake --preset release >/dev/null && cmake --build --preset release --target usernetd usernet-forwarder
 
 # clang-tidy over our sources (.clang-tidy); any finding fails the run.
 tools/tidy.sh build/asan
@@ -34,7 +35,7 @@ cmake --preset tsan >/dev/null && cmake --build --preset tsan --target unit_nets
 ctest --preset tsan -R 'unit.netstack|integration.test_ssh_forward' --output-on-failure
 
 # Fuzz each protocol engine briefly (clang + libFuzzer); a crash fails the run.
-cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
+cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_targets
 fuzz_seconds=${USERNET_FUZZ_SECONDS:-20}
 for target in build/fuzz/tests/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
