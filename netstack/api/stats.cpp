@@ -145,6 +145,8 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
         udp.flows_evicted, {{"protocol", "udp"}});
   s.add("usernet_flow_evictions_total", "", kCounter, tcp.half_open_evicted, {{"protocol", "tcp_half_open"}});
   s.add("usernet_flow_evictions_total", "", kCounter, icmp.flows_evicted, {{"protocol", "icmp"}});
+  s.add("usernet_icmp_replies_dropped_total", "echo replies to no request of their flow (another program's ping)",
+        kCounter, icmp.unmatched_replies, {{"reason", "unmatched"}});
 }
 
 void collect_forwarder(StatsSnapshot& s, PortForwarder& f) {
