@@ -140,7 +140,9 @@ ares_socket_t UpstreamResolver::open_socket(int domain, int type, int protocol, 
 }
 
 int UpstreamResolver::close_socket(ares_socket_t fd, void* data) {
-  return static_cast<UpstreamResolver*>(data)->reserve_.close_socket(fd);
+  auto* self = static_cast<UpstreamResolver*>(data);
+  self->watch_socket(fd, false, false);  // unregister the fd before its number is free
+  return self->reserve_.close_socket(fd);
 }
 
 int UpstreamResolver::connect_socket(ares_socket_t fd, const sockaddr* address, ares_socklen_t length, void*) {
@@ -175,7 +177,6 @@ void UpstreamResolver::watch_socket(ares_socket_t fd, bool readable, bool writab
   if (!readable && !writable) {
     // c-ares is about to close the socket: stop watching before the fd goes away.
     if (found != polls_.end()) {
-      uv_poll_stop(&found->second->handle);
       close_and_free(found->second);
       polls_.erase(found);
     }

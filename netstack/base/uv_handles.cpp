@@ -18,10 +18,17 @@ PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback callback)
   handle_->data = this;
 }
 
-PollWatcher::~PollWatcher() { close_and_free(handle_); }
+PollWatcher::~PollWatcher() { close(); }
+
+void PollWatcher::close() {
+  if (handle_ == nullptr) return;
+  close_and_free(handle_);
+  handle_ = nullptr;
+  events_ = 0;
+}
 
 void PollWatcher::watch(int events) {
-  if (events == events_) return;
+  if (handle_ == nullptr || events == events_) return;
   events_ = events;
   if (events == 0) {
     uv_poll_stop(handle_);
@@ -36,7 +43,7 @@ WatchedSocket::WatchedSocket(uv_loop_t* loop, int fd, PollWatcher::Callback call
     : fd_(fd), watcher_(loop, fd, std::move(callback)) {}
 
 WatchedSocket::~WatchedSocket() {
-  watcher_.watch(0);
+  watcher_.close();
   ::close(fd_);
 }
 

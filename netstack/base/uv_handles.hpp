@@ -22,6 +22,9 @@ void close_and_free(Handle* handle) {
 }
 
 /// Watches a file descriptor for readability/writability (uv_poll_t).
+/// Call close() (or destroy the watcher) before the descriptor closes: libuv's uv_close
+/// unregisters the fd *number* from epoll, and a number closed earlier may already
+/// belong to another watched socket, which would then silently stop being polled.
 class PollWatcher {
  public:
   /// events: the UV_READABLE/UV_WRITABLE mask; status < 0 reports an error.
@@ -34,6 +37,9 @@ class PollWatcher {
   /// Sets the watched events; 0 stops watching. Cheap when unchanged.
   void watch(int events);
   int events() const { return events_; }
+  /// Stops watching for good and unregisters the descriptor; idempotent. Safe inside
+  /// the watcher's own callback.
+  void close();
 
  private:
   uv_poll_t* handle_;

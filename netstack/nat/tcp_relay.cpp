@@ -59,7 +59,17 @@ TcpRelay::~TcpRelay() {
     detach_pcb();
     tcp_abort(pcb_);
   }
-  if (fd_ >= 0) ::close(fd_);
+  close_host(false);
+}
+
+void TcpRelay::close_host(bool with_reset) {
+  if (fd_ < 0) return;
+  watcher_.close();  // first: uv_close unregisters the fd number, which must still be ours
+  if (with_reset)
+    close_with_reset(fd_);
+  else
+    ::close(fd_);
+  fd_ = -1;
 }
 
 void TcpRelay::detach_pcb() {
@@ -120,10 +130,7 @@ void TcpRelay::on_guest_error(void* arg, err_t err) {
   self->pcb_ = nullptr;
   self->group_.counters().reset_by_guest++;
   spdlog::debug("tcp {}: guest side ended ({})", self->label_, static_cast<int>(err));
-  if (self->fd_ >= 0) {
-    close_with_reset(self->fd_);
-    self->fd_ = -1;
-  }
+  self->close_host(true);
   self->retire();
 }
 
@@ -310,8 +317,7 @@ void TcpRelay::maybe_finish() {
   detach_pcb();
   if (tcp_close(pcb_) != ERR_OK) tcp_abort(pcb_);
   pcb_ = nullptr;
-  ::close(fd_);
-  fd_ = -1;
+  close_host(false);
   retire();
 }
 
@@ -329,10 +335,7 @@ void TcpRelay::fail_from_host(int error) {
     tcp_abort(pcb_);  // sends RST to the guest
     pcb_ = nullptr;
   }
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  close_host(false);
   retire();
 }
 
@@ -343,10 +346,7 @@ void TcpRelay::abandon() {
     tcp_abandon(pcb_, 0);  // no RST: it would be flooded, the guest's MAC being gone
     pcb_ = nullptr;
   }
-  if (fd_ >= 0) {
-    close_with_reset(fd_);
-    fd_ = -1;
-  }
+  close_host(true);
   retire();
 }
 

@@ -78,6 +78,8 @@ class TcpRelay {
   void maybe_finish();
   void fail_from_host(int error);
   void detach_pcb();
+  /// Closes the host socket (with RST if asked), unregistering its watch first.
+  void close_host(bool with_reset);
   void retire();
 
   TcpRelayGroup& group_;

@@ -8,6 +8,7 @@ namespace's 127.0.0.1; the guest is a second namespace. Both are deleted afterwa
 import atexit
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import time
 SOURCE_DIR = os.environ.get("USERNET_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD_DIR = os.environ.get("USERNET_BUILD_DIR", os.path.join(SOURCE_DIR, "build", "asan"))
+# The first line of an AddressSanitizer, LeakSanitizer, ThreadSanitizer or UBSan report.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error: ")
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
 
 GATEWAY = "192.168.127.1"
@@ -153,12 +156,28 @@ class Network:
                 proc.wait()
         return proc.returncode
 
+    def sanitizer_reports(self):
+        """Sanitizer findings in the logs of the processes this network started. Tests that
+        never check an exit code would otherwise miss a report printed at shutdown."""
+        found = []
+        for name, path in self.logs:
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if SANITIZER_REPORT.search(line):
+                    found.append(f"{name}: {line.strip()}")
+        return found
+
     def close(self):
         for proc in self.processes:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         self.processes = []
+        reports = self.sanitizer_reports()
         self.host.close()
         self.guest.close()
         if getattr(self, "_scratch", None):
@@ -170,6 +189,8 @@ class Network:
             except OSError:
                 pass
         self.logs = []
+        if reports:
+            raise AssertionError("sanitizer reports:\n" + "\n".join(reports[:20]))
 
 
 def api_stats(api_socket):

@@ -39,7 +39,7 @@ UnixHostStream::UnixHostStream(uv_loop_t* loop, int fd)
 }
 
 UnixHostStream::~UnixHostStream() {
-  poll_.watch(0);
+  poll_.close();
   ::close(fd_);
 }
 
