@@ -1,0 +1,51 @@
+// IPv6 fixed header and ICMPv6 framing for the neighbour discovery engine: parse a packet
+// a guest sent, build one to send back, and the checksum over RFC 8200's pseudo-header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "netstack/base/ethernet.hpp"
+#include "netstack/base/ipv6.hpp"
+
+namespace usernet::ndp {
+
+inline constexpr std::size_t kIpv6HeaderSize = 40;
+inline constexpr std::uint8_t kNextHeaderIcmpv6 = 58;
+/// Neighbour discovery messages must arrive with, and are sent with, hop limit 255
+/// (RFC 4861 §6.1.1): proof that no router forwarded them.
+inline constexpr std::uint8_t kNdHopLimit = 255;
+
+enum class Icmpv6Type : std::uint8_t {
+  router_solicitation = 133,
+  router_advertisement = 134,
+  neighbor_solicitation = 135,
+  neighbor_advertisement = 136,
+};
+
+/// An ICMPv6 packet as received: the addresses, hop limit and ICMPv6 message bytes
+/// (pointing into the caller's buffer).
+struct Icmpv6Packet {
+  Ipv6 source{};
+  Ipv6 destination{};
+  std::uint8_t hop_limit = 0;
+  ByteSpan message;  // type, code, checksum, body
+};
+
+enum class PacketError { truncated, not_ipv6, not_icmpv6, bad_length, bad_checksum };
+
+/// Splits an IPv6 packet whose next header is ICMPv6 (no extension headers: neighbour
+/// discovery never carries them). Trailing bytes past the payload length (Ethernet
+/// padding) are ignored. The checksum is verified.
+std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error);
+
+/// The ICMPv6 checksum of `message` (checksum field included as it is) between two addresses.
+std::uint16_t icmpv6_checksum(const Ipv6& source, const Ipv6& destination, ByteSpan message);
+
+/// An IPv6 packet carrying `message` (whose checksum field is filled in here).
+std::vector<std::uint8_t> build_icmpv6(const Ipv6& source, const Ipv6& destination, std::uint8_t hop_limit,
+                                       std::vector<std::uint8_t> message);
+
+}  // namespace usernet::ndp
