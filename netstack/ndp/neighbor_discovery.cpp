@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "netstack/base/byte_order.hpp"
+#include "netstack/base/domain_name.hpp"
 
 namespace usernet::ndp {
 
@@ -52,27 +53,6 @@ void put_link_address(std::vector<std::uint8_t>& out, OptionType type, const Mac
   end_option(out, start);
 }
 
-/// A domain in DNS wire form (RFC 1035 §3.1); nullopt when a label is empty or too long.
-std::optional<std::vector<std::uint8_t>> encode_domain(const std::string& domain) {
-  std::vector<std::uint8_t> wire;
-  std::size_t begin = 0;
-  const std::string name = !domain.empty() && domain.back() == '.' ? domain.substr(0, domain.size() - 1) : domain;
-  if (name.empty()) return std::nullopt;
-  while (begin <= name.size()) {
-    std::size_t end = name.find('.', begin);
-    if (end == std::string::npos) end = name.size();
-    const std::size_t length = end - begin;
-    if (length == 0 || length > 63) return std::nullopt;
-    wire.push_back(static_cast<std::uint8_t>(length));
-    wire.insert(wire.end(), name.begin() + static_cast<std::ptrdiff_t>(begin),
-                name.begin() + static_cast<std::ptrdiff_t>(end));
-    begin = end + 1;
-  }
-  wire.push_back(0);
-  if (wire.size() > 255) return std::nullopt;
-  return wire;
-}
-
 /// The RA message (RFC 4861 §4.2) with its options; the checksum is left to build_icmpv6.
 std::vector<std::uint8_t> build_advertisement(const Config& c) {
   std::vector<std::uint8_t> m{static_cast<std::uint8_t>(Icmpv6Type::router_advertisement), 0, 0, 0};
@@ -105,7 +85,7 @@ std::vector<std::uint8_t> build_advertisement(const Config& c) {
     start = begin_option(m, OptionType::dnssl);
     put16(m, 0);
     put32(m, c.dns_lifetime_s);
-    for (const std::string& domain : c.search_domains) put_bytes(m, *encode_domain(domain));
+    for (const std::string& domain : c.search_domains) put_bytes(m, *encode_domain_name(domain));
     end_option(m, start);
   }
   return m;
@@ -139,7 +119,7 @@ Status Config::validate() const {
     return Error{"the prefix's preferred lifetime exceeds its valid lifetime"};
   std::size_t dnssl_size = 8;
   for (const std::string& domain : search_domains) {
-    const auto wire = encode_domain(domain);
+    const auto wire = encode_domain_name(domain);
     if (!wire) return Error{"the search domain '" + domain + "' is not a valid DNS name"};
     dnssl_size += wire->size();
   }
