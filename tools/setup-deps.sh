@@ -20,7 +20,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libf
       libseccomp-dev  # usernetd --sandbox: the system-call allow-list
       # test and benchmark tools: real clients, real peers
       iproute2 iputils-ping iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
-      python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils)
+      python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils
+      ndisc6)  # rdisc6: reads router advertisements off the wire (IPv6 tests)
 if [ "$want_e2e" = 1 ]; then
   # VM launcher and guest image (QEMU under TCG, Debian kernel + busybox initramfs);
   # EFI boot: OVMF firmware, systemd's EFI stub for the unified kernel image, mtools for

@@ -8,6 +8,7 @@
 
 #include "netstack/services/gateway_dhcp.hpp"
 #include "netstack/services/gateway_dns.hpp"
+#include "netstack/services/gateway_ipv6.hpp"
 #include "netstack/services/port_forwarder.hpp"
 #include "netstack/services/virtual_network.hpp"
 
@@ -179,6 +180,31 @@ void collect_dhcp(StatsSnapshot& s, GatewayDhcp& dhcp, std::uint64_t now_ms) {
   s.add("usernet_dhcp_drops_total", "DHCP messages left unanswered", kCounter, drops);
 }
 
+void collect_ipv6(StatsSnapshot& s, const GatewayIpv6& ipv6, std::uint64_t now_ms) {
+  const auto& nd = ipv6.neighbor_discovery().counters();
+  s.add("usernet_ipv6_router_advertisements_total", "Router advertisements sent", kCounter, nd.router_advertisements);
+  s.add("usernet_ipv6_neighbor_advertisements_total", "Neighbour advertisements sent for gateway addresses",
+        kCounter, nd.neighbor_advertisements);
+  std::uint64_t nd_drops = 0;
+  for (auto d : nd.drops) nd_drops += d;
+  s.add("usernet_ipv6_ndp_drops_total", "Neighbour discovery packets left unanswered", kCounter, nd_drops);
+  const auto& dhcp = ipv6.dhcp().counters();
+  s.add("usernet_dhcp6_leases", "Bound, unexpired DHCPv6 leases", kGauge, ipv6.dhcp().leases(now_ms).size());
+  s.add("usernet_dhcp6_messages_total", "DHCPv6 messages received", kCounter, dhcp.received);
+  s.add("usernet_dhcp6_replies_total", "DHCPv6 answers sent, by type", kCounter, dhcp.advertises,
+        {{"type", "advertise"}});
+  s.add("usernet_dhcp6_replies_total", "", kCounter, dhcp.replies, {{"type", "reply"}});
+  std::uint64_t dhcp_drops = 0;
+  for (auto d : dhcp.drops) dhcp_drops += d;
+  const auto& c = ipv6.counters();
+  s.add("usernet_dhcp6_drops_total", "DHCPv6 messages left unanswered", kCounter,
+        dhcp_drops + c.dhcp_bad_checksum);
+  s.add("usernet_ipv6_echo_replies_total", "ICMPv6 echo replies from the gateway", kCounter, c.echo_replies);
+  s.add("usernet_ipv6_dropped_total", "IPv6 packets dropped, by reason", kCounter, c.truncated,
+        {{"reason", "truncated"}});
+  s.add("usernet_ipv6_dropped_total", "", kCounter, c.unhandled, {{"reason", "no_nat66"}});
+}
+
 void collect_dns(StatsSnapshot& s, GatewayDns& dns) {
   auto& server = dns.service().server();
   const auto& c = server.counters();
@@ -277,6 +303,8 @@ StatsSnapshot collect_stats(const StatsSources& sources) {
   if (sources.dhcp != nullptr && sources.network != nullptr)
     collect_dhcp(s, *sources.dhcp, uv_now(sources.network->loop()));
   if (sources.dns != nullptr) collect_dns(s, *sources.dns);
+  if (sources.ipv6 != nullptr && sources.network != nullptr)
+    collect_ipv6(s, *sources.ipv6, uv_now(sources.network->loop()));
   if (sources.extra) sources.extra(s);
   return s;
 }

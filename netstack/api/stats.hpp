@@ -15,6 +15,7 @@ class VirtualNetwork;
 class PortForwarder;
 class GatewayDhcp;
 class GatewayDns;
+class GatewayIpv6;
 
 enum class MetricType { counter, gauge };
 
@@ -60,6 +61,7 @@ struct StatsSources {
   GatewayDns* dns = nullptr;
   /// Adds counters of modules netstack cannot see (transports, pcap).
   std::function<void(StatsSnapshot&)> extra;
+  GatewayIpv6* ipv6 = nullptr;  // null unless --ipv6
 };
 
 /// Reads every counter now.

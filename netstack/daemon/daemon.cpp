@@ -134,6 +134,11 @@ void Daemon::build() {
     if (options_.search_from_host) dhcp_options.search_domains = host_search_domains();
     dhcp_ = std::make_unique<GatewayDhcp>(*network_, make_dhcp_config(options_.network, dhcp_options));
   }
+  if (options_.ipv6.enabled) {
+    auto ipv6_options = options_.ipv6;
+    ipv6_options.search_domains = options_.search_from_host ? host_search_domains() : options_.dhcp.search_domains;
+    ipv6_ = std::make_unique<GatewayIpv6>(*network_, ipv6_options);
+  }
   if (options_.dns.enabled) dns_ = std::make_unique<GatewayDns>(*network_, options_.dns);
   host_resolver_ = follow_host_resolver(loop_, options_.dns.resolv_conf,
                                         options_.dns.upstream.empty() ? dns_.get() : nullptr,
@@ -197,7 +202,8 @@ void Daemon::serve_api() {
   const ExposeRules expose{
       options_.gvproxy_api ? LocalAddressMeaning::gvproxy : LocalAddressMeaning::loopback_default,
       options_.guest_expose};
-  ApiServices services{{network_.get(), forwarder_.get(), dhcp_.get(), dns_.get(), {}}, expose, options_.gvproxy_api};
+  ApiServices services{{network_.get(), forwarder_.get(), dhcp_.get(), dns_.get(), {}, ipv6_.get()}, expose,
+                       options_.gvproxy_api};
   services.services.extra = [this](StatsSnapshot& s) {
     add_transport_stats(s, *transports_, capture_ ? capture_->writer.get() : nullptr);
     if (guest_api_) add_guest_api_stats(s, *guest_api_);

@@ -83,6 +83,7 @@ class Daemon {
   /// The switch, gateway and NAT every other part attaches to: goes last.
   std::unique_ptr<VirtualNetwork> network_;
   std::unique_ptr<GatewayDhcp> dhcp_;
+  std::unique_ptr<GatewayIpv6> ipv6_;
   std::unique_ptr<GatewayDns> dns_;
   /// Feeds DNS and DHCP from /etc/resolv.conf, so it goes before them.
   std::unique_ptr<ResolvConfWatcher> host_resolver_;

@@ -85,6 +85,8 @@ void add_service_options(po::options_description& all) {
 void add_dhcp_dns_options(po::options_description& all) {
   all.add_options()
       ("no-dhcp", "do not serve DHCP")
+      ("ipv6", "IPv6 autoconfiguration (experimental): router advertisements for fd00::/64 (SLAAC, RDNSS, "
+               "DNSSL), DHCPv6, ping to the gateway; no IPv6 NAT or DNS over IPv6 yet")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
       ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
@@ -247,6 +249,8 @@ void dhcp_options(const po::variables_map& vm, DaemonOptions& o) {
   }
   if (const Status valid = dhcp::validate(make_dhcp_config(n, o.dhcp)); !valid)
     throw BadOption("DHCP: " + valid.error());
+  o.ipv6.enabled = vm.count("ipv6") != 0;
+  if (o.ipv6.enabled && n.mtu < 1280) throw BadOption("--ipv6: IPv6 needs an MTU of at least 1280");
 }
 
 /// Port forwards and SSH unix-socket forwards (their default guest is the first guest).

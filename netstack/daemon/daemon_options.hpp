@@ -9,6 +9,7 @@
 #include "netstack/api/expose_request.hpp"
 #include "netstack/services/forward_spec.hpp"
 #include "netstack/services/gateway_dhcp.hpp"
+#include "netstack/services/gateway_ipv6.hpp"
 #include "netstack/services/gateway_dns.hpp"
 #include "netstack/ssh/ssh_forward_spec.hpp"
 #include "netstack/daemon/user_switch.hpp"
@@ -28,6 +29,7 @@ struct DaemonOptions {
   std::vector<std::string> listen, listen_qemu, listen_vfkit, listen_bess;
   bool listen_stdio = false;
   DhcpOptions dhcp;
+  Ipv6Options ipv6;  // --ipv6: router advertisements and DHCPv6 (no IPv6 NAT yet)
   bool search_from_host = true;  // no --dns-search: use the host's resolv.conf search line
   DnsOptions dns;
   std::vector<ForwardSpec> forwards;  // host -> guest port forwards

@@ -73,6 +73,19 @@ err_t Gateway::netif_init(netif* n) {
 
 bool Gateway::send_frame(ByteSpan frame) {
   const MacAddress dst = frame_destination(frame);
+  if (frame_ethertype(frame) == static_cast<std::uint16_t>(EtherType::ipv6)) {
+    // IPv6 multicast (33:33:...) carries router and neighbour solicitations.
+    const bool ipv6_multicast = dst[0] == 0x33 && dst[1] == 0x33;
+    if (dst != mac_ && !ipv6_multicast) {
+      counters_.not_for_us++;
+    } else if (ipv6_receiver_ == nullptr) {
+      counters_.ipv6_ignored++;
+    } else {
+      counters_.frames_in++;
+      ipv6_receiver_->receive_ipv6(frame);
+    }
+    return true;
+  }
   if (dst != mac_ && dst != kBroadcastMac) {
     // Multicast we do not join, or unicast for another MAC that the switch flooded.
     counters_.not_for_us++;
@@ -104,6 +117,11 @@ bool Gateway::send_frame(ByteSpan frame) {
   std::memcpy(p->payload, frame.data(), frame.size());
   if (netif_->input(p, netif_.get()) != ERR_OK) pbuf_free(p);
   return true;
+}
+
+void Gateway::transmit(ByteSpan frame) {
+  counters_.frames_out++;
+  switch_.receive(port_id_, frame);
 }
 
 err_t Gateway::link_output(netif* n, pbuf* p) {

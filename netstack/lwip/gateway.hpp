@@ -25,6 +25,14 @@ class Ipv4Interceptor {
   virtual bool intercept(pbuf* p, netif* input) = 0;
 };
 
+/// Gets every IPv6 frame addressed to the gateway's MAC or to an IPv6 multicast group
+/// (lwIP is built without IPv6: the IPv6 services work on frames).
+class Ipv6Receiver {
+ public:
+  virtual ~Ipv6Receiver() = default;
+  virtual void receive_ipv6(ByteSpan frame) = 0;
+};
+
 /// Gateway counters.
 struct GatewayCounters {
   std::uint64_t frames_in = 0;
@@ -33,6 +41,7 @@ struct GatewayCounters {
   std::uint64_t arp_answered = 0;  // ARP replies for virtual addresses
   std::uint64_t no_memory = 0;
   std::uint64_t truncated = 0;     // ARP/IPv4 frames too short for their header
+  std::uint64_t ipv6_ignored = 0;  // IPv6 frames while no IPv6 service runs
 };
 
 class Gateway : public SwitchPort {
@@ -47,6 +56,9 @@ class Gateway : public SwitchPort {
   std::string describe() const override { return "gateway"; }
 
   void set_interceptor(Ipv4Interceptor* interceptor) { interceptor_ = interceptor; }
+  void set_ipv6_receiver(Ipv6Receiver* receiver) { ipv6_receiver_ = receiver; }
+  /// Sends a frame the gateway built (not through lwIP) to the guests.
+  void transmit(ByteSpan frame);
   /// Called by the lwIP input hook.
   static Gateway* from_netif(netif* n);
   Ipv4Interceptor* interceptor() const { return interceptor_; }
@@ -72,6 +84,7 @@ class Gateway : public SwitchPort {
   std::unique_ptr<netif> netif_;
   PortId port_id_ = 0;
   Ipv4Interceptor* interceptor_ = nullptr;
+  Ipv6Receiver* ipv6_receiver_ = nullptr;
   std::vector<std::uint8_t> gather_;  // flattens chained output pbufs
   GatewayCounters counters_;
 };

@@ -14,14 +14,30 @@ std::uint32_t add_words(ByteSpan bytes, std::uint32_t sum) {
 }
 }  // namespace
 
-std::uint16_t icmpv6_checksum(const Ipv6& source, const Ipv6& destination, ByteSpan message) {
+std::uint16_t ipv6_checksum(const Ipv6& source, const Ipv6& destination, std::uint8_t next_header, ByteSpan payload) {
   std::uint32_t sum = add_words(source, 0);
   sum = add_words(destination, sum);
-  const auto length = static_cast<std::uint32_t>(message.size());
-  sum += (length >> 16) + (length & 0xffff) + kNextHeaderIcmpv6;
-  sum = add_words(message, sum);
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  sum += (length >> 16) + (length & 0xffff) + next_header;
+  sum = add_words(payload, sum);
   while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<std::uint16_t>(~sum);
+}
+
+std::vector<std::uint8_t> build_ipv6(const Ipv6& source, const Ipv6& destination, std::uint8_t hop_limit,
+                                     std::uint8_t next_header, ByteSpan payload) {
+  // Sized once and copied into (not insert()): GCC 12 -O2 sees a false array-bounds
+  // overflow in vector::insert after a fixed-size header.
+  std::vector<std::uint8_t> packet(kIpv6HeaderSize + payload.size());
+  packet[0] = 0x60;  // version 6, traffic class 0, flow label 0
+  packet[4] = static_cast<std::uint8_t>(payload.size() >> 8);
+  packet[5] = static_cast<std::uint8_t>(payload.size());
+  packet[6] = next_header;
+  packet[7] = hop_limit;
+  std::copy(source.begin(), source.end(), packet.begin() + 8);
+  std::copy(destination.begin(), destination.end(), packet.begin() + 24);
+  std::copy(payload.begin(), payload.end(), packet.begin() + kIpv6HeaderSize);
+  return packet;
 }
 
 std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error) {
@@ -61,16 +77,17 @@ std::vector<std::uint8_t> build_icmpv6(const Ipv6& source, const Ipv6& destinati
   const std::uint16_t checksum = icmpv6_checksum(source, destination, message);
   message[2] = static_cast<std::uint8_t>(checksum >> 8);
   message[3] = static_cast<std::uint8_t>(checksum);
-  std::vector<std::uint8_t> packet(kIpv6HeaderSize);
-  packet[0] = 0x60;  // version 6, traffic class 0, flow label 0
-  packet[4] = static_cast<std::uint8_t>(message.size() >> 8);
-  packet[5] = static_cast<std::uint8_t>(message.size());
-  packet[6] = kNextHeaderIcmpv6;
-  packet[7] = hop_limit;
-  std::copy(source.begin(), source.end(), packet.begin() + 8);
-  std::copy(destination.begin(), destination.end(), packet.begin() + 24);
-  packet.insert(packet.end(), message.begin(), message.end());
-  return packet;
+  return build_ipv6(source, destination, hop_limit, kNextHeaderIcmpv6, message);
+}
+
+std::optional<std::vector<std::uint8_t>> echo_reply(const Icmpv6Packet& request, const Ipv6& from) {
+  constexpr std::size_t kEchoHeader = 8;  // type, code, checksum, identifier, sequence
+  if (request.message.size() < kEchoHeader || request.message[0] != static_cast<std::uint8_t>(Icmpv6Type::echo_request) ||
+      request.message[1] != 0)
+    return std::nullopt;
+  std::vector<std::uint8_t> reply(request.message.begin(), request.message.end());
+  reply[0] = static_cast<std::uint8_t>(Icmpv6Type::echo_reply);
+  return build_icmpv6(from, request.source, 64, std::move(reply));
 }
 
 }  // namespace usernet::ndp

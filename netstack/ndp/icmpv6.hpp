@@ -23,6 +23,8 @@ enum class Icmpv6Type : std::uint8_t {
   router_advertisement = 134,
   neighbor_solicitation = 135,
   neighbor_advertisement = 136,
+  echo_request = 128,
+  echo_reply = 129,
 };
 
 /// An ICMPv6 packet as received: the addresses, hop limit and ICMPv6 message bytes
@@ -41,11 +43,23 @@ enum class PacketError { truncated, not_ipv6, not_icmpv6, bad_length, bad_checks
 /// padding) are ignored. The checksum is verified.
 std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error);
 
-/// The ICMPv6 checksum of `message` (checksum field included as it is) between two addresses.
-std::uint16_t icmpv6_checksum(const Ipv6& source, const Ipv6& destination, ByteSpan message);
+/// The checksum of an upper-layer payload over RFC 8200 §8.1's pseudo-header (its
+/// checksum field included as it is: 0 over a payload holding its correct checksum).
+std::uint16_t ipv6_checksum(const Ipv6& source, const Ipv6& destination, std::uint8_t next_header, ByteSpan payload);
+inline std::uint16_t icmpv6_checksum(const Ipv6& source, const Ipv6& destination, ByteSpan message) {
+  return ipv6_checksum(source, destination, kNextHeaderIcmpv6, message);
+}
+
+/// An IPv6 packet (fixed header only) around `payload`.
+std::vector<std::uint8_t> build_ipv6(const Ipv6& source, const Ipv6& destination, std::uint8_t hop_limit,
+                                     std::uint8_t next_header, ByteSpan payload);
 
 /// An IPv6 packet carrying `message` (whose checksum field is filled in here).
 std::vector<std::uint8_t> build_icmpv6(const Ipv6& source, const Ipv6& destination, std::uint8_t hop_limit,
                                        std::vector<std::uint8_t> message);
+
+/// The echo reply to an echo request (type 128) `request` addressed to `from`; nullopt
+/// when it is not a well-formed echo request.
+std::optional<std::vector<std::uint8_t>> echo_reply(const Icmpv6Packet& request, const Ipv6& from);
 
 }  // namespace usernet::ndp

@@ -16,6 +16,7 @@ extern "C" {
 
 #include "netstack/services/gateway_dhcp.hpp"
 #include "netstack/services/gateway_dns.hpp"
+#include "netstack/services/gateway_ipv6.hpp"
 #include "netstack/services/virtual_network.hpp"
 
 using namespace usernet;
@@ -32,6 +33,7 @@ struct World {
   std::unique_ptr<VirtualNetwork> network;
   std::unique_ptr<GatewayDhcp> dhcp;
   std::unique_ptr<GatewayDns> dns;
+  std::unique_ptr<GatewayIpv6> ipv6;  // raw frames with the IPv6 EtherType reach it
   NullPort port;
   PortId id = 0;
 
@@ -43,6 +45,9 @@ struct World {
     DnsOptions dns_options;
     dns_options.upstream = {"127.0.0.1:1"};  // never reached: only local names resolve in time
     dns = std::make_unique<GatewayDns>(*network, dns_options);
+    Ipv6Options ipv6_options;
+    ipv6_options.enabled = true;
+    ipv6 = std::make_unique<GatewayIpv6>(*network, ipv6_options);
     id = network->network_switch().attach(port);
   }
 };

@@ -26,6 +26,13 @@ TEST_CASE("defaults are gvproxy's addresses") {
   CHECK_FALSE(n.allow_link_local);
 }
 
+TEST_CASE("IPv6 autoconfiguration is off unless --ipv6 asks for it") {
+  CHECK_FALSE(parse({"--tap", "t"}).options.ipv6.enabled);
+  auto r = parse({"--tap", "t", "--ipv6"});
+  REQUIRE(r.action == Action::run);
+  CHECK(r.options.ipv6.enabled);
+}
+
 TEST_CASE("a new subnet moves the derived addresses with it") {
   auto r = parse({"--tap", "t", "--subnet", "10.0.2.0/24"});
   REQUIRE(r.action == Action::run);
@@ -63,6 +70,7 @@ TEST_CASE("bad values fail with a line naming the flag") {
       {{"--tap", "averyveryverylongname"}, "--tap"},
       {{"--netns", "x"}, "--netns"},
       {{"--tap", "t", "--frobnicate"}, "frobnicate"},
+      {{"--tap", "t", "--ipv6", "--mtu", "1000"}, "--ipv6"},
       {{}, "nothing to serve"},
   };
   for (const auto& c : cases) {

@@ -1,0 +1,160 @@
+#include "netstack/services/gateway_ipv6.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "netstack/base/byte_order.hpp"
+#include "netstack/base/domain_name.hpp"
+#include "netstack/ndp/icmpv6.hpp"
+
+namespace usernet {
+
+namespace {
+constexpr std::uint8_t kNextHeaderUdp = 17;
+constexpr std::size_t kUdpHeader = 8;
+
+Ipv6 address_at(ByteSpan packet, std::size_t offset) {
+  Ipv6 a;
+  std::copy_n(packet.begin() + static_cast<std::ptrdiff_t>(offset), a.size(), a.begin());
+  return a;
+}
+
+/// A UDP datagram over IPv6 (checksum mandatory, RFC 8200 §8.1).
+std::vector<std::uint8_t> udp6_packet(const Ipv6& source, std::uint16_t source_port, const Ipv6& destination,
+                                      std::uint16_t destination_port, ByteSpan payload) {
+  std::vector<std::uint8_t> datagram(kUdpHeader);
+  const auto length = static_cast<std::uint16_t>(kUdpHeader + payload.size());
+  const std::uint16_t fields[] = {source_port, destination_port, length, 0};
+  for (std::size_t i = 0; i < 4; ++i) {
+    datagram[2 * i] = static_cast<std::uint8_t>(fields[i] >> 8);
+    datagram[2 * i + 1] = static_cast<std::uint8_t>(fields[i]);
+  }
+  datagram.insert(datagram.end(), payload.begin(), payload.end());
+  std::uint16_t checksum = ndp::ipv6_checksum(source, destination, kNextHeaderUdp, datagram);
+  if (checksum == 0) checksum = 0xffff;  // 0 means "none", which IPv6 forbids
+  datagram[6] = static_cast<std::uint8_t>(checksum >> 8);
+  datagram[7] = static_cast<std::uint8_t>(checksum);
+  return ndp::build_ipv6(source, destination, 64, kNextHeaderUdp, datagram);
+}
+/// The search domains an RA (DNSSL) and DHCPv6 can carry: valid DNS names, at most 1 KiB
+/// of them encoded (a host's resolv.conf may hold anything).
+std::vector<std::string> usable_search_domains(const std::vector<std::string>& domains) {
+  constexpr std::size_t kBudget = 1024;
+  std::vector<std::string> usable;
+  std::size_t size = 0;
+  for (const std::string& domain : domains) {
+    const auto wire = encode_domain_name(domain);
+    if (!wire || size + wire->size() > kBudget) continue;
+    size += wire->size();
+    usable.push_back(domain);
+  }
+  return usable;
+}
+}  // namespace
+
+ndp::Config make_ndp_config(const NetworkConfig& network, const Ipv6Options& options) {
+  ndp::Config c;
+  c.gateway_mac = network.gateway_mac;
+  c.mtu = network.mtu;
+  c.search_domains = usable_search_domains(options.search_domains);
+  return c;
+}
+
+dhcp6::Config make_dhcp6_config(const NetworkConfig& network, const Ipv6Options& options) {
+  dhcp6::Config c;
+  c.server_mac = network.gateway_mac;
+  c.search_domains = usable_search_domains(options.search_domains);
+  return c;
+}
+
+GatewayIpv6::GatewayIpv6(VirtualNetwork& network, const Ipv6Options& options)
+    : network_(network),
+      ndp_(make_ndp_config(network.config(), options)),
+      dhcp_(make_dhcp6_config(network.config(), options)),
+      advertiser_(network.loop(), [this] { advertise(); }) {
+  network_.gateway().set_ipv6_receiver(this);
+  advertiser_.start(0, options.advertise_interval_ms);  // one at once for guests already up
+  advertiser_.unref();
+  spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6; no IPv6 NAT yet)",
+               ndp_.config().prefix.to_string(), format_ipv6(ndp_.config().link_local));
+}
+
+GatewayIpv6::~GatewayIpv6() { network_.gateway().set_ipv6_receiver(nullptr); }
+
+void GatewayIpv6::send(const MacAddress& destination, ByteSpan packet) {
+  std::vector<std::uint8_t> frame;
+  frame.reserve(kEthernetHeaderSize + packet.size());
+  frame.insert(frame.end(), destination.begin(), destination.end());
+  const MacAddress& source = network_.config().gateway_mac;
+  frame.insert(frame.end(), source.begin(), source.end());
+  frame.push_back(0x86);
+  frame.push_back(0xdd);
+  frame.insert(frame.end(), packet.begin(), packet.end());
+  network_.gateway().transmit(frame);
+}
+
+void GatewayIpv6::advertise() {
+  const ndp::Output ra = ndp_.periodic_advertisement(uv_now(network_.loop()));
+  send(ra.destination_mac, ra.packet);
+}
+
+void GatewayIpv6::receive_ipv6(ByteSpan frame) {
+  ByteSpan packet = frame.subspan(kEthernetHeaderSize);
+  if (packet.size() < ndp::kIpv6HeaderSize || (packet[0] >> 4) != 6 ||
+      ndp::kIpv6HeaderSize + load_be16(&packet[4]) > packet.size()) {
+    counters_.truncated++;
+    return;
+  }
+  packet = packet.first(ndp::kIpv6HeaderSize + load_be16(&packet[4]));  // without Ethernet padding
+  const MacAddress client_mac = frame_source(frame);
+  const Ipv6 source = address_at(packet, 8);
+  const Ipv6 destination = address_at(packet, 24);
+  const std::uint8_t next_header = packet[6];
+  const std::uint64_t now = uv_now(network_.loop());
+  if (next_header == ndp::kNextHeaderIcmpv6 && packet.size() > ndp::kIpv6HeaderSize &&
+      packet[ndp::kIpv6HeaderSize] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request)) {
+    ndp::PacketError error{};
+    const auto request = ndp::parse_icmpv6(packet, error);
+    const auto reply = request && ndp_.is_gateway_address(destination) ? ndp::echo_reply(*request, destination)
+                                                                       : std::nullopt;
+    if (!reply) {
+      counters_.unhandled++;
+      return;
+    }
+    counters_.echo_replies++;
+    send(client_mac, *reply);
+    return;
+  }
+  if (next_header == ndp::kNextHeaderIcmpv6) {
+    if (auto out = ndp_.handle(packet, client_mac, now)) send(out->destination_mac, out->packet);
+    return;
+  }
+  const ByteSpan payload = packet.subspan(ndp::kIpv6HeaderSize);
+  if (next_header == kNextHeaderUdp && payload.size() >= kUdpHeader &&
+      load_be16(&payload[2]) == dhcp6::kServerPort) {
+    on_udp(source, destination, payload, client_mac);
+    return;
+  }
+  counters_.unhandled++;
+}
+
+void GatewayIpv6::on_udp(const Ipv6& source, const Ipv6& destination, ByteSpan datagram,
+                         const MacAddress& client_mac) {
+  const std::size_t length = load_be16(&datagram[4]);
+  if (length < kUdpHeader || length > datagram.size()) {
+    counters_.truncated++;
+    return;
+  }
+  datagram = datagram.first(length);
+  if (load_be16(&datagram[6]) == 0 || ndp::ipv6_checksum(source, destination, kNextHeaderUdp, datagram) != 0) {
+    counters_.dhcp_bad_checksum++;
+    return;
+  }
+  auto reply = dhcp_.handle(datagram.subspan(kUdpHeader), uv_now(network_.loop()));
+  if (!reply) return;
+  // RFC 8415 §18.3.10: to the client's address and port; from our link-local address.
+  send(client_mac, udp6_packet(ndp_.config().link_local, dhcp6::kServerPort, source, load_be16(&datagram[0]), *reply));
+}
+
+}  // namespace usernet
