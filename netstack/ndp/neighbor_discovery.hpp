@@ -25,8 +25,8 @@ struct Config {
   Ipv6 link_local = *parse_ipv6("fe80::1");
   /// Advertised with the on-link and autonomous flags: guests form addresses in it.
   Ipv6Prefix prefix{*parse_ipv6("fd00::"), 64};
-  /// Global addresses the gateway answers neighbour solicitations for (gateway, DNS,
-  /// host alias).
+  /// Global addresses the gateway answers neighbour solicitations for: the gateway's own
+  /// (also the DNS server) first, then aliases such as the host alias.
   std::vector<Ipv6> addresses{*parse_ipv6("fd00::1"), *parse_ipv6("fd00::254")};
   std::uint32_t mtu = 1500;
   /// RDNSS servers and DNSSL domains; empty lists are not sent.

@@ -116,8 +116,11 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
       packet[ndp::kIpv6HeaderSize] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request)) {
     ndp::PacketError error{};
     const auto request = ndp::parse_icmpv6(packet, error);
-    const auto reply = request && ndp_.is_gateway_address(destination) ? ndp::echo_reply(*request, destination)
-                                                                       : std::nullopt;
+    // Only the router itself answers: a ping to the host alias is the host's to answer
+    // (through NAT66, later), never a fake reply from here.
+    const auto& own = ndp_.config();
+    const bool for_router = destination == own.link_local || (!own.addresses.empty() && destination == own.addresses[0]);
+    const auto reply = request && for_router ? ndp::echo_reply(*request, destination) : std::nullopt;
     if (!reply) {
       counters_.unhandled++;
       return;
