@@ -1,5 +1,7 @@
 #include "dhcp/v6/message.hpp"
 
+#include <algorithm>
+
 #include "netstack/base/byte_order.hpp"
 #include "netstack/base/domain_name.hpp"
 
@@ -92,6 +94,26 @@ void Writer::u32(std::uint32_t value) {
 void Writer::bytes(ByteSpan value) { out_.insert(out_.end(), value.begin(), value.end()); }
 
 std::vector<std::uint8_t> Writer::take() { return std::move(out_); }
+
+std::string describe_client(const std::vector<std::uint8_t>& duid) {
+  constexpr std::uint16_t kLinkLayerPlusTime = 1, kLinkLayer = 3, kEthernet = 1;
+  if (duid.size() >= 4 && load_be16(&duid[2]) == kEthernet) {
+    const std::uint16_t type = load_be16(&duid[0]);
+    const std::size_t mac_at = type == kLinkLayerPlusTime ? 8 : type == kLinkLayer ? 4 : 0;
+    if (mac_at != 0 && duid.size() == mac_at + 6) {
+      MacAddress mac;
+      std::copy_n(duid.begin() + static_cast<std::ptrdiff_t>(mac_at), mac.size(), mac.begin());
+      return format_mac(mac);
+    }
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text = "duid:";
+  for (std::uint8_t byte : duid) {
+    text.push_back(kHex[byte >> 4]);
+    text.push_back(kHex[byte & 0x0f]);
+  }
+  return text;
+}
 
 std::optional<std::vector<std::uint8_t>> encode_domain_list(const std::vector<std::string>& domains) {
   std::vector<std::uint8_t> wire;

@@ -109,6 +109,10 @@ class Writer {
   std::vector<std::size_t> open_;
 };
 
+/// A client's DUID for people: the MAC of a DUID-LLT or DUID-LL on Ethernet
+/// ("5a:94:ef:e4:0c:ee"), else "duid:" and its bytes in hex.
+std::string describe_client(const std::vector<std::uint8_t>& duid);
+
 /// A domain name list in DNS wire form (RFC 8415 §10); nullopt when a name is not valid.
 std::optional<std::vector<std::uint8_t>> encode_domain_list(const std::vector<std::string>& domains);
 

@@ -11,6 +11,7 @@
 #include "netstack/api/expose_request.hpp"
 #include "netstack/api/json_fields.hpp"
 #include "netstack/services/gateway_dhcp.hpp"
+#include "netstack/services/gateway_ipv6.hpp"
 #include "netstack/services/gateway_dns.hpp"
 #include "netstack/api/gvproxy_stats.hpp"
 #include "netstack/services/port_forwarder.hpp"
@@ -159,6 +160,12 @@ HttpResponse ApiRoutes::dhcp_leases() {
     for (const auto& lease : services_.dhcp->server().static_leases()) out[format_ipv4(lease.ip)] = format_mac(lease.mac);
     for (const auto& lease : services_.dhcp->server().leases(uv_now(services_.network->loop())))
       out[format_ipv4(lease.ip)] = format_mac(lease.mac);
+  }
+  if (services_.ipv6 != nullptr) {  // --ipv6: the gateway's address and the DHCPv6 leases
+    const auto& router = services_.ipv6->neighbor_discovery().config();
+    if (!router.addresses.empty()) out[format_ipv6(router.addresses[0])] = format_mac(config.gateway_mac);
+    for (const auto& lease : services_.ipv6->dhcp().leases(uv_now(services_.network->loop())))
+      out[format_ipv6(lease.address)] = dhcp6::describe_client(lease.duid);
   }
   return json_reply(out);
 }

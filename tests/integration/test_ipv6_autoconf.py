@@ -112,6 +112,14 @@ class Ipv6Autoconf(unittest.TestCase):
         self.assertTrue(bound, result.stderr)
         self.assertEqual(bound[-1]["ip"], "fd00::100")
         self.assertEqual(bound[-1]["dns"], GATEWAY6)
+        # The lease is listed with the IPv4 ones, keyed by address, the client's MAC as value
+        # (dhclient's DUID-LLT carries it).
+        out = harness.run(["curl", "-sf", "--max-time", "5", "--unix-socket", self.api,
+                           "http://x/services/dhcp/leases"]).stdout
+        leases = json.loads(out)
+        mac = self.net.guest.run(["cat", "/sys/class/net/tap0/address"]).stdout.strip()
+        self.assertEqual(leases.get("fd00::100"), mac, out)
+        self.assertEqual(leases.get(GATEWAY6), "5a:94:ef:e4:0c:dd", out)
 
     def test_6_stats_count_the_work_and_the_drops(self):
         self.wait_for_slaac()

@@ -290,3 +290,12 @@ TEST_CASE("DHCPv6: offers to clients that never came back expire, so new clients
   }
   CHECK(server.counters().no_addresses == 0);
 }
+
+TEST_CASE("DHCPv6: a client's DUID reads as its MAC when it carries one, else as hex") {
+  CHECK(describe_client(kClientDuid) == "5a:94:ef:e4:0c:ee");  // DUID-LL, Ethernet
+  CHECK(describe_client({0, 1, 0, 1, 0x2c, 0x3d, 0x4e, 0x5f, 0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee}) ==
+        "5a:94:ef:e4:0c:ee");                                    // DUID-LLT, Ethernet
+  CHECK(describe_client({0, 2, 0, 0, 0x12, 0x34}) == "duid:000200001234");  // DUID-EN
+  CHECK(describe_client({0, 3, 0, 6, 1, 2, 3, 4, 5, 6}) == "duid:00030006010203040506");  // not Ethernet
+  CHECK(describe_client({}) == "duid:");
+}
