@@ -1,6 +1,7 @@
 #include "dns/message.hpp"
 
 #include "dns/rdata.hpp"
+#include "netstack/base/byte_order.hpp"
 
 namespace usernet::dns {
 
@@ -16,16 +17,6 @@ std::uint16_t read_u16(std::span<const std::uint8_t> bytes, std::size_t at) {
 std::uint32_t read_u32(std::span<const std::uint8_t> bytes, std::size_t at) {
   return (std::uint32_t{bytes[at]} << 24) | (std::uint32_t{bytes[at + 1]} << 16) |
          (std::uint32_t{bytes[at + 2]} << 8) | std::uint32_t{bytes[at + 3]};
-}
-
-void write_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
-  out.push_back(static_cast<std::uint8_t>(value >> 8));
-  out.push_back(static_cast<std::uint8_t>(value & 0xff));
-}
-
-void write_u32(std::vector<std::uint8_t>& out, std::uint32_t value) {
-  write_u16(out, static_cast<std::uint16_t>(value >> 16));
-  write_u16(out, static_cast<std::uint16_t>(value & 0xffff));
 }
 
 // Second and third header octets: QR|Opcode|AA|TC|RD and RA|Z|AD|CD|RCODE.
@@ -100,11 +91,11 @@ std::optional<Edns> edns_from_record(const ResourceRecord& record) {
 
 void write_record(std::vector<std::uint8_t>& out, const ResourceRecord& record, NameCompressor& compressor) {
   compressor.write(out, record.name);
-  write_u16(out, static_cast<std::uint16_t>(record.type));
-  write_u16(out, static_cast<std::uint16_t>(record.klass));
-  write_u32(out, record.ttl);
+  append_be16(out, static_cast<std::uint16_t>(record.type));
+  append_be16(out, static_cast<std::uint16_t>(record.klass));
+  append_be32(out, record.ttl);
   std::size_t length_at = out.size();
-  write_u16(out, 0);
+  append_be16(out, 0);
   write_rdata(record.type, record.rdata, out, compressor);
   std::size_t length = out.size() - length_at - 2;
   out[length_at] = static_cast<std::uint8_t>(length >> 8);
@@ -205,16 +196,16 @@ std::vector<std::uint8_t> encode_message(const Message& message) {
   std::vector<std::uint8_t> out;
   out.reserve(512);
   NameCompressor compressor;
-  write_u16(out, message.header.id);
-  write_u16(out, pack_flags(message.header));
-  write_u16(out, static_cast<std::uint16_t>(message.questions.size()));
-  write_u16(out, static_cast<std::uint16_t>(message.answers.size()));
-  write_u16(out, static_cast<std::uint16_t>(message.authorities.size()));
-  write_u16(out, static_cast<std::uint16_t>(message.additionals.size() + (message.edns ? 1 : 0)));
+  append_be16(out, message.header.id);
+  append_be16(out, pack_flags(message.header));
+  append_be16(out, static_cast<std::uint16_t>(message.questions.size()));
+  append_be16(out, static_cast<std::uint16_t>(message.answers.size()));
+  append_be16(out, static_cast<std::uint16_t>(message.authorities.size()));
+  append_be16(out, static_cast<std::uint16_t>(message.additionals.size() + (message.edns ? 1 : 0)));
   for (const Question& question : message.questions) {
     compressor.write(out, question.name);
-    write_u16(out, static_cast<std::uint16_t>(question.type));
-    write_u16(out, static_cast<std::uint16_t>(question.klass));
+    append_be16(out, static_cast<std::uint16_t>(question.type));
+    append_be16(out, static_cast<std::uint16_t>(question.klass));
   }
   for (const auto* section : {&message.answers, &message.authorities, &message.additionals}) {
     for (const ResourceRecord& record : *section) write_record(out, record, compressor);

@@ -81,15 +81,9 @@ void Writer::end() {
   out_[at + 1] = static_cast<std::uint8_t>(length);
 }
 
-void Writer::u16(std::uint16_t value) {
-  out_.push_back(static_cast<std::uint8_t>(value >> 8));
-  out_.push_back(static_cast<std::uint8_t>(value));
-}
+void Writer::u16(std::uint16_t value) { append_be16(out_, value); }
 
-void Writer::u32(std::uint32_t value) {
-  u16(static_cast<std::uint16_t>(value >> 16));
-  u16(static_cast<std::uint16_t>(value));
-}
+void Writer::u32(std::uint32_t value) { append_be32(out_, value); }
 
 void Writer::bytes(ByteSpan value) { out_.insert(out_.end(), value.begin(), value.end()); }
 

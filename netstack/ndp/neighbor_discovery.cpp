@@ -25,14 +25,6 @@ constexpr std::uint8_t kRouterFlag = 0x80, kSolicitedFlag = 0x40, kOverrideFlag 
 constexpr std::size_t kSolicitationHeader = 8;  // type, code, checksum, reserved
 constexpr std::size_t kNeighborSolicitationSize = 24;
 
-void put16(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  put16(out, v >> 16);
-  put16(out, v & 0xffff);
-}
 void put_bytes(std::vector<std::uint8_t>& out, ByteSpan bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
 
 /// Starts an option; its length byte is set by end_option once the body is in.
@@ -58,33 +50,33 @@ std::vector<std::uint8_t> build_advertisement(const Config& c) {
   std::vector<std::uint8_t> m{static_cast<std::uint8_t>(Icmpv6Type::router_advertisement), 0, 0, 0};
   m.push_back(kAdvertisedHopLimit);
   m.push_back(static_cast<std::uint8_t>((c.managed ? kManagedFlag : 0) | (c.other_config ? kOtherConfigFlag : 0)));
-  put16(m, c.router_lifetime_s);
-  put32(m, 0);  // reachable time: unspecified
-  put32(m, 0);  // retransmission timer: unspecified
+  append_be16(m, c.router_lifetime_s);
+  append_be32(m, 0);  // reachable time: unspecified
+  append_be32(m, 0);  // retransmission timer: unspecified
   put_link_address(m, OptionType::source_link_address, c.gateway_mac);
   std::size_t start = begin_option(m, OptionType::mtu);
-  put16(m, 0);
-  put32(m, c.mtu);
+  append_be16(m, 0);
+  append_be32(m, c.mtu);
   end_option(m, start);
   start = begin_option(m, OptionType::prefix_information);
   m.push_back(static_cast<std::uint8_t>(c.prefix.length));
   m.push_back(kOnLinkFlag | kAutonomousFlag);
-  put32(m, c.prefix_valid_lifetime_s);
-  put32(m, c.prefix_preferred_lifetime_s);
-  put32(m, 0);
+  append_be32(m, c.prefix_valid_lifetime_s);
+  append_be32(m, c.prefix_preferred_lifetime_s);
+  append_be32(m, 0);
   put_bytes(m, c.prefix.network);
   end_option(m, start);
   if (!c.dns_servers.empty()) {  // RFC 8106 §5.1
     start = begin_option(m, OptionType::rdnss);
-    put16(m, 0);
-    put32(m, c.dns_lifetime_s);
+    append_be16(m, 0);
+    append_be32(m, c.dns_lifetime_s);
     for (const Ipv6& server : c.dns_servers) put_bytes(m, server);
     end_option(m, start);
   }
   if (!c.search_domains.empty()) {  // RFC 8106 §5.2; names padded with zeros
     start = begin_option(m, OptionType::dnssl);
-    put16(m, 0);
-    put32(m, c.dns_lifetime_s);
+    append_be16(m, 0);
+    append_be32(m, c.dns_lifetime_s);
     for (const std::string& domain : c.search_domains) put_bytes(m, *encode_domain_name(domain));
     end_option(m, start);
   }

@@ -23,13 +23,12 @@ Ipv6 address_at(ByteSpan packet, std::size_t offset) {
 /// A UDP datagram over IPv6 (checksum mandatory, RFC 8200 §8.1).
 std::vector<std::uint8_t> udp6_packet(const Ipv6& source, std::uint16_t source_port, const Ipv6& destination,
                                       std::uint16_t destination_port, ByteSpan payload) {
-  std::vector<std::uint8_t> datagram(kUdpHeader);
-  const auto length = static_cast<std::uint16_t>(kUdpHeader + payload.size());
-  const std::uint16_t fields[] = {source_port, destination_port, length, 0};
-  for (std::size_t i = 0; i < 4; ++i) {
-    datagram[2 * i] = static_cast<std::uint8_t>(fields[i] >> 8);
-    datagram[2 * i + 1] = static_cast<std::uint8_t>(fields[i]);
-  }
+  std::vector<std::uint8_t> datagram;
+  datagram.reserve(kUdpHeader + payload.size());
+  append_be16(datagram, source_port);
+  append_be16(datagram, destination_port);
+  append_be16(datagram, static_cast<std::uint16_t>(kUdpHeader + payload.size()));
+  append_be16(datagram, 0);  // checksum, filled in below
   datagram.insert(datagram.end(), payload.begin(), payload.end());
   std::uint16_t checksum = ndp::ipv6_checksum(source, destination, kNextHeaderUdp, datagram);
   if (checksum == 0) checksum = 0xffff;  // 0 means "none", which IPv6 forbids
