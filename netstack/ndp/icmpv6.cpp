@@ -40,7 +40,7 @@ std::vector<std::uint8_t> build_ipv6(const Ipv6& source, const Ipv6& destination
   return packet;
 }
 
-std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error) {
+std::optional<Ipv6Packet> parse_ipv6_header(ByteSpan packet, PacketError& error) {
   if (packet.size() < kIpv6HeaderSize) {
     error = PacketError::truncated;
     return std::nullopt;
@@ -49,26 +49,41 @@ std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error) {
     error = PacketError::not_ipv6;
     return std::nullopt;
   }
-  if (packet[6] != kNextHeaderIcmpv6) {
-    error = PacketError::not_icmpv6;
-    return std::nullopt;
-  }
   const std::size_t payload_length = load_be16(&packet[4]);
-  if (payload_length < 4 || kIpv6HeaderSize + payload_length > packet.size()) {
+  if (kIpv6HeaderSize + payload_length > packet.size()) {
     error = PacketError::bad_length;
     return std::nullopt;
   }
-  Icmpv6Packet parsed;
+  Ipv6Packet parsed;
   std::copy_n(&packet[8], 16, parsed.source.begin());
   std::copy_n(&packet[24], 16, parsed.destination.begin());
   parsed.hop_limit = packet[7];
-  parsed.message = packet.subspan(kIpv6HeaderSize, payload_length);
+  parsed.next_header = packet[6];
+  parsed.payload = packet.subspan(kIpv6HeaderSize, payload_length);
+  return parsed;
+}
+
+std::optional<Icmpv6Packet> icmpv6_of(const Ipv6Packet& packet, PacketError& error) {
+  if (packet.next_header != kNextHeaderIcmpv6) {
+    error = PacketError::not_icmpv6;
+    return std::nullopt;
+  }
+  if (packet.payload.size() < 4) {
+    error = PacketError::bad_length;
+    return std::nullopt;
+  }
   // Over a message holding its correct checksum the sum comes out as zero.
-  if (icmpv6_checksum(parsed.source, parsed.destination, parsed.message) != 0) {
+  if (icmpv6_checksum(packet.source, packet.destination, packet.payload) != 0) {
     error = PacketError::bad_checksum;
     return std::nullopt;
   }
-  return parsed;
+  return Icmpv6Packet{packet.source, packet.destination, packet.hop_limit, packet.payload};
+}
+
+std::optional<Icmpv6Packet> parse_icmpv6(ByteSpan packet, PacketError& error) {
+  const auto parsed = parse_ipv6_header(packet, error);
+  if (!parsed) return std::nullopt;
+  return icmpv6_of(*parsed, error);
 }
 
 std::vector<std::uint8_t> build_icmpv6(const Ipv6& source, const Ipv6& destination, std::uint8_t hop_limit,

@@ -27,6 +27,16 @@ enum class Icmpv6Type : std::uint8_t {
   echo_reply = 129,
 };
 
+/// An IPv6 packet's fixed header as received, and its payload (pointing into the
+/// caller's buffer, without any Ethernet padding past the payload length).
+struct Ipv6Packet {
+  Ipv6 source{};
+  Ipv6 destination{};
+  std::uint8_t hop_limit = 0;
+  std::uint8_t next_header = 0;
+  ByteSpan payload;
+};
+
 /// An ICMPv6 packet as received: the addresses, hop limit and ICMPv6 message bytes
 /// (pointing into the caller's buffer).
 struct Icmpv6Packet {
@@ -37,6 +47,13 @@ struct Icmpv6Packet {
 };
 
 enum class PacketError { truncated, not_ipv6, not_icmpv6, bad_length, bad_checksum };
+
+/// Splits an IPv6 packet into header fields and payload; nullopt (with the reason) when it
+/// is shorter than its header, not version 6, or shorter than its payload length says.
+std::optional<Ipv6Packet> parse_ipv6_header(ByteSpan packet, PacketError& error);
+
+/// The ICMPv6 message of a parsed packet, its checksum verified.
+std::optional<Icmpv6Packet> icmpv6_of(const Ipv6Packet& packet, PacketError& error);
 
 /// Splits an IPv6 packet whose next header is ICMPv6 (no extension headers: neighbour
 /// discovery never carries them). Trailing bytes past the payload length (Ethernet

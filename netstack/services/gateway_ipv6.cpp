@@ -14,12 +14,6 @@ namespace {
 constexpr std::uint8_t kNextHeaderUdp = 17;
 constexpr std::size_t kUdpHeader = 8;
 
-Ipv6 address_at(ByteSpan packet, std::size_t offset) {
-  Ipv6 a;
-  std::copy_n(packet.begin() + static_cast<std::ptrdiff_t>(offset), a.size(), a.begin());
-  return a;
-}
-
 /// A UDP datagram over IPv6 (checksum mandatory, RFC 8200 §8.1).
 std::vector<std::uint8_t> udp6_packet(const Ipv6& source, std::uint16_t source_port, const Ipv6& destination,
                                       std::uint16_t destination_port, ByteSpan payload) {
@@ -99,22 +93,22 @@ void GatewayIpv6::advertise() {
 }
 
 void GatewayIpv6::receive_ipv6(ByteSpan frame) {
-  ByteSpan packet = frame.subspan(kEthernetHeaderSize);
-  if (packet.size() < ndp::kIpv6HeaderSize || (packet[0] >> 4) != 6 ||
-      ndp::kIpv6HeaderSize + load_be16(&packet[4]) > packet.size()) {
+  ndp::PacketError error{};
+  const auto ip = ndp::parse_ipv6_header(frame.subspan(kEthernetHeaderSize), error);
+  if (!ip) {
     counters_.truncated++;
     return;
   }
-  packet = packet.first(ndp::kIpv6HeaderSize + load_be16(&packet[4]));  // without Ethernet padding
+  // The packet without Ethernet padding, for the engine that takes bytes.
+  const ByteSpan packet = frame.subspan(kEthernetHeaderSize, ndp::kIpv6HeaderSize + ip->payload.size());
   const MacAddress client_mac = frame_source(frame);
-  const Ipv6 source = address_at(packet, 8);
-  const Ipv6 destination = address_at(packet, 24);
-  const std::uint8_t next_header = packet[6];
+  const Ipv6& source = ip->source;
+  const Ipv6& destination = ip->destination;
+  const std::uint8_t next_header = ip->next_header;
   const std::uint64_t now = uv_now(network_.loop());
-  if (next_header == ndp::kNextHeaderIcmpv6 && packet.size() > ndp::kIpv6HeaderSize &&
-      packet[ndp::kIpv6HeaderSize] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request)) {
-    ndp::PacketError error{};
-    const auto request = ndp::parse_icmpv6(packet, error);
+  if (next_header == ndp::kNextHeaderIcmpv6 && !ip->payload.empty() &&
+      ip->payload[0] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request)) {
+    const auto request = ndp::icmpv6_of(*ip, error);
     // Only the router itself answers: a ping to the host alias is the host's to answer
     // (through NAT66, later), never a fake reply from here.
     const auto& own = ndp_.config();
@@ -132,7 +126,7 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
     if (auto out = ndp_.handle(packet, client_mac, now)) send(out->destination_mac, out->packet);
     return;
   }
-  const ByteSpan payload = packet.subspan(ndp::kIpv6HeaderSize);
+  const ByteSpan payload = ip->payload;
   if (next_header == kNextHeaderUdp && payload.size() >= kUdpHeader &&
       load_be16(&payload[2]) == dhcp6::kServerPort) {
     on_udp(source, destination, payload, client_mac);
