@@ -185,12 +185,12 @@ std::optional<DomainName> read_name(std::span<const std::uint8_t> message, std::
 }
 
 void NameCompressor::write(std::vector<std::uint8_t>& out, const DomainName& name, bool compress) {
+  // Suffixes match octet for octet, not case-insensitively: a pointer to a differently
+  // cased copy would change the name's case, which 0x20-randomising resolvers check.
   const auto& wire = name.wire();
-  const DomainName lowered = name.lowercase();
-  const auto& key_wire = lowered.wire();
   std::size_t i = 0;
   while (wire[i] != 0) {
-    std::string suffix(key_wire.begin() + static_cast<std::ptrdiff_t>(i), key_wire.end());
+    std::string suffix(wire.begin() + static_cast<std::ptrdiff_t>(i), wire.end());
     if (compress) {
       auto found = suffix_offsets_.find(suffix);
       if (found != suffix_offsets_.end()) {

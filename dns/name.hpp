@@ -68,7 +68,7 @@ class NameCompressor {
   void write(std::vector<std::uint8_t>& out, const DomainName& name, bool compress = true);
 
  private:
-  std::unordered_map<std::string, std::uint16_t> suffix_offsets_;  // lower-cased wire suffix
+  std::unordered_map<std::string, std::uint16_t> suffix_offsets_;  // wire suffix, case kept
 };
 
 /// ASCII lower-casing of one octet (DNS case-insensitivity, RFC 4343).

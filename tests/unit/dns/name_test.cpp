@@ -101,12 +101,12 @@ TEST_CASE("read_name follows backward pointers and rejects loops and overruns") 
   }
 }
 
-TEST_CASE("the compressor points repeated suffixes at their first copy, ignoring case") {
+TEST_CASE("the compressor points repeated suffixes at their first copy, keeping case") {
   std::vector<std::uint8_t> out(12, 0);  // pretend header
   NameCompressor compressor;
   compressor.write(out, name("www.example.com"));
   std::size_t second = out.size();
-  compressor.write(out, name("mail.EXAMPLE.com"));
+  compressor.write(out, name("mail.example.com"));
   // "mail" label, then a pointer to offset 16 ("example.com" inside the first name).
   CHECK(out.size() == second + 5 + 2);
   CHECK(out[second + 5] == 0xc0);
@@ -114,8 +114,14 @@ TEST_CASE("the compressor points repeated suffixes at their first copy, ignoring
   std::size_t third = out.size();
   compressor.write(out, name("www.example.com"));
   CHECK(out.size() == third + 2);
+  // A differently cased suffix is not shared: only "com" is, so "EXAMPLE" stays upper case.
+  std::size_t fourth = out.size();
+  compressor.write(out, name("ns.EXAMPLE.com"));
+  CHECK(out.size() == fourth + 3 + 8 + 2);
   std::size_t at = third;
   CHECK(read_name(out, at)->to_text() == "www.example.com.");
   at = second;
   CHECK(read_name(out, at)->to_text() == "mail.example.com.");
+  at = fourth;
+  CHECK(read_name(out, at)->to_text() == "ns.EXAMPLE.com.");
 }
