@@ -7,8 +7,9 @@
 
 extern "C" {
 #include "lwip/tcp.h"
-#include "netstack/lwip/lwip_address.hpp"
 }
+
+#include "netstack/lwip/lwip_address.hpp"
 
 namespace usernet {
 
@@ -24,7 +25,7 @@ ApiGuestListener::~ApiGuestListener() = default;
 err_t ApiGuestListener::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<ApiGuestListener*>(arg);
   if (self == nullptr || err != ERR_OK || pcb == nullptr) return ERR_VAL;
-  const Ipv4 guest = from_lwip_address(pcb->remote_ip);
+  const IpAddress guest = from_lwip_address(pcb->remote_ip);
   std::uint64_t* refusal = nullptr;
   int fds[2];
   if (self->relays_.active_for(guest) >= kGuestApiMaxPerGuest)
@@ -38,8 +39,8 @@ err_t ApiGuestListener::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
     tcp_abort(pcb);  // a reset: the guest's client fails at once instead of waiting
     return ERR_ABRT;
   }
-  self->relays_.add(pcb, fds[0], "guest API " + format_ipv4(guest));
-  self->on_connection_(fds[1], guest);
+  self->relays_.add(pcb, fds[0], "guest API " + guest.to_string());
+  self->on_connection_(fds[1], guest.v4());  // the API listens on the IPv4 gateway only
   return ERR_OK;
 }
 

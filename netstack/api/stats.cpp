@@ -107,6 +107,8 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_nat_drops_total", "", kCounter, n.unsupported, {{"reason", "unsupported"}});
   s.add("usernet_nat_drops_total", "", kCounter, n.bad_tcp_header, {{"reason", "bad_tcp_header"}});
   s.add("usernet_nat_drops_total", "", kCounter, n.bad_udp_header, {{"reason", "bad_udp_header"}});
+  s.add("usernet_nat_drops_total", "", kCounter, n.ipv6_fragments, {{"reason", "ipv6_fragment"}});
+  s.add("usernet_nat_drops_total", "", kCounter, g.ipv6_no_neighbor, {{"reason", "ipv6_no_neighbor"}});
   collect_flow_limits(s, nat.limits());
 
   const auto& tcp = nat.tcp().counters();
@@ -202,7 +204,11 @@ void collect_ipv6(StatsSnapshot& s, const GatewayIpv6& ipv6, std::uint64_t now_m
   s.add("usernet_ipv6_echo_replies_total", "ICMPv6 echo replies from the gateway", kCounter, c.echo_replies);
   s.add("usernet_ipv6_dropped_total", "IPv6 packets dropped, by reason", kCounter, c.truncated,
         {{"reason", "truncated"}});
-  s.add("usernet_ipv6_dropped_total", "", kCounter, c.unhandled, {{"reason", "no_nat66"}});
+  s.add("usernet_ipv6_dropped_total", "", kCounter, c.echo_not_forwarded, {{"reason", "echo_not_forwarded"}});
+  s.add("usernet_ipv6_dropped_total", "", kCounter, c.not_routed, {{"reason", "not_routed"}});
+  s.add("usernet_ipv6_packets_total", "IPv6 packets past router discovery, by where they went", kCounter,
+        c.to_gateway, {{"destination", "gateway"}});
+  s.add("usernet_ipv6_packets_total", "", kCounter, c.forwarded, {{"destination", "nat"}});
 }
 
 void collect_dns(StatsSnapshot& s, GatewayDns& dns) {

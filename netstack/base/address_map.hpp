@@ -1,11 +1,13 @@
 // Where a guest flow really goes: virtual addresses (the host alias) map to real ones
-// (127.0.0.1), and some destinations are refused by policy.
+// (127.0.0.1, ::1), and some destinations are refused by policy.
 #pragma once
 
 #include <map>
 #include <optional>
 
+#include "netstack/base/ip_address.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/ipv6.hpp"
 
 namespace usernet {
 
@@ -13,6 +15,10 @@ class AddressMap {
  public:
   /// Maps a virtual destination (e.g. 192.168.127.254) to a real one (e.g. 127.0.0.1).
   void add_translation(Ipv4 virtual_address, Ipv4 real_address);
+  /// The same for IPv6 (fd00::254 → ::1).
+  void add_translation(const Ipv6& virtual_address, const Ipv6& real_address);
+  /// The guests' own IPv6 prefix: its addresses are on the link, never reached through the host.
+  void set_guest_prefix(const Ipv6Prefix& prefix) { guest_prefix_ = prefix; }
   /// Link-local 169.254.0.0/16 (cloud metadata services) is refused unless allowed.
   void set_allow_link_local(bool allow) { allow_link_local_ = allow; }
   /// Refuses every destination (fuzzing and tests that must not open host sockets).
@@ -20,12 +26,19 @@ class AddressMap {
 
   /// The address a host socket should use for a guest destination; nullopt if refused.
   std::optional<Ipv4> to_host(Ipv4 destination) const;
+  /// Either family: IPv6 refuses link-local fe80::/10 (unless allowed), loopback,
+  /// multicast, unspecified, IPv4-compatible ::/96 and the guests' own prefix, except
+  /// through a translation. (An IPv4-mapped address is IPv4 here: callers taking IPv6
+  /// packets refuse those destinations themselves.)
+  std::optional<IpAddress> to_host(const IpAddress& destination) const;
   /// True if the gateway must answer ARP for this address (translated virtual addresses).
   bool is_virtual(Ipv4 address) const { return translations_.contains(address); }
   const std::map<Ipv4, Ipv4>& translations() const { return translations_; }
 
  private:
   std::map<Ipv4, Ipv4> translations_;
+  std::map<Ipv6, Ipv6> translations6_;
+  std::optional<Ipv6Prefix> guest_prefix_;
   bool allow_link_local_ = false;
   bool deny_all_ = false;
 };

@@ -1,32 +1,35 @@
-// The identity of a guest flow: (guest ip:port, destination ip:port), host byte order.
+// The identity of a guest flow: (guest ip:port, destination ip:port), either family.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
+#include <string_view>
 
-#include "netstack/base/ipv4.hpp"
+#include "netstack/base/ip_address.hpp"
 
 namespace usernet {
 
 struct FlowKey {
-  Ipv4 guest_ip = 0;
+  IpAddress guest_ip;
   std::uint16_t guest_port = 0;  // ICMP echo: the guest's identifier
-  Ipv4 remote_ip = 0;
+  IpAddress remote_ip;
   std::uint16_t remote_port = 0;  // ICMP echo: 0
 
   bool operator==(const FlowKey&) const = default;
-  std::string to_string() const {
-    return format_ipv4(guest_ip) + ":" + std::to_string(guest_port) + " -> " +
-           format_ipv4(remote_ip) + ":" + std::to_string(remote_port);
-  }
+  std::string to_string() const { return guest_ip.with_port(guest_port) + " -> " + remote_ip.with_port(remote_port); }
 };
 
 struct FlowKeyHash {
   std::size_t operator()(const FlowKey& k) const noexcept {
-    const std::uint64_t a = (std::uint64_t{k.guest_ip} << 32) | k.remote_ip;
-    const std::uint64_t b = (std::uint64_t{k.guest_port} << 16) | k.remote_port;
-    return std::hash<std::uint64_t>{}(a * 0x9e3779b97f4a7c15ULL ^ b);
+    // Both addresses and ports, packed without padding, hashed as one string.
+    char bytes[16 + 16 + 2 + 2];
+    std::memcpy(bytes, k.guest_ip.v6().data(), 16);
+    std::memcpy(bytes + 16, k.remote_ip.v6().data(), 16);
+    std::memcpy(bytes + 32, &k.guest_port, 2);
+    std::memcpy(bytes + 34, &k.remote_port, 2);
+    return std::hash<std::string_view>{}(std::string_view(bytes, sizeof bytes));
   }
 };
 

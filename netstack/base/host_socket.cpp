@@ -17,12 +17,12 @@ sockaddr_in make_sockaddr(Ipv4 address, std::uint16_t port) {
   return sin;
 }
 
-int start_tcp_connect(Ipv4 address, std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int start_tcp_connect(const IpAddress& address, std::uint16_t port) {
+  const SocketAddress to = make_socket_address(address, port);
+  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   tune_tcp_socket(fd);
-  const sockaddr_in sin = make_sockaddr(address, port);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 && errno != EINPROGRESS) {
+  if (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS) {
     const int error = errno;
     ::close(fd);
     return -error;

@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "lwip/etharp.h"
+#include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
@@ -67,6 +68,7 @@ err_t Gateway::netif_init(netif* n) {
   n->mtu = static_cast<u16_t>(self->mtu_);
   n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
   n->output = etharp_output;
+  n->output_ip6 = &Gateway::output_ipv6;
   n->linkoutput = &Gateway::link_output;
   return ERR_OK;
 }
@@ -82,6 +84,7 @@ bool Gateway::send_frame(ByteSpan frame) {
       counters_.ipv6_ignored++;
     } else {
       counters_.frames_in++;
+      learn_ipv6_neighbor(frame);
       ipv6_receiver_->receive_ipv6(frame);
     }
     return true;
@@ -117,6 +120,40 @@ bool Gateway::send_frame(ByteSpan frame) {
   std::memcpy(p->payload, frame.data(), frame.size());
   if (netif_->input(p, netif_.get()) != ERR_OK) pbuf_free(p);
   return true;
+}
+
+void Gateway::learn_ipv6_neighbor(ByteSpan frame) {
+  constexpr std::size_t kSourceAt = kEthernetHeaderSize + 8;
+  constexpr std::size_t kMaxNeighbors = 65536;  // bounds what spoofed sources can cost
+  if (frame.size() < kSourceAt + 16) return;
+  Ipv6 source;
+  std::memcpy(source.data(), frame.data() + kSourceAt, 16);
+  if (is_unspecified(source) || is_multicast(source)) return;  // DAD probes, bogus sources
+  const IpAddress key = IpAddress::from_v6(source);
+  if (ipv6_neighbors_.size() >= kMaxNeighbors && !ipv6_neighbors_.contains(key)) ipv6_neighbors_.clear();
+  ipv6_neighbors_[key] = frame_source(frame);
+}
+
+err_t Gateway::output_ipv6(netif* n, pbuf* p, const ip6_addr_t* destination) {
+  auto* self = static_cast<Gateway*>(n->state);
+  Ipv6 address;
+  std::memcpy(address.data(), destination->addr, 16);
+  MacAddress mac;
+  if (is_multicast(address)) {
+    mac = multicast_mac(address);
+  } else {
+    auto it = self->ipv6_neighbors_.find(IpAddress::from_v6(address));
+    if (it == self->ipv6_neighbors_.end()) {
+      self->counters_.ipv6_no_neighbor++;
+      return ERR_RTE;
+    }
+    mac = it->second;
+  }
+  eth_addr source_mac;
+  eth_addr destination_mac;
+  std::memcpy(source_mac.addr, n->hwaddr, ETH_HWADDR_LEN);
+  std::memcpy(destination_mac.addr, mac.data(), ETH_HWADDR_LEN);
+  return ethernet_output(n, p, &source_mac, &destination_mac, ETHTYPE_IPV6);
 }
 
 void Gateway::transmit(ByteSpan frame) {

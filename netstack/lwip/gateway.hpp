@@ -1,19 +1,25 @@
 // The gateway: lwIP's one netif, attached to the switch as a port. It owns the gateway
 // IP and MAC, answers ARP for the host alias, and hands every IPv4 packet to an
-// interceptor (the NAT) before lwIP's own address filter sees it.
+// interceptor (the NAT) before lwIP's own address filter sees it. IPv6 frames go to an
+// Ipv6Receiver; lwIP's IPv6 output finds guest MACs in a table learnt from those frames
+// (lwIP's own neighbour discovery is never used).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "netstack/base/address_map.hpp"
 #include "netstack/base/ethernet.hpp"
+#include "netstack/base/ip_address.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/ipv6.hpp"
 #include "netstack/switch/switch.hpp"
 
 struct pbuf;
 struct netif;
+struct ip6_addr;
 
 namespace usernet {
 
@@ -26,7 +32,7 @@ class Ipv4Interceptor {
 };
 
 /// Gets every IPv6 frame addressed to the gateway's MAC or to an IPv6 multicast group
-/// (lwIP is built without IPv6: the IPv6 services work on frames).
+/// (router/neighbour discovery and DHCPv6 work on frames; the rest goes on to the NAT).
 class Ipv6Receiver {
  public:
   virtual ~Ipv6Receiver() = default;
@@ -42,6 +48,7 @@ struct GatewayCounters {
   std::uint64_t no_memory = 0;
   std::uint64_t truncated = 0;     // ARP/IPv4 frames too short for their header
   std::uint64_t ipv6_ignored = 0;  // IPv6 frames while no IPv6 service runs
+  std::uint64_t ipv6_no_neighbor = 0;  // IPv6 output to a guest address never seen as a source
 };
 
 class Gateway : public SwitchPort {
@@ -74,6 +81,10 @@ class Gateway : public SwitchPort {
  private:
   static std::int8_t link_output(netif* n, pbuf* p);  // lwIP err_t
   static std::int8_t netif_init(netif* n);
+  /// lwIP's IPv6 output: the destination's MAC from the table below, or a multicast MAC.
+  static std::int8_t output_ipv6(netif* n, pbuf* p, const ip6_addr* destination);
+  /// Remembers the MAC an IPv6 source address sent from (the guest's, for replies).
+  void learn_ipv6_neighbor(ByteSpan frame);
 
   Switch& switch_;
   Ipv4Subnet subnet_;
@@ -86,6 +97,7 @@ class Gateway : public SwitchPort {
   Ipv4Interceptor* interceptor_ = nullptr;
   Ipv6Receiver* ipv6_receiver_ = nullptr;
   std::vector<std::uint8_t> gather_;  // flattens chained output pbufs
+  std::unordered_map<IpAddress, MacAddress, IpAddressHash> ipv6_neighbors_;
   GatewayCounters counters_;
 };
 

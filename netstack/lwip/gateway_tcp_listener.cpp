@@ -7,9 +7,10 @@
 
 namespace usernet {
 
-GatewayTcpListener::GatewayTcpListener(Ipv4 address, std::uint16_t port, void* arg, tcp_accept_fn on_accept) {
-  const std::string what = "the gateway's TCP port " + std::to_string(port);
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+GatewayTcpListener::GatewayTcpListener(const IpAddress& address, std::uint16_t port, void* arg,
+                                       tcp_accept_fn on_accept) {
+  const std::string what = "the gateway's TCP port " + address.with_port(port);
+  tcp_pcb* pcb = tcp_new_ip_type(address.is_v4() ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
   if (pcb == nullptr) throw std::runtime_error("out of memory for a listener on " + what);
   const ip_addr_t lwip_address = to_lwip_address(address);
   ip_set_option(pcb, SOF_REUSEADDR);

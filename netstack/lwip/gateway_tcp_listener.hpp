@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "netstack/base/ip_address.hpp"
 #include "netstack/base/ipv4.hpp"
 
 extern "C" {
@@ -17,7 +18,9 @@ class GatewayTcpListener {
  public:
   /// Listens on address:port; `on_accept` gets `arg`. Throws std::runtime_error naming the
   /// port when lwIP cannot create, bind or listen.
-  GatewayTcpListener(Ipv4 address, std::uint16_t port, void* arg, tcp_accept_fn on_accept);
+  GatewayTcpListener(const IpAddress& address, std::uint16_t port, void* arg, tcp_accept_fn on_accept);
+  GatewayTcpListener(Ipv4 address, std::uint16_t port, void* arg, tcp_accept_fn on_accept)
+      : GatewayTcpListener(IpAddress::from_v4(address), port, arg, on_accept) {}
   /// Stops accepting and closes the listener.
   ~GatewayTcpListener();
   GatewayTcpListener(const GatewayTcpListener&) = delete;

@@ -32,6 +32,9 @@ add_library(lwip STATIC
   ${_lw}/core/tcp_in.c ${_lw}/core/tcp_out.c ${_lw}/core/timeouts.c ${_lw}/core/udp.c
   ${_lw}/core/ipv4/etharp.c ${_lw}/core/ipv4/icmp.c ${_lw}/core/ipv4/ip4.c
   ${_lw}/core/ipv4/ip4_addr.c ${_lw}/core/ipv4/ip4_frag.c
+  ${_lw}/core/ipv6/ip6.c ${_lw}/core/ipv6/ip6_addr.c ${_lw}/core/ipv6/ip6_frag.c
+  ${_lw}/core/ipv6/icmp6.c ${_lw}/core/ipv6/nd6.c ${_lw}/core/ipv6/mld6.c
+  ${_lw}/core/ipv6/ethip6.c ${_lw}/core/ipv6/inet6.c
   ${_lw}/netif/ethernet.c
   ${CMAKE_SOURCE_DIR}/netstack/lwip/port/usernet_chksum.c)
 target_include_directories(lwip SYSTEM PUBLIC ${CMAKE_SOURCE_DIR}/netstack/lwip/port ${_lw}/include)

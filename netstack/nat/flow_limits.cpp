@@ -61,12 +61,12 @@ FlowLimits::FlowLimits(uv_loop_t* loop, FdBudget budget, const FlowCaps& caps)
                caps_.udp_per_guest, caps_.icmp, caps_.icmp_per_guest, budget_.for_flows(), budget_.limit());
 }
 
-std::uint64_t FlowLimits::active(FlowKind kind, Ipv4 guest) const {
+std::uint64_t FlowLimits::active(FlowKind kind, const IpAddress& guest) const {
   auto it = per_guest_.find(guest);
   return it == per_guest_.end() ? 0 : it->second[index(kind)];
 }
 
-FlowSlot FlowLimits::acquire(FlowKind kind, Ipv4 guest, bool needs_fd, FlowRefusal& refusal) {
+FlowSlot FlowLimits::acquire(FlowKind kind, const IpAddress& guest, bool needs_fd, FlowRefusal& refusal) {
   const std::uint64_t total_cap[] = {caps_.tcp, caps_.half_open, caps_.udp, caps_.icmp};
   const std::uint64_t guest_cap[] = {caps_.tcp_per_guest, caps_.half_open_per_guest, caps_.udp_per_guest,
                                      caps_.icmp_per_guest};
@@ -94,8 +94,8 @@ void FlowLimits::release(const FlowSlot& slot) {
   if (it->second == Counts{}) per_guest_.erase(it);
 }
 
-std::string FlowLimits::describe(FlowKind kind, FlowRefusal reason, Ipv4 guest) const {
-  const std::string what = std::string(kKindNames[index(kind)]) + " flow of " + format_ipv4(guest) + " refused: ";
+std::string FlowLimits::describe(FlowKind kind, FlowRefusal reason, const IpAddress& guest) const {
+  const std::string what = std::string(kKindNames[index(kind)]) + " flow of " + guest.to_string() + " refused: ";
   switch (reason) {
     case FlowRefusal::no_fds:
       return what + "no file descriptor left for guest flows (limit " + std::to_string(budget_.limit()) + ", " +
@@ -115,7 +115,7 @@ std::string FlowLimits::describe(FlowKind kind, FlowRefusal reason, Ipv4 guest) 
   return what;
 }
 
-void FlowLimits::refused(FlowKind kind, FlowRefusal reason, Ipv4 guest) {
+void FlowLimits::refused(FlowKind kind, FlowRefusal reason, const IpAddress& guest) {
   refusals_[index(kind)][static_cast<std::size_t>(reason)]++;
   last_reason_ = describe(kind, reason, guest);
   if (warning_window_open_) {

@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "netstack/base/fd_budget.hpp"
-#include "netstack/base/ipv4.hpp"
+#include "netstack/base/ip_address.hpp"
 #include "netstack/base/uv_handles.hpp"
 
 namespace usernet {
@@ -43,7 +43,7 @@ class FlowSlot {
   friend class FlowLimits;
   FlowLimits* limits_ = nullptr;
   FlowKind kind_ = FlowKind::tcp;
-  Ipv4 guest_ = 0;
+  IpAddress guest_;
   bool holds_fd_ = false;
 };
 
@@ -54,14 +54,14 @@ class FlowLimits {
   FlowLimits& operator=(const FlowLimits&) = delete;
 
   /// A slot for a new flow of `guest`; an empty one (and the reason) when a cap is reached.
-  FlowSlot acquire(FlowKind kind, Ipv4 guest, bool needs_fd, FlowRefusal& refusal);
+  FlowSlot acquire(FlowKind kind, const IpAddress& guest, bool needs_fd, FlowRefusal& refusal);
   /// Counts a refused flow and warns at most once per interval.
-  void refused(FlowKind kind, FlowRefusal reason, Ipv4 guest);
+  void refused(FlowKind kind, FlowRefusal reason, const IpAddress& guest);
 
   const FlowCaps& caps() const { return caps_; }
   const FdBudget& fds() const { return budget_; }
   std::uint64_t active(FlowKind kind) const { return totals_[static_cast<std::size_t>(kind)]; }
-  std::uint64_t active(FlowKind kind, Ipv4 guest) const;
+  std::uint64_t active(FlowKind kind, const IpAddress& guest) const;
   std::uint64_t refusals(FlowKind kind, FlowRefusal reason) const {
     return refusals_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(reason)];
   }
@@ -70,13 +70,13 @@ class FlowLimits {
   friend class FlowSlot;
   using Counts = std::array<std::uint64_t, kFlowKinds>;
   void release(const FlowSlot& slot);
-  std::string describe(FlowKind kind, FlowRefusal reason, Ipv4 guest) const;
+  std::string describe(FlowKind kind, FlowRefusal reason, const IpAddress& guest) const;
   void on_warning_interval();
 
   FdBudget budget_;
   FlowCaps caps_;
   Counts totals_{};
-  std::unordered_map<Ipv4, Counts> per_guest_;
+  std::unordered_map<IpAddress, Counts, IpAddressHash> per_guest_;
   std::array<std::array<std::uint64_t, kFlowRefusals>, kFlowKinds> refusals_{};
   Timer warning_timer_;
   bool warning_window_open_ = false;

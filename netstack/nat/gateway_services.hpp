@@ -10,15 +10,15 @@
 #include <unordered_map>
 
 #include "netstack/base/ethernet.hpp"
-#include "netstack/base/ipv4.hpp"
+#include "netstack/base/ip_address.hpp"
 
 namespace usernet {
 
 /// A datagram for a UDP service on the gateway.
 struct UdpRequest {
-  Ipv4 source = 0;
+  IpAddress source;
   std::uint16_t source_port = 0;
-  Ipv4 destination = 0;  // the gateway, or a broadcast address
+  IpAddress destination;  // the gateway (either family), or an IPv4 broadcast address
   std::uint16_t destination_port = 0;
   ByteSpan payload;
 };
@@ -27,7 +27,7 @@ class GatewayServices {
  public:
   using UdpService = std::function<void(const UdpRequest&)>;
 
-  /// Serves UDP `port` on the gateway address (and on broadcast, for DHCP).
+  /// Serves UDP `port` on the gateway addresses (and on broadcast, for DHCP).
   void add_udp_service(std::uint16_t port, UdpService service) { udp_[port] = std::move(service); }
   void remove_udp_service(std::uint16_t port) { udp_.erase(port); }
   bool has_udp_service(std::uint16_t port) const { return udp_.contains(port); }

@@ -67,7 +67,7 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
   if (length < kIcmpHeader) return;
   counters_.requests++;
   const auto guest_id = static_cast<std::uint16_t>((message[4] << 8) | message[5]);
-  const FlowKey key{guest_ip, guest_id, destination, 0};
+  const FlowKey key{IpAddress::from_v4(guest_ip), guest_id, IpAddress::from_v4(destination), 0};
   auto it = flows_.find(key);
   if (it == flows_.end()) {
     auto real = addresses_.to_host(destination);
@@ -119,7 +119,7 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t g
   }
   const int ping_error = errno;
   if (ping_error == EMFILE || ping_error == ENFILE) {
-    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, guest_ip);
+    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, IpAddress::from_v4(guest_ip));
     return nullptr;
   }
   const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
@@ -140,7 +140,7 @@ FlowSlot IcmpNat::make_room(Ipv4 guest) {
   FlowRefusal refusal = FlowRefusal::none;
   for (;;) {
     // On the raw socket flows share one fd; a ping socket is one fd per flow.
-    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_ == nullptr, refusal);
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, IpAddress::from_v4(guest), raw_ == nullptr, refusal);
     if (slot) return slot;
     if (refusal == FlowRefusal::total_limit) break;
     // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.
@@ -152,7 +152,7 @@ FlowSlot IcmpNat::make_room(Ipv4 guest) {
     counters_.flows_evicted++;
     flows_.erase(oldest);
   }
-  limits_.refused(FlowKind::icmp, refusal, guest);  // the request is dropped; the guest's ping times out
+  limits_.refused(FlowKind::icmp, refusal, IpAddress::from_v4(guest));  // the request is dropped; the guest's ping times out
   return {};
 }
 
@@ -208,11 +208,13 @@ void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length)
   message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
   message[5] = static_cast<std::uint8_t>(flow.guest_id);
   flow.last_active = uv_now(loop_);
-  if (send_icmp_to_guest(netif_, flow.destination, flow.guest_ip, ByteSpan(message, length))) counters_.replies++;
+  if (send_icmp_to_guest(netif_, IpAddress::from_v4(flow.destination), IpAddress::from_v4(flow.guest_ip),
+                         ByteSpan(message, length))) counters_.replies++;
 }
 
-std::size_t IcmpNat::close_guest(Ipv4 guest) {
-  return std::erase_if(flows_, [&](const auto& item) { return item.second->guest_ip == guest; });
+std::size_t IcmpNat::close_guest(const IpAddress& guest) {
+  if (!guest.is_v4()) return 0;  // echo NAT is IPv4 only
+  return std::erase_if(flows_, [&](const auto& item) { return item.second->guest_ip == guest.v4(); });
 }
 
 void IcmpNat::expire_idle() {

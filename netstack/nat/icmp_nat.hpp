@@ -48,7 +48,7 @@ class IcmpNat {
   void on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_t* message, std::size_t length);
 
   /// Closes every echo flow of `guest`; returns how many.
-  std::size_t close_guest(Ipv4 guest);
+  std::size_t close_guest(const IpAddress& guest);
   std::size_t active() const { return flows_.size(); }
   const IcmpNatCounters& counters() const { return counters_; }
 

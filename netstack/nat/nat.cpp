@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 extern "C" {
 #include "lwip/ip4.h"
 #include "lwip/pbuf.h"
@@ -23,15 +25,15 @@ Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const Addres
       icmp_(loop, gateway.lwip_netif(), addresses, limits_, options.icmp_idle_timeout_ms),
       departure_timer_(loop, [this] { close_departed_guests(); }) {}
 
-void Nat::guest_left(Ipv4 guest) {
+void Nat::guest_left(const IpAddress& guest) {
   if (departed_.empty()) departure_timer_.start(0);
   departed_.push_back(guest);
 }
 
 void Nat::close_departed_guests() {
-  std::vector<Ipv4> guests;
+  std::vector<IpAddress> guests;
   guests.swap(departed_);
-  for (Ipv4 guest : guests) {
+  for (const IpAddress& guest : guests) {
     const std::size_t tcp = tcp_.close_guest(guest);
     const std::size_t udp = udp_.close_guest(guest);
     const std::size_t icmp = icmp_.close_guest(guest);
@@ -39,7 +41,7 @@ void Nat::close_departed_guests() {
     counters_.guest_left_udp += udp;
     counters_.guest_left_icmp += icmp;
     if (tcp + udp + icmp > 0)
-      spdlog::info("guest {} left: closed its {} TCP, {} UDP and {} ICMP flows", format_ipv4(guest), tcp, udp, icmp);
+      spdlog::info("guest {} left: closed its {} TCP, {} UDP and {} ICMP flows", guest.to_string(), tcp, udp, icmp);
   }
 }
 
@@ -55,20 +57,21 @@ bool Nat::intercept(pbuf* p, netif* input) {
   // Link-layer padding off before anything else (lwIP trims only after this hook): its
   // reassembly chains whole pbufs, so a padded fragment would put the padding inside the
   // datagram.
-  trim_to_ipv4_length(p, ip->total_length);
+  trim_to_ip_length(p, ip->total_length);
   if (ip->is_fragment) {
     // Reassemble here so that both the NAT and lwIP see whole datagrams; the result
     // re-enters ip4_input (and this hook) as an unfragmented packet.
     if (pbuf* whole = reassemble_ipv4(p)) ip4_input(whole, input);
     return true;
   }
-  const bool broadcast = ip->destination == 0xffffffff || ip->destination == gateway_.subnet().broadcast();
-  if (ip->destination == gateway_.address() || broadcast) return handle_for_gateway(p, *ip);
-  if (is_multicast(ip->destination)) {
+  const Ipv4 destination = ip->destination.v4();
+  const bool broadcast = destination == 0xffffffff || destination == gateway_.subnet().broadcast();
+  if (destination == gateway_.address() || broadcast) return handle_for_gateway(p, *ip);
+  if (is_multicast(destination)) {
     pbuf_free(p);
     return true;
   }
-  if (!gateway_.subnet().contains(ip->source)) {
+  if (!gateway_.subnet().contains(ip->source.v4())) {
     counters_.foreign_source++;
     pbuf_free(p);
     return true;
@@ -77,7 +80,50 @@ bool Nat::intercept(pbuf* p, netif* input) {
   return true;
 }
 
-bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
+pbuf* Nat::ipv6_pbuf(ByteSpan packet, IpHeader& header) {
+  if (packet.size() > 0xffff) {
+    counters_.malformed++;  // a jumbogram-sized frame: no 16-bit pbuf holds it
+    return nullptr;
+  }
+  pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_RAM);
+  if (p == nullptr) return nullptr;
+  std::memcpy(p->payload, packet.data(), packet.size());
+  auto ip = read_ipv6_header(p);
+  if (!ip) {
+    counters_.malformed++;
+  } else if (ip->protocol == static_cast<std::uint8_t>(IpProtocol::ipv6_fragment)) {
+    counters_.ipv6_fragments++;
+  } else {
+    trim_to_ip_length(p, ip->total_length);
+    header = *ip;
+    return p;
+  }
+  pbuf_free(p);
+  return nullptr;
+}
+
+void Nat::forward_ipv6(ByteSpan packet) {
+  IpHeader ip;
+  if (pbuf* p = ipv6_pbuf(packet, ip)) handle_foreign(p, ip, gateway_.lwip_netif());
+}
+
+void Nat::deliver_ipv6_to_gateway(ByteSpan packet) {
+  IpHeader ip;
+  pbuf* p = ipv6_pbuf(packet, ip);
+  if (p == nullptr || handle_for_gateway(p, ip)) return;
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp)) {
+    inject_tcp_segment(p, gateway_.lwip_netif());  // a gateway TCP service (DNS over TCP)
+    return;
+  }
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::udp)) {
+    send_unreachable_for(p, Unreachable::port);
+  } else {
+    counters_.unsupported++;
+  }
+  pbuf_free(p);
+}
+
+bool Nat::handle_for_gateway(pbuf* p, const IpHeader& ip) {
   if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::udp)) {
     auto udp = read_udp_header(p, ip);
     if (!udp) {
@@ -95,14 +141,15 @@ bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
                           ByteSpan(scratch_.data(), length)});
     return true;
   }
-  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && ip.destination == gateway_.address()) {
+  const bool unicast = ip.is_v6() || ip.destination.v4() == gateway_.address();
+  if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp) && unicast) {
     auto tcp = read_tcp_header(p, ip);
     const bool opening = tcp && tcp->has(TcpHeader::kSyn) && !tcp->has(TcpHeader::kAck) && !tcp->has(TcpHeader::kRst);
     if (opening && !services_.has_tcp_service_port(tcp->destination_port)) {
       // A new connection to a port the gateway does not serve: answer like a closed port
       // instead of letting a NAT catch-all listener on the same port number accept it.
       // Everything else (e.g. SYN-ACKs to port forwards' connections) goes to lwIP.
-      send_tcp_reset_for(p, ip, *tcp);
+      send_tcp_reset_for(ip, *tcp);
       pbuf_free(p);
       return true;
     }
@@ -110,7 +157,7 @@ bool Nat::handle_for_gateway(pbuf* p, const Ipv4Header& ip) {
   return false;
 }
 
-void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
+void Nat::handle_foreign(pbuf* p, const IpHeader& ip, netif* input) {
   switch (static_cast<IpProtocol>(ip.protocol)) {
     case IpProtocol::tcp: {
       auto tcp = read_tcp_header(p, ip);
@@ -143,7 +190,7 @@ void Nat::handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input) {
       if (length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&
           scratch_[0] == kIcmpEchoRequest && scratch_[1] == 0) {
         pbuf_free(p);
-        icmp_.on_echo_request(ip.source, ip.destination, scratch_.data(), length);
+        icmp_.on_echo_request(ip.source.v4(), ip.destination.v4(), scratch_.data(), length);
         return;
       }
       counters_.unsupported++;

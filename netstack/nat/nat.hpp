@@ -1,12 +1,14 @@
 // Sorts every IPv4 packet from the guest network: traffic for the gateway's own services
 // (as GatewayServices lists them) goes to lwIP (ICMP echo, TCP services) or to the UDP
 // service registered for its port (DHCP, DNS); traffic for any other address goes to the
-// TCP/UDP/ICMP NAT engines.
+// TCP/UDP/ICMP NAT engines. IPv6 packets come already sorted (netstack/services/
+// gateway_ipv6): those for the gateway to its services, the rest to the TCP/UDP engines.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "netstack/base/address_map.hpp"
@@ -34,6 +36,7 @@ struct NatCounters {
   std::uint64_t bad_udp_header = 0;
   std::uint64_t foreign_source = 0;  // source outside the guest subnet
   std::uint64_t unsupported = 0;     // protocols and ICMP types we do not forward
+  std::uint64_t ipv6_fragments = 0;  // IPv6 fragments (not reassembled yet)
   // Flows closed because their guest detached or came back on another port.
   std::uint64_t guest_left_tcp = 0;
   std::uint64_t guest_left_udp = 0;
@@ -47,10 +50,17 @@ class Nat : public Ipv4Interceptor {
 
   bool intercept(pbuf* p, netif* input) override;
 
+  /// An IPv6 packet (no Ethernet header) from a guest in the network's prefix to a
+  /// foreign unicast address: TCP and UDP become host sockets.
+  void forward_ipv6(ByteSpan packet);
+  /// An IPv6 packet for one of the gateway's own addresses: UDP to a registered service
+  /// (DNS), TCP to lwIP's listeners (or a reset).
+  void deliver_ipv6_to_gateway(ByteSpan packet);
+
   /// The guest that sent from `guest` is gone (its port detached, or the address now
   /// comes from another port): its flows are closed and their fds freed. Deferred to the
   /// next loop turn, so it is safe from inside lwIP or switch callbacks.
-  void guest_left(Ipv4 guest);
+  void guest_left(const IpAddress& guest);
 
   TcpNat& tcp() { return tcp_; }
   UdpNat& udp() { return udp_; }
@@ -59,8 +69,11 @@ class Nat : public Ipv4Interceptor {
   const NatCounters& counters() const { return counters_; }
 
  private:
-  bool handle_for_gateway(pbuf* p, const Ipv4Header& ip);
-  void handle_foreign(pbuf* p, const Ipv4Header& ip, netif* input);
+  bool handle_for_gateway(pbuf* p, const IpHeader& ip);
+  void handle_foreign(pbuf* p, const IpHeader& ip, netif* input);
+  /// The packet in a pbuf and its header, or nullptr (counted) if it is malformed or a
+  /// fragment.
+  pbuf* ipv6_pbuf(ByteSpan packet, IpHeader& header);
   void close_departed_guests();
 
   Gateway& gateway_;
@@ -70,7 +83,7 @@ class Nat : public Ipv4Interceptor {
   UdpNat udp_;
   IcmpNat icmp_;
   std::vector<std::uint8_t> scratch_;  // flattens chained (reassembled) payloads
-  std::vector<Ipv4> departed_;         // guests whose flows close on the next turn
+  std::vector<IpAddress> departed_;    // guests whose flows close on the next turn
   Timer departure_timer_;
   NatCounters counters_;
 };

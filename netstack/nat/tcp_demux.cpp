@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "netstack/lwip/lwip_address.hpp"
 #include "netstack/lwip/lwip_packet_io.hpp"
 
 extern "C" {
@@ -54,7 +55,7 @@ void splice_back(tcp_pcb** list, tcp_pcb* rest) {
 }  // namespace
 
 FlowKey flow_key_of(const tcp_pcb* pcb) {
-  return FlowKey{ntohl(ip_2_ip4(&pcb->remote_ip)->addr), pcb->remote_port, ntohl(ip_2_ip4(&pcb->local_ip)->addr),
+  return FlowKey{from_lwip_address(pcb->remote_ip), pcb->remote_port, from_lwip_address(pcb->local_ip),
                  pcb->local_port};
 }
 

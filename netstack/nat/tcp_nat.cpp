@@ -20,13 +20,12 @@ namespace usernet {
 namespace {
 // After the SYN was replayed, the guest must complete the handshake within this time.
 constexpr std::uint64_t kHandshakeTimeoutMs = 30000;
-constexpr std::uint8_t kIcmpHostUnreachable = 1;
 }  // namespace
 
 /// A guest SYN waiting for its host connect (then for the guest's handshake).
 struct TcpNat::PendingConnect {
   pbuf* syn = nullptr;  // owned until replayed
-  Ipv4Header ip;
+  IpHeader ip;
   TcpHeader tcp;
   netif* input = nullptr;
   int fd = -1;
@@ -51,14 +50,14 @@ TcpNat::TcpNat(uv_loop_t* loop, EndOfTurn& end_of_turn, const AddressMap& addres
 
 TcpNat::~TcpNat() {
   pending_.clear();
-  for (auto& [port, pcb] : listeners_) {
+  for (auto& [key, pcb] : listeners_) {
     tcp_arg(pcb, nullptr);
     tcp_accept(pcb, nullptr);
     tcp_close(pcb);
   }
 }
 
-void TcpNat::on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, netif* input) {
+void TcpNat::on_guest_segment(pbuf* p, const IpHeader& ip, const TcpHeader& tcp, netif* input) {
   const FlowKey key{ip.source, tcp.source_port, ip.destination, tcp.destination_port};
   auto it = pending_.find(key);
   if (it != pending_.end()) {
@@ -83,12 +82,12 @@ void TcpNat::on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tc
   demux_.deliver(p, key, input);  // an established flow (or a stray segment lwIP will RST)
 }
 
-void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, const TcpHeader& tcp,
+void TcpNat::start_connect(pbuf* p, const FlowKey& key, const IpHeader& ip, const TcpHeader& tcp,
                            netif* input) {
   auto destination = addresses_.to_host(key.remote_ip);
   if (!destination) {
     counters_.policy_refused++;
-    send_tcp_reset_for(p, ip, tcp);
+    send_tcp_reset_for(ip, tcp);
     pbuf_free(p);
     return;
   }
@@ -108,10 +107,10 @@ void TcpNat::start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, co
     // Failed at once (e.g. ENETUNREACH from the routing table).
     if (-fd == ECONNREFUSED) {
       counters_.refused++;
-      send_tcp_reset_for(p, ip, tcp);
+      send_tcp_reset_for(ip, tcp);
     } else {
       counters_.unreachable++;
-      send_icmp_unreachable_for(p, kIcmpHostUnreachable);
+      send_unreachable_for(p, Unreachable::host);
     }
     pbuf_free(p);
     return;
@@ -146,19 +145,19 @@ void TcpNat::on_connect_result(FlowKey key, int error) {
     spdlog::debug("tcp {}: host connect failed: {}", key.to_string(), std::strerror(error));
     if (error == ECONNREFUSED || error == ECONNRESET) {
       counters_.refused++;
-      send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+      send_tcp_reset_for(pending.ip, pending.tcp);
     } else if (error == ETIMEDOUT) {
       counters_.timed_out++;
-      send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+      send_tcp_reset_for(pending.ip, pending.tcp);
     } else {
       counters_.unreachable++;
-      send_icmp_unreachable_for(pending.syn, kIcmpHostUnreachable);
+      send_unreachable_for(pending.syn, Unreachable::host);
     }
     pending_.erase(it);
     return;
   }
-  if (!ensure_listener(key.remote_port)) {
-    send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+  if (!ensure_listener(key.remote_port, !key.remote_ip.is_v4())) {
+    send_tcp_reset_for(pending.ip, pending.tcp);
     pending_.erase(it);
     return;
   }
@@ -181,18 +180,18 @@ void TcpNat::on_handshake_timeout(FlowKey key) {
   if (!pending.replayed) {
     counters_.timed_out++;
     spdlog::debug("tcp {}: host connect timed out", key.to_string());
-    send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+    send_tcp_reset_for(pending.ip, pending.tcp);
   }
   pending_.erase(it);
 }
 
-void TcpNat::refuse(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason) {
+void TcpNat::refuse(pbuf* p, const IpHeader& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason) {
   limits_.refused(kind, reason, ip.source);
-  send_tcp_reset_for(p, ip, tcp);  // a clear "no", never a SYN-ACK we cannot back
+  send_tcp_reset_for(ip, tcp);  // a clear "no", never a SYN-ACK we cannot back
   pbuf_free(p);
 }
 
-bool TcpNat::evict_oldest_half_open(Ipv4 guest) {
+bool TcpNat::evict_oldest_half_open(const IpAddress& guest) {
   auto oldest = pending_.end();
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     const PendingConnect& pending = *it->second;
@@ -201,24 +200,26 @@ bool TcpNat::evict_oldest_half_open(Ipv4 guest) {
   }
   if (oldest == pending_.end()) return false;
   PendingConnect& pending = *oldest->second;
-  send_tcp_reset_for(pending.syn, pending.ip, pending.tcp);
+  send_tcp_reset_for(pending.ip, pending.tcp);
   counters_.half_open_evicted++;
   pending_.erase(oldest);
   return true;
 }
 
-std::size_t TcpNat::close_guest(Ipv4 guest) {
+std::size_t TcpNat::close_guest(const IpAddress& guest) {
   // A replayed SYN's pcb, accepted later, finds no pending entry and is aborted.
   const std::size_t pending = std::erase_if(pending_, [&](const auto& item) { return item.first.guest_ip == guest; });
   return pending + relays_.abandon_guest(guest);
 }
 
-bool TcpNat::ensure_listener(std::uint16_t port) {
-  if (listeners_.contains(port)) return true;
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+bool TcpNat::ensure_listener(std::uint16_t port, bool v6) {
+  // One catch-all per family and port: lwIP matches a listener's family before its address.
+  const ListenerKey listener_key{port, v6};
+  if (listeners_.contains(listener_key)) return true;
+  tcp_pcb* pcb = tcp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (pcb == nullptr) return false;
   ip_set_option(pcb, SOF_REUSEADDR);
-  if (tcp_bind(pcb, IP4_ADDR_ANY, port) != ERR_OK) {
+  if (tcp_bind(pcb, v6 ? IP6_ADDR_ANY : IP4_ADDR_ANY, port) != ERR_OK) {
     spdlog::warn("tcp NAT: cannot bind catch-all listener on port {}", port);
     tcp_close(pcb);
     return false;
@@ -231,7 +232,7 @@ bool TcpNat::ensure_listener(std::uint16_t port) {
   tcp_arg(listener, this);
   tcp_accept(listener, &TcpNat::on_accept);
   demux_.watch_listener(listener);
-  listeners_.emplace(port, listener);
+  listeners_.emplace(listener_key, listener);
   return true;
 }
 

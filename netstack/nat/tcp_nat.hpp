@@ -7,8 +7,10 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "netstack/base/address_map.hpp"
 #include "netstack/base/end_of_turn.hpp"
@@ -41,10 +43,10 @@ class TcpNat {
   TcpNat& operator=(const TcpNat&) = delete;
 
   /// A guest TCP segment to a foreign address (p->payload at the IP header). Takes p.
-  void on_guest_segment(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, netif* input);
+  void on_guest_segment(pbuf* p, const IpHeader& ip, const TcpHeader& tcp, netif* input);
 
   /// Closes every connection of `guest`, pending or relayed; returns how many.
-  std::size_t close_guest(Ipv4 guest);
+  std::size_t close_guest(const IpAddress& guest);
   std::size_t pending() const { return pending_.size(); }
   std::size_t active() const { return relays_.active(); }
   const TcpNatCounters& counters() const { return counters_; }
@@ -52,13 +54,13 @@ class TcpNat {
 
  private:
   struct PendingConnect;
-  void start_connect(pbuf* p, const FlowKey& key, const Ipv4Header& ip, const TcpHeader& tcp, netif* input);
+  void start_connect(pbuf* p, const FlowKey& key, const IpHeader& ip, const TcpHeader& tcp, netif* input);
   void on_connect_result(FlowKey key, int error);
   void on_handshake_timeout(FlowKey key);
-  bool ensure_listener(std::uint16_t port);
+  bool ensure_listener(std::uint16_t port, bool v6);
   /// Resets the guest's oldest connect still waiting for the host; false if it has none.
-  bool evict_oldest_half_open(Ipv4 guest);
-  void refuse(pbuf* p, const Ipv4Header& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason);
+  bool evict_oldest_half_open(const IpAddress& guest);
+  void refuse(pbuf* p, const IpHeader& ip, const TcpHeader& tcp, FlowKind kind, FlowRefusal reason);
   static std::int8_t on_accept(void* arg, tcp_pcb* pcb, std::int8_t err);
 
   uv_loop_t* loop_;
@@ -67,7 +69,8 @@ class TcpNat {
   std::uint64_t connect_timeout_ms_;
   std::uint64_t connect_sequence_ = 0;  // orders pending connects, oldest first
   std::unordered_map<FlowKey, std::unique_ptr<PendingConnect>, FlowKeyHash> pending_;
-  std::unordered_map<std::uint16_t, tcp_pcb*> listeners_;
+  using ListenerKey = std::pair<std::uint16_t, bool>;  // port, IPv6
+  std::map<ListenerKey, tcp_pcb*> listeners_;
   TcpDemux demux_;  // outlives the relays: their pcbs report their destruction to it
   TcpRelayGroup relays_;
   TcpNatCounters counters_;

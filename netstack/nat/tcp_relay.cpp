@@ -15,8 +15,9 @@
 extern "C" {
 #include "lwip/priv/tcp_priv.h"  // tcp_abandon
 #include "lwip/tcp.h"
-#include "netstack/lwip/lwip_address.hpp"
 }
+
+#include "netstack/lwip/lwip_address.hpp"
 
 namespace usernet {
 
@@ -374,13 +375,13 @@ void TcpRelayGroup::add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot s
   relays_.back()->slot_ = std::move(slot);
 }
 
-std::size_t TcpRelayGroup::active_for(Ipv4 guest) const {
-  return static_cast<std::size_t>(std::count_if(relays_.begin(), relays_.end(), [guest](const auto& relay) {
+std::size_t TcpRelayGroup::active_for(const IpAddress& guest) const {
+  return static_cast<std::size_t>(std::count_if(relays_.begin(), relays_.end(), [&guest](const auto& relay) {
     return !relay->retired_ && relay->guest_ == guest;
   }));
 }
 
-std::size_t TcpRelayGroup::abandon_guest(Ipv4 guest) {
+std::size_t TcpRelayGroup::abandon_guest(const IpAddress& guest) {
   std::size_t count = 0;
   for (const auto& relay : relays_) {
     if (relay->retired_ || relay->guest_ != guest) continue;

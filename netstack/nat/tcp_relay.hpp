@@ -48,7 +48,7 @@ class TcpRelay {
   void flush_to_host();
   const std::string& label() const { return label_; }
   /// The guest end's address (the pcb's remote address).
-  Ipv4 guest() const { return guest_; }
+  const IpAddress& guest() const { return guest_; }
   /// Ends both sides now, without a RST to the guest (it is gone); the host peer gets one.
   void abandon();
 
@@ -86,7 +86,7 @@ class TcpRelay {
   tcp_pcb* pcb_;
   int fd_;
   std::string label_;
-  Ipv4 guest_;
+  IpAddress guest_;
   PollWatcher watcher_;
   std::deque<Chunk> to_host_;
   std::size_t first_chunk_offset_ = 0;
@@ -119,9 +119,9 @@ class TcpRelayGroup {
   void add(tcp_pcb* pcb, int host_fd, std::string label, FlowSlot slot = {});
   std::size_t active() const { return relays_.size() - retired_count_; }
   /// Relays of `guest` not yet ended (a linear scan: for small groups such as the API's).
-  std::size_t active_for(Ipv4 guest) const;
+  std::size_t active_for(const IpAddress& guest) const;
   /// Abandons every relay of `guest` (it detached or restarted); returns how many.
-  std::size_t abandon_guest(Ipv4 guest);
+  std::size_t abandon_guest(const IpAddress& guest);
   /// When the host end closes, close the guest's connection too instead of half-closing
   /// it: for local servers (the API) that never read after closing, so a guest that does
   /// not close its side cannot keep the relay, and its slot, forever.

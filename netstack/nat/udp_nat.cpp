@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
+#include "netstack/base/byte_order.hpp"
 #include "netstack/base/host_socket.hpp"
 #include "netstack/lwip/lwip_packet_io.hpp"
 
@@ -15,8 +17,11 @@ namespace usernet {
 namespace {
 constexpr unsigned kBatch = 16;             // datagrams per recvmmsg
 constexpr std::size_t kDatagramMax = 65536;  // largest UDP payload over IPv4 fits
-constexpr std::uint8_t kPortUnreachable = 3;
-constexpr std::uint8_t kAdministrativelyProhibited = 13;
+constexpr std::uint8_t kIcmpUnreachable = 3;
+constexpr std::uint8_t kIcmpv6Unreachable = 1;
+// ICMP codes differ by family (RFC 792/1812 and RFC 4443 §3.1).
+std::uint8_t port_unreachable_code(const FlowKey& key) { return key.guest_ip.is_v4() ? 3 : 4; }
+std::uint8_t prohibited_code(const FlowKey& key) { return key.guest_ip.is_v4() ? 13 : 1; }
 }  // namespace
 
 struct UdpNat::Flow {
@@ -37,7 +42,7 @@ UdpNat::UdpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addresse
 
 UdpNat::~UdpNat() = default;
 
-FlowSlot UdpNat::make_room(Ipv4 guest) {
+FlowSlot UdpNat::make_room(const IpAddress& guest) {
   FlowRefusal refusal = FlowRefusal::none;
   for (;;) {
     FlowSlot slot = limits_.acquire(FlowKind::udp, guest, true, refusal);
@@ -59,21 +64,21 @@ UdpNat::Flow* UdpNat::open_flow(const FlowKey& key, std::size_t length) {
   }
   FlowSlot slot = make_room(key.guest_ip);
   if (!slot) {
-    send_unreachable(key, length, kAdministrativelyProhibited);
+    send_unreachable(key, length, prohibited_code(key));
     return nullptr;
   }
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const SocketAddress to = make_socket_address(*destination, key.remote_port);
+  const int fd = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE) {
       limits_.refused(FlowKind::udp, FlowRefusal::no_fds, key.guest_ip);
-      send_unreachable(key, length, kAdministrativelyProhibited);
+      send_unreachable(key, length, prohibited_code(key));
     } else {
       spdlog::warn("udp {}: socket: {}", key.to_string(), std::strerror(errno));
     }
     return nullptr;
   }
-  const sockaddr_in sin = make_sockaddr(*destination, key.remote_port);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+  if (::connect(fd, to.get(), to.length) != 0) {
     spdlog::debug("udp {}: connect: {}", key.to_string(), std::strerror(errno));
     ::close(fd);
     return nullptr;
@@ -98,7 +103,7 @@ void UdpNat::close_flow(Flow& flow) {
   flows_.erase(flow.key);
 }
 
-std::size_t UdpNat::close_guest(Ipv4 guest) {
+std::size_t UdpNat::close_guest(const IpAddress& guest) {
   const auto order = by_guest_.find(guest);
   if (order == by_guest_.end()) return 0;
   const std::vector<Flow*> flows(order->second.begin(), order->second.end());
@@ -122,27 +127,29 @@ void UdpNat::on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, 
 }
 
 void UdpNat::send_unreachable(const FlowKey& k, std::size_t length, std::uint8_t code) {
-  const auto quoted = static_cast<std::uint16_t>(std::min<std::size_t>(length, 0xffff - 28));
-  std::uint8_t quote[8 + 20 + 8] = {3, code};  // ICMP type 3, then IP + UDP headers
-  std::uint8_t* iph = quote + 8;
-  const auto total = static_cast<std::uint16_t>(20 + 8 + quoted);
-  iph[0] = 0x45;
-  iph[2] = static_cast<std::uint8_t>(total >> 8);
-  iph[3] = static_cast<std::uint8_t>(total);
-  iph[8] = 64;
-  iph[9] = 17;
-  for (int i = 0; i < 4; ++i) {
-    iph[12 + i] = static_cast<std::uint8_t>(k.guest_ip >> (24 - 8 * i));
-    iph[16 + i] = static_cast<std::uint8_t>(k.remote_ip >> (24 - 8 * i));
+  // The quoted packet: the guest's IP and UDP headers (payload lengths as sent, body not kept).
+  const bool v6 = !k.guest_ip.is_v4();
+  const std::size_t ip_header = v6 ? 40 : 20;
+  const auto udp_length = static_cast<std::uint16_t>(8 + std::min<std::size_t>(length, 0xffff - 8 - ip_header));
+  std::vector<std::uint8_t> message = {v6 ? kIcmpv6Unreachable : kIcmpUnreachable, code, 0, 0, 0, 0, 0, 0};
+  if (v6) {
+    message.insert(message.end(), {0x60, 0, 0, 0});
+    append_be16(message, udp_length);
+    message.insert(message.end(), {17, 64});
+    message.insert(message.end(), k.guest_ip.v6().begin(), k.guest_ip.v6().end());
+    message.insert(message.end(), k.remote_ip.v6().begin(), k.remote_ip.v6().end());
+  } else {
+    message.insert(message.end(), {0x45, 0});
+    append_be16(message, static_cast<std::uint16_t>(20 + udp_length));
+    message.insert(message.end(), {0, 0, 0, 0, 64, 17, 0, 0});
+    append_be32(message, k.guest_ip.v4());
+    append_be32(message, k.remote_ip.v4());
   }
-  std::uint8_t* udp = iph + 20;
-  udp[0] = static_cast<std::uint8_t>(k.guest_port >> 8);
-  udp[1] = static_cast<std::uint8_t>(k.guest_port);
-  udp[2] = static_cast<std::uint8_t>(k.remote_port >> 8);
-  udp[3] = static_cast<std::uint8_t>(k.remote_port);
-  udp[4] = static_cast<std::uint8_t>((8 + quoted) >> 8);
-  udp[5] = static_cast<std::uint8_t>(8 + quoted);
-  send_icmp_to_guest(netif_, k.remote_ip, k.guest_ip, ByteSpan(quote, sizeof quote));
+  append_be16(message, k.guest_port);
+  append_be16(message, k.remote_port);
+  append_be16(message, udp_length);
+  append_be16(message, 0);
+  send_icmp_to_guest(netif_, k.remote_ip, k.guest_ip, message);
 }
 
 void UdpNat::on_host_readable(Flow& flow) {
@@ -160,7 +167,7 @@ void UdpNat::on_host_readable(Flow& flow) {
     if (errno == ECONNREFUSED) {
       // The destination answered "port unreachable": tell the guest the same way.
       counters_.port_unreachable++;
-      send_unreachable(flow.key, flow.last_length, kPortUnreachable);
+      send_unreachable(flow.key, flow.last_length, port_unreachable_code(flow.key));
     }
     return;
   }

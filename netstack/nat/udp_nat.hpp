@@ -1,4 +1,5 @@
-// UDP NAT: one connected host socket per guest flow (guest ip:port, destination ip:port).
+// UDP NAT: one connected host socket per guest flow (guest ip:port, destination ip:port),
+// IPv4 or IPv6.
 // Replies come back from the original destination address. A flow idle for the timeout
 // is closed; the next datagram simply opens a new flow (never a black hole).
 #pragma once
@@ -42,7 +43,7 @@ class UdpNat {
   void on_guest_datagram(const FlowKey& key, const std::uint8_t* payload, std::size_t length);
 
   /// Closes every flow of `guest`; returns how many.
-  std::size_t close_guest(Ipv4 guest);
+  std::size_t close_guest(const IpAddress& guest);
   std::size_t active() const { return flows_.size(); }
   const UdpNatCounters& counters() const { return counters_; }
 
@@ -51,7 +52,7 @@ class UdpNat {
   Flow* open_flow(const FlowKey& key, std::size_t length);
   /// A slot for a new flow; at a cap or out of fds, the guest's least recently used flow
   /// makes room (a resolver with a new source port per query never piles up sockets).
-  FlowSlot make_room(Ipv4 guest);
+  FlowSlot make_room(const IpAddress& guest);
   void close_flow(Flow& flow);
   void on_host_readable(Flow& flow);
   /// ICMP destination unreachable with `code`, quoting the guest's datagram headers.
@@ -64,7 +65,7 @@ class UdpNat {
   FlowLimits& limits_;
   std::uint64_t idle_timeout_ms_;
   std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
-  std::unordered_map<Ipv4, std::list<Flow*>> by_guest_;  // each guest's flows, least recently used first
+  std::unordered_map<IpAddress, std::list<Flow*>, IpAddressHash> by_guest_;  // each guest's flows, least recently used first
   Timer sweeper_;
   UdpNatCounters counters_;
 };

@@ -158,6 +158,8 @@ GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
   network_.services().add_udp_service(kDnsPort, [this](const UdpRequest& r) { on_udp(r); });
   network_.services().add_tcp_service_port(kDnsPort);
   listener_.emplace(network.config().gateway_ip, kDnsPort, this, &GatewayDns::on_accept);
+  // Reached only when the IPv6 gateway runs (nothing else hands lwIP IPv6 segments).
+  listener6_.emplace(IpAddress::from_v6(network.config().ipv6_gateway_ip), kDnsPort, this, &GatewayDns::on_accept);
 }
 
 GatewayDns::~GatewayDns() = default;
@@ -185,11 +187,12 @@ err_t GatewayDns::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
 }
 
 void GatewayDns::on_udp(const UdpRequest& request) {
-  const Ipv4 client = request.source;
+  const IpAddress client = request.source;
   const std::uint16_t port = request.source_port;
-  if (request.destination != network_.gateway().address()) return;  // not on broadcast
+  // IPv4: the gateway address, not broadcast; IPv6 requests come only for the gateway's own.
+  if (client.is_v4() && request.destination != IpAddress::from_v4(network_.gateway().address())) return;
   netif* out = network_.gateway().lwip_netif();
-  const Ipv4 gateway = network_.gateway().address();
+  const IpAddress gateway = request.destination;
   service_.query(request.payload, dns::Transport::udp, [out, gateway, client, port](std::vector<std::uint8_t> answer) {
     send_udp_to_guest(out, gateway, kDnsPort, client, port, answer);
   });

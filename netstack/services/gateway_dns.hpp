@@ -46,7 +46,8 @@ class GatewayDns {
 
   VirtualNetwork& network_;
   dns::DnsService service_;
-  std::optional<GatewayTcpListener> listener_;  // DNS over TCP on the gateway
+  std::optional<GatewayTcpListener> listener_;   // DNS over TCP on the gateway
+  std::optional<GatewayTcpListener> listener6_;  // and on its IPv6 address
   std::vector<std::string> followed_servers_;  // from resolv.conf, as last applied
 };
 

@@ -50,6 +50,9 @@ ndp::Config make_ndp_config(const NetworkConfig& network, const Ipv6Options& opt
   ndp::Config c;
   c.gateway_mac = network.gateway_mac;
   c.mtu = network.mtu;
+  c.prefix = network.ipv6_prefix;
+  c.addresses = {network.ipv6_gateway_ip, network.ipv6_host_alias};
+  c.dns_servers = {network.ipv6_gateway_ip};
   c.search_domains = usable_search_domains(options.search_domains);
   return c;
 }
@@ -69,7 +72,7 @@ GatewayIpv6::GatewayIpv6(VirtualNetwork& network, const Ipv6Options& options)
   network_.gateway().set_ipv6_receiver(this);
   advertiser_.start(0, options.advertise_interval_ms);  // one at once for guests already up
   advertiser_.unref();
-  spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6; no IPv6 NAT yet)",
+  spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6, NAT66 for TCP and UDP)",
                ndp_.config().prefix.to_string(), format_ipv6(ndp_.config().link_local));
 }
 
@@ -111,11 +114,9 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
     const auto request = ndp::icmpv6_of(*ip, error);
     // Only the router itself answers: a ping to the host alias is the host's to answer
     // (through NAT66, later), never a fake reply from here.
-    const auto& own = ndp_.config();
-    const bool for_router = destination == own.link_local || (!own.addresses.empty() && destination == own.addresses[0]);
-    const auto reply = request && for_router ? ndp::echo_reply(*request, destination) : std::nullopt;
+    const auto reply = request && is_router_address(destination) ? ndp::echo_reply(*request, destination) : std::nullopt;
     if (!reply) {
-      counters_.unhandled++;
+      counters_.echo_not_forwarded++;
       return;
     }
     counters_.echo_replies++;
@@ -132,7 +133,28 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
     on_udp(source, destination, payload, client_mac);
     return;
   }
-  counters_.unhandled++;
+  if (is_router_address(destination)) {
+    counters_.to_gateway++;
+    network_.nat().deliver_ipv6_to_gateway(packet);
+    return;
+  }
+  // Routed through the host: unicast beyond the link, from an address in the guests'
+  // prefix (on-link destinations are the switch's, link-local sources cannot be routed).
+  const NetworkConfig& config = network_.config();
+  const bool on_link = is_multicast(destination) || is_link_local(destination) ||
+                       (config.ipv6_prefix.contains(destination) && destination != config.ipv6_host_alias);
+  // An IPv4-mapped destination would be an IPv4 flow to the NAT: never from an IPv6 packet.
+  const bool ipv4_mapped = IpAddress::from_v6(destination).is_v4();
+  if (on_link || ipv4_mapped || !config.ipv6_prefix.contains(source)) {
+    counters_.not_routed++;
+    return;
+  }
+  counters_.forwarded++;
+  network_.nat().forward_ipv6(packet);
+}
+
+bool GatewayIpv6::is_router_address(const Ipv6& address) const {
+  return address == ndp_.config().link_local || address == network_.config().ipv6_gateway_ip;
 }
 
 void GatewayIpv6::on_udp(const Ipv6& source, const Ipv6& destination, ByteSpan datagram,

@@ -1,7 +1,8 @@
-// IPv6 autoconfiguration on the gateway: router advertisements (SLAAC, MTU, RDNSS, DNSSL),
-// neighbour advertisements for the gateway's addresses, DHCPv6 (stateless and stateful) and
-// echo replies, served from frames (lwIP runs IPv4 only). Any other IPv6 packet is counted:
-// IPv6 NAT is not there yet.
+// IPv6 on the gateway: router advertisements (SLAAC, MTU, RDNSS, DNSSL), neighbour
+// advertisements for the gateway's addresses, DHCPv6 (stateless and stateful) and echo
+// replies, served from frames; packets for the gateway's services (DNS) and for addresses
+// beyond the link go on to the NAT (TCP and UDP through host sockets, NAT66). The rest is
+// counted.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,10 @@ struct GatewayIpv6Counters {
   std::uint64_t echo_replies = 0;
   std::uint64_t dhcp_bad_checksum = 0;  // UDP to port 547 with a wrong (or no) checksum
   std::uint64_t truncated = 0;          // shorter than its IPv6 or UDP header says
-  std::uint64_t unhandled = 0;          // IPv6 traffic for no service here (no NAT66 yet)
+  std::uint64_t echo_not_forwarded = 0;  // echo requests beyond the router (no ICMPv6 NAT yet)
+  std::uint64_t not_routed = 0;          // on-link or multicast destinations, sources outside the prefix
+  std::uint64_t to_gateway = 0;          // to the gateway's services (DNS over UDP and TCP)
+  std::uint64_t forwarded = 0;           // handed to the NAT
 };
 
 /// The NDP and DHCPv6 engine configurations for a network.
@@ -50,6 +54,8 @@ class GatewayIpv6 final : public Ipv6Receiver {
   void on_udp(const Ipv6& source, const Ipv6& destination, ByteSpan datagram, const MacAddress& client_mac);
   void send(const MacAddress& destination, ByteSpan packet);
   void advertise();
+  /// fe80::1 or the gateway's address in the prefix.
+  bool is_router_address(const Ipv6& address) const;
 
   VirtualNetwork& network_;
   ndp::NeighborDiscovery ndp_;

@@ -20,8 +20,9 @@
 
 extern "C" {
 #include "lwip/tcp.h"
-#include "netstack/lwip/lwip_address.hpp"
 }
+
+#include "netstack/lwip/lwip_address.hpp"
 
 namespace usernet {
 
@@ -193,7 +194,7 @@ class PortForwarder::DatagramForward {
 
   void on_guest_datagram(const ClientKey& key, const UdpRequest& request) {
     auto it = sessions_.find(key);
-    if (it == sessions_.end() || request.source != spec_.remote_ip || request.source_port != spec_.remote_port)
+    if (it == sessions_.end() || request.source != IpAddress::from_v4(spec_.remote_ip) || request.source_port != spec_.remote_port)
       return;
     it->second.last_active = uv_now(owner_.network_.loop());
     const Session& session = it->second;

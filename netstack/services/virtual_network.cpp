@@ -19,6 +19,8 @@ Status validate(const NetworkConfig& c) {
 AddressMap VirtualNetwork::make_address_map(const NetworkConfig& config) {
   AddressMap map;
   map.add_translation(config.host_alias, make_ipv4(127, 0, 0, 1));
+  map.add_translation(config.ipv6_host_alias, *parse_ipv6("::1"));
+  map.set_guest_prefix(config.ipv6_prefix);
   for (const auto& [virtual_ip, real_ip] : config.extra_translations) map.add_translation(virtual_ip, real_ip);
   map.set_allow_link_local(config.allow_link_local);
   map.set_deny_all(config.nat_disabled);
@@ -32,7 +34,7 @@ VirtualNetwork::VirtualNetwork(uv_loop_t* loop, const NetworkConfig& config)
       nat_(loop, end_of_turn_, gateway_, addresses_, services_, config.nat) {
   gateway_.set_interceptor(&nat_);
   // A guest that detached or came back on another port leaves no flows holding fds.
-  switch_.set_address_gone_observer([this](Ipv4 guest) { nat_.guest_left(guest); });
+  switch_.set_address_gone_observer([this](Ipv4 guest) { nat_.guest_left(IpAddress::from_v4(guest)); });
 }
 
 VirtualNetwork::~VirtualNetwork() {

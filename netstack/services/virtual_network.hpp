@@ -13,6 +13,7 @@
 #include "netstack/base/ethernet.hpp"
 #include "netstack/lwip/gateway.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/ipv6.hpp"
 #include "netstack/base/result.hpp"
 #include "netstack/lwip/lwip_runtime.hpp"
 #include "netstack/nat/gateway_services.hpp"
@@ -29,6 +30,11 @@ struct NetworkConfig {
   Ipv4 host_alias = make_ipv4(192, 168, 127, 254);  // reaches the host's 127.0.0.1
   Ipv4 first_guest_ip = make_ipv4(192, 168, 127, 2);
   MacAddress first_guest_mac{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee};
+  // IPv6 (usernetd --ipv6): the guests' SLAAC prefix, the gateway's address in it (also the
+  // DNS server) and the host alias that reaches the host's ::1.
+  Ipv6Prefix ipv6_prefix{*parse_ipv6("fd00::"), 64};
+  Ipv6 ipv6_gateway_ip = *parse_ipv6("fd00::1");
+  Ipv6 ipv6_host_alias = *parse_ipv6("fd00::254");
   unsigned mtu = 1500;
   bool allow_link_local = false;
   std::map<Ipv4, Ipv4> extra_translations;  // more virtual → real mappings

@@ -102,9 +102,11 @@ class Network:
         self.logs.append((log_name or args[0], log.name))
         return proc
 
-    def start_peer(self, ns, *args):
-        """Starts tests/integration/peer.py in server mode; waits until it listens."""
-        proc = self.start(ns, [sys.executable, PEER, *args], log_name=f"peer-{args[0]}")
+    def start_peer(self, ns, *args, bind=None):
+        """Starts tests/integration/peer.py in server mode; waits until it listens.
+        bind: the address it listens on (default 127.0.0.1)."""
+        env = ["env", f"PEER_BIND={bind}"] if bind else []
+        proc = self.start(ns, [*env, sys.executable, PEER, *args], log_name=f"peer-{args[0]}")
         time.sleep(0.3)
         return proc
 
@@ -191,6 +193,20 @@ class Network:
         self.logs = []
         if reports:
             raise AssertionError("sanitizer reports:\n" + "\n".join(reports[:20]))
+
+
+def check_upload(test, net, host, port, size):
+    """The guest sends `size` random bytes to a tcp-sink peer at host:port; what arrived is checked."""
+    result = json.loads(net.guest_peer("upload", host, str(port), str(size), timeout=180))
+    test.assertEqual(result["remote"]["bytes"], size)
+    test.assertEqual(result["remote"]["sha256"], result["sha256"])
+
+
+def check_download(test, net, host, port, size):
+    """The guest fetches `size` seeded bytes from a tcp-source peer at host:port, checked."""
+    result = json.loads(net.guest_peer("download", host, str(port), str(size), timeout=180))
+    test.assertEqual(result["bytes"], size)
+    test.assertEqual(result["sha256"], result["expected"])
 
 
 def api_stats(api_socket):

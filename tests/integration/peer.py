@@ -13,12 +13,18 @@ import threading
 import time
 
 CHUNK = 1 << 20
+# Servers listen on 127.0.0.1 unless PEER_BIND names another address (e.g. "::1").
+BIND = os.environ.get("PEER_BIND", "127.0.0.1")
+
+
+def family_of(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 def serve_tcp(port, handler):
-    server = socket.socket()
+    server = socket.socket(family_of(BIND))
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
+    server.bind((BIND, port))
     server.listen(512)
     print("ready", flush=True)
     while True:
@@ -79,8 +85,8 @@ def echo_handler(conn):
 
 
 def serve_udp_echo(port):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
+    sock = socket.socket(family_of(BIND), socket.SOCK_DGRAM)
+    sock.bind((BIND, port))
     print("ready", flush=True)
     while True:
         data, addr = sock.recvfrom(65535)
@@ -127,7 +133,7 @@ def client_download(host, port, size):
 def client_connect(host, port):
     """Reports how a connect ends: ok, or the errno name, and how long it took."""
     start = time.monotonic()
-    sock = socket.socket()
+    sock = socket.socket(family_of(host))
     sock.settimeout(30)
     try:
         sock.connect((host, port))
@@ -139,7 +145,7 @@ def client_connect(host, port):
 
 
 def client_udp(host, port, count):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
     sock.settimeout(2)
     sock.connect((host, port))
     ok = 0

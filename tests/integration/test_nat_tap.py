@@ -47,14 +47,10 @@ class NatOverTap(unittest.TestCase):
             self.assertEqual(out, f.read())
 
     def test_upload_64mib_arrives_intact(self):
-        result = self.peer("upload", HOST_ALIAS, "9001", str(64 * MIB))
-        self.assertEqual(result["remote"]["bytes"], 64 * MIB)
-        self.assertEqual(result["remote"]["sha256"], result["sha256"])
+        harness.check_upload(self, self.net, HOST_ALIAS, 9001, 64 * MIB)
 
     def test_download_64mib_arrives_intact(self):
-        result = self.peer("download", HOST_ALIAS, "9002", str(64 * MIB))
-        self.assertEqual(result["bytes"], 64 * MIB)
-        self.assertEqual(result["sha256"], result["expected"])
+        harness.check_download(self, self.net, HOST_ALIAS, 9002, 64 * MIB)
 
     def test_closed_host_port_is_refused_within_a_second(self):
         result = self.peer("connect", HOST_ALIAS, "9999")
@@ -185,10 +181,8 @@ class JumboFrames(unittest.TestCase):
         self.assertIn("mtu 65520", self.net.guest.ip("link", "show", "tap0").stdout)
 
     def test_upload_and_download_32mib(self):
-        up = json.loads(self.net.guest_peer("upload", HOST_ALIAS, "9001", str(32 * MIB)))
-        self.assertEqual(up["remote"]["sha256"], up["sha256"])
-        down = json.loads(self.net.guest_peer("download", HOST_ALIAS, "9002", str(32 * MIB)))
-        self.assertEqual(down["sha256"], down["expected"])
+        harness.check_upload(self, self.net, HOST_ALIAS, 9001, 32 * MIB)
+        harness.check_download(self, self.net, HOST_ALIAS, 9002, 32 * MIB)
 
     def test_large_ping(self):
         result = self.net.guest.run(["ping", "-c", "2", "-s", "60000", "-W", "2", GATEWAY], check=False)

@@ -1,7 +1,8 @@
 /* lwIP options for usernet: NO_SYS single-threaded stack on one libuv loop, used as a
- * NAT gateway (catch-all TCP/UDP through LWIP_HOOK_IP4_INPUT). Every option is set
- * unconditionally (#undef first): glibc's <netinet/tcp.h> defines TCP_MSS 512, and an
- * #ifndef here once gave C++ files a different MSS than the C library. */
+ * NAT gateway (catch-all TCP/UDP through LWIP_HOOK_IP4_INPUT; IPv6 segments are handed to
+ * tcp_input directly). Every option is set unconditionally (#undef first): glibc's
+ * <netinet/tcp.h> defines TCP_MSS 512, and an #ifndef here once gave C++ files a
+ * different MSS than the C library. */
 #ifndef USERNET_LWIPOPTS_H
 #define USERNET_LWIPOPTS_H
 
@@ -22,7 +23,24 @@
 
 /* --- protocols --- */
 #define LWIP_IPV4 1
-#define LWIP_IPV6 0
+#define LWIP_IPV6 1
+/* IPv6 in lwIP is only TCP/UDP endpoints and output for the NAT: router and neighbour
+ * discovery, DHCPv6 and MLD are usernet's own (netstack/ndp, dhcp/v6), so lwIP never
+ * solicits, autoconfigures or resolves neighbours itself (netstack/lwip/gateway.cpp
+ * replaces its output_ip6), and holds no IPv6 address. */
+#define LWIP_IPV6_SCOPES 0
+#define LWIP_IPV6_NUM_ADDRESSES 1
+#define LWIP_IPV6_FORWARD 0
+#define LWIP_IPV6_MLD 0
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_ND6_QUEUEING 0
+#define LWIP_ND6_ALLOW_RA_UPDATES 0
+#define LWIP_ICMP6 1
+#define LWIP_IPV6_FRAG 1
+#define LWIP_IPV6_REASS 0 /* guest fragments are reassembled (or dropped) before lwIP */
 #define LWIP_ARP 1
 #define LWIP_ETHERNET 1
 #define LWIP_ICMP 1

@@ -2,7 +2,9 @@
 
 #include "netstack/base/address_map.hpp"
 #include "netstack/lwip/arp_responder.hpp"
+#include "netstack/base/ip_address.hpp"
 #include "netstack/base/ipv4.hpp"
+#include "netstack/base/ipv6.hpp"
 
 using namespace usernet;
 
@@ -32,6 +34,44 @@ TEST_CASE("address map: host alias, link-local policy, loopback guard") {
   CHECK_FALSE(map.to_host(make_ipv4(224, 0, 0, 1)));
   map.set_allow_link_local(true);
   CHECK(map.to_host(make_ipv4(169, 254, 169, 254)) == make_ipv4(169, 254, 169, 254));
+}
+
+TEST_CASE("address map, IPv6: host alias to ::1, link-local, loopback, mapped and on-link refused") {
+  auto v6 = [](const char* text) { return IpAddress::from_v6(*parse_ipv6(text)); };
+  AddressMap map;
+  map.add_translation(*parse_ipv6("fd00::254"), *parse_ipv6("::1"));
+  map.set_guest_prefix(*parse_ipv6_prefix("fd00::/64"));
+  CHECK(map.to_host(v6("fd00::254")) == v6("::1"));
+  CHECK(map.to_host(v6("2001:db8::5")) == v6("2001:db8::5"));
+  CHECK(map.to_host(v6("fd01::5")) == v6("fd01::5"));  // another ULA is routed, not ours
+  for (const char* refused : {"fd00::7", "::1", "::", "ff02::1", "ff0e::1", "fe80::1", "::127.0.0.1"})
+    CHECK_MESSAGE(!map.to_host(v6(refused)), std::string(refused));
+  map.set_allow_link_local(true);
+  CHECK(map.to_host(v6("fe80::1")) == v6("fe80::1"));
+  map.set_deny_all(true);
+  CHECK_FALSE(map.to_host(v6("2001:db8::5")));
+  // IPv4 keeps its own rules through the same entry point.
+  AddressMap v4;
+  v4.add_translation(make_ipv4(192, 168, 127, 254), make_ipv4(127, 0, 0, 1));
+  CHECK(v4.to_host(IpAddress::from_v4(make_ipv4(192, 168, 127, 254))) == IpAddress::from_v4(make_ipv4(127, 0, 0, 1)));
+  CHECK_FALSE(v4.to_host(IpAddress::from_v4(make_ipv4(127, 0, 0, 1))));
+}
+
+TEST_CASE("IpAddress holds IPv4 as ::ffff:a.b.c.d and formats either family") {
+  const IpAddress a = IpAddress::from_v4(make_ipv4(192, 168, 127, 2));
+  CHECK(a.is_v4());
+  CHECK(a.v4() == make_ipv4(192, 168, 127, 2));
+  CHECK(a == IpAddress::from_v6(*parse_ipv6("::ffff:192.168.127.2")));
+  CHECK(a.to_string() == "192.168.127.2");
+  CHECK(a.with_port(80) == "192.168.127.2:80");
+  const IpAddress b = IpAddress::from_v6(*parse_ipv6("fd00::2"));
+  CHECK_FALSE(b.is_v4());
+  CHECK(b.with_port(443) == "[fd00::2]:443");
+  CHECK(IpAddressHash{}(a) != IpAddressHash{}(b));
+  const SocketAddress sa = make_socket_address(b, 443);
+  CHECK(sa.family() == AF_INET6);
+  CHECK(sa.length == sizeof(sockaddr_in6));
+  CHECK(make_socket_address(a, 80).family() == AF_INET);
 }
 
 namespace {

@@ -54,7 +54,7 @@ TEST_CASE("a second listener on a gateway port fails with the port named, and le
       GatewayTcpListener second(lwip.gateway(), 4053, nullptr, &refuse);
       FAIL("a second listener on the same port was created");
     } catch (const std::runtime_error& e) {
-      CHECK(std::string(e.what()) == "cannot listen on the gateway's TCP port 4053");
+      CHECK(std::string(e.what()) == "cannot listen on the gateway's TCP port 192.168.127.1:4053");
     }
   }
   CHECK(bound_pcbs() == bound_before);  // each failed attempt gave its pcb back

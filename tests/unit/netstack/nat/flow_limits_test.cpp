@@ -8,8 +8,8 @@
 using namespace usernet;
 
 namespace {
-const Ipv4 kGuestA = make_ipv4(192, 168, 127, 2);
-const Ipv4 kGuestB = make_ipv4(192, 168, 127, 3);
+const IpAddress kGuestA = IpAddress::from_v4(make_ipv4(192, 168, 127, 2));
+const IpAddress kGuestB = IpAddress::from_v4(make_ipv4(192, 168, 127, 3));
 
 /// A loop for FlowLimits' warning timer, closed after the limits are gone.
 struct TestLoop {
@@ -56,7 +56,7 @@ TEST_CASE("echo flows get their own small cap, one guest a share of it") {
     two.icmp_per_guest = 2;
     FlowLimits capped(&loop, FdBudget(20000, 30), two);
     FlowRefusal refusal = FlowRefusal::none;
-    const Ipv4 guest = make_ipv4(192, 168, 127, 2);
+    const IpAddress guest = IpAddress::from_v4(make_ipv4(192, 168, 127, 2));
     FlowSlot a = capped.acquire(FlowKind::icmp, guest, true, refusal);
     FlowSlot b = capped.acquire(FlowKind::icmp, guest, false, refusal);
     CHECK(capped.active(FlowKind::icmp, guest) == 2);

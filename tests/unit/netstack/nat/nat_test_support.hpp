@@ -192,7 +192,14 @@ inline Bytes arp_request(const MacAddress& sender_mac, Ipv4 sender_ip, Ipv4 targ
 // --- parsers of what the gateway sends ---
 
 /// A guest-bound IPv4 packet as the guest sees it.
-struct Ipv4View : Ipv4Header {
+struct Ipv4View {
+  Ipv4 source = 0;
+  Ipv4 destination = 0;
+  std::uint8_t protocol = 0;
+  std::uint8_t ttl = 0;
+  std::uint16_t header_length = 0;
+  std::uint16_t total_length = 0;
+  bool is_fragment = false;
   MacAddress eth_source{};
   MacAddress eth_destination{};
   bool header_checksum_ok = false;

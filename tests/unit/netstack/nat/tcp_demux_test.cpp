@@ -107,7 +107,9 @@ pbuf* guest_segment(std::uint16_t port, std::uint32_t seq, std::uint32_t ack, st
   return p;
 }
 
-FlowKey key_for(std::uint16_t port) { return FlowKey{kGuest, port, kRemote, kRemotePort}; }
+FlowKey key_for(std::uint16_t port) {
+  return FlowKey{IpAddress::from_v4(kGuest), port, IpAddress::from_v4(kRemote), kRemotePort};
+}
 
 std::vector<tcp_pcb*> list_of(tcp_pcb* head) {
   std::vector<tcp_pcb*> pcbs;
@@ -257,7 +259,7 @@ TEST_CASE("a closed flow is known in TIME_WAIT, and its 4-tuple opens again") {
   lwip.demux.deliver(guest_segment(20000, kGuestIss + 1, fin_seq + 1, kAck | kFin), key_for(20000), &lwip.nif);
   CHECK(lwip.demux.in_time_wait(key_for(20000)));
   CHECK_FALSE(lwip.demux.in_time_wait(key_for(20001)));
-  REQUIRE(drop_time_wait(kRemote, kRemotePort, kGuest, 20000));
+  REQUIRE(drop_time_wait(IpAddress::from_v4(kRemote), kRemotePort, IpAddress::from_v4(kGuest), 20000));
   CHECK_FALSE(lwip.demux.in_time_wait(key_for(20000)));
   CHECK(lwip.demux.tracked() == 1);
   g_accepted.erase(20000);
