@@ -204,7 +204,7 @@ void collect_ipv6(StatsSnapshot& s, const GatewayIpv6& ipv6, std::uint64_t now_m
   s.add("usernet_ipv6_echo_replies_total", "ICMPv6 echo replies from the gateway", kCounter, c.echo_replies);
   s.add("usernet_ipv6_dropped_total", "IPv6 packets dropped, by reason", kCounter, c.truncated,
         {{"reason", "truncated"}});
-  s.add("usernet_ipv6_dropped_total", "", kCounter, c.echo_not_forwarded, {{"reason", "echo_not_forwarded"}});
+  s.add("usernet_ipv6_dropped_total", "", kCounter, c.bad_echo, {{"reason", "bad_echo"}});
   s.add("usernet_ipv6_dropped_total", "", kCounter, c.not_routed, {{"reason", "not_routed"}});
   s.add("usernet_ipv6_packets_total", "IPv6 packets past router discovery, by where they went", kCounter,
         c.to_gateway, {{"destination", "gateway"}});

@@ -18,7 +18,8 @@
 namespace usernet {
 
 namespace {
-enum class IcmpType : std::uint8_t { echo_reply = 0, echo_request = 8 };
+constexpr std::uint8_t kEchoReply = 0;
+constexpr std::uint8_t kEchoReplyV6 = 129;
 constexpr std::size_t kIcmpHeader = 8;
 constexpr std::size_t kMaxUnanswered = 64;  // per flow: pings nobody answers cannot pile up
 
@@ -37,9 +38,9 @@ EchoTag tag_of(const std::uint8_t* message, std::size_t length) {
 }  // namespace
 
 struct IcmpNat::Flow {
-  Ipv4 guest_ip = 0;
-  Ipv4 destination = 0;
-  Ipv4 real = 0;  // where the host sends it (the destination, or a translation)
+  IpAddress guest_ip;
+  IpAddress destination;
+  IpAddress real;  // where the host sends it (the destination, or a translation)
   std::uint16_t guest_id = 0;
   std::uint64_t last_active = 0;
   FlowSlot slot;  // released after the socket closes (members go in reverse order)
@@ -62,12 +63,12 @@ IcmpNat::IcmpNat(uv_loop_t* loop, netif* gateway_netif, const AddressMap& addres
 
 IcmpNat::~IcmpNat() { flows_.clear(); }
 
-void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_t* message,
+void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destination, const std::uint8_t* message,
                               std::size_t length) {
   if (length < kIcmpHeader) return;
   counters_.requests++;
   const auto guest_id = static_cast<std::uint16_t>((message[4] << 8) | message[5]);
-  const FlowKey key{IpAddress::from_v4(guest_ip), guest_id, IpAddress::from_v4(destination), 0};
+  const FlowKey key{guest_ip, guest_id, destination, 0};
   auto it = flows_.find(key);
   if (it == flows_.end()) {
     auto real = addresses_.to_host(destination);
@@ -95,20 +96,21 @@ void IcmpNat::on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_
   }
   request[4] = static_cast<std::uint8_t>(flow.raw_id >> 8);
   request[5] = static_cast<std::uint8_t>(flow.raw_id);
-  (void)raw_->send_echo(flow.real, request);
+  (void)raw_->send_echo(flow.real.v4(), request);  // raw flows are IPv4 only
 }
 
-std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t guest_id, Ipv4 destination,
-                                                  Ipv4 real) {
+std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std::uint16_t guest_id,
+                                                  const IpAddress& destination, const IpAddress& real) {
   auto flow = std::make_unique<Flow>();
   flow->guest_ip = guest_ip;
   flow->destination = destination;
   flow->real = real;
   flow->guest_id = guest_id;
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+  const SocketAddress to = make_socket_address(real, 0);
+  const int protocol = real.is_v4() ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
+  const int fd = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd >= 0) {
-    const sockaddr_in sin = make_sockaddr(real, 0);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+    if (::connect(fd, to.get(), to.length) != 0) {
       ::close(fd);
       return nullptr;
     }
@@ -119,12 +121,13 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t g
   }
   const int ping_error = errno;
   if (ping_error == EMFILE || ping_error == ENFILE) {
-    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, IpAddress::from_v4(guest_ip));
+    limits_.refused(FlowKind::icmp, FlowRefusal::no_fds, guest_ip);
     return nullptr;
   }
   const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
-  // Every identifier in use: a 65 536th concurrent flow waits for one to expire.
-  if (!not_permitted || !open_raw_socket() || raw_flows_.size() > 0xffff) {
+  // Every identifier in use: a 65 536th concurrent flow waits for one to expire. The raw
+  // fallback is IPv4 only.
+  if (!not_permitted || !real.is_v4() || !open_raw_socket() || raw_flows_.size() > 0xffff) {
     counters_.unavailable++;
     warn_unavailable(ping_error);
     return nullptr;
@@ -136,11 +139,11 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(Ipv4 guest_ip, std::uint16_t g
   return flow;
 }
 
-FlowSlot IcmpNat::make_room(Ipv4 guest) {
+FlowSlot IcmpNat::make_room(const IpAddress& guest) {
   FlowRefusal refusal = FlowRefusal::none;
   for (;;) {
     // On the raw socket flows share one fd; a ping socket is one fd per flow.
-    FlowSlot slot = limits_.acquire(FlowKind::icmp, IpAddress::from_v4(guest), raw_ == nullptr, refusal);
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_ == nullptr, refusal);
     if (slot) return slot;
     if (refusal == FlowRefusal::total_limit) break;
     // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.
@@ -152,7 +155,7 @@ FlowSlot IcmpNat::make_room(Ipv4 guest) {
     counters_.flows_evicted++;
     flows_.erase(oldest);
   }
-  limits_.refused(FlowKind::icmp, refusal, IpAddress::from_v4(guest));  // the request is dropped; the guest's ping times out
+  limits_.refused(FlowKind::icmp, refusal, guest);  // the request is dropped; the guest's ping times out
   return {};
 }
 
@@ -182,8 +185,8 @@ void IcmpNat::on_reply(Flow& flow) {
   for (;;) {
     const ssize_t n = ::recv(flow.socket->fd(), buffer, sizeof buffer, 0);
     if (n < 0) return;  // EAGAIN, or an ICMP error for this socket: nothing to relay
-    if (static_cast<std::size_t>(n) < kIcmpHeader || buffer[0] != static_cast<std::uint8_t>(IcmpType::echo_reply))
-      continue;
+    const std::uint8_t reply_type = flow.real.is_v4() ? kEchoReply : kEchoReplyV6;
+    if (static_cast<std::size_t>(n) < kIcmpHeader || buffer[0] != reply_type) continue;
     relay_reply(flow, buffer, static_cast<std::size_t>(n));
   }
 }
@@ -191,7 +194,7 @@ void IcmpNat::on_reply(Flow& flow) {
 void IcmpNat::on_raw_reply(const RawEchoReply& reply) {
   const auto it = raw_flows_.find(reply.identifier);
   // The raw socket sees every echo reply the host gets: only ours, from where we sent.
-  if (it == raw_flows_.end() || it->second->real != reply.source) return;
+  if (it == raw_flows_.end() || it->second->real != IpAddress::from_v4(reply.source)) return;
   std::vector<std::uint8_t> message(reply.message.begin(), reply.message.end());
   relay_reply(*it->second, message.data(), message.size());
 }
@@ -208,13 +211,11 @@ void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length)
   message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
   message[5] = static_cast<std::uint8_t>(flow.guest_id);
   flow.last_active = uv_now(loop_);
-  if (send_icmp_to_guest(netif_, IpAddress::from_v4(flow.destination), IpAddress::from_v4(flow.guest_ip),
-                         ByteSpan(message, length))) counters_.replies++;
+  if (send_icmp_to_guest(netif_, flow.destination, flow.guest_ip, ByteSpan(message, length))) counters_.replies++;
 }
 
 std::size_t IcmpNat::close_guest(const IpAddress& guest) {
-  if (!guest.is_v4()) return 0;  // echo NAT is IPv4 only
-  return std::erase_if(flows_, [&](const auto& item) { return item.second->guest_ip == guest.v4(); });
+  return std::erase_if(flows_, [&](const auto& item) { return item.second->guest_ip == guest; });
 }
 
 void IcmpNat::expire_idle() {

@@ -1,5 +1,5 @@
 // ICMP echo NAT: guest pings to any address are re-sent through unprivileged ICMP
-// datagram sockets (SOCK_DGRAM, IPPROTO_ICMP), and only the replies the host really got
+// datagram sockets (SOCK_DGRAM, IPPROTO_ICMP or IPPROTO_ICMPV6), and only the replies the host really got
 // go back to the guest. Nothing answers → the guest sees nothing (no fake replies).
 // A reply goes back only for a request of its flow (same sequence and payload) not yet
 // answered: another program on the host may ping with the identifier a flow has there,
@@ -7,7 +7,7 @@
 // Ping sockets need net.ipv4.ping_group_range to include our group; where it does not,
 // one shared raw ICMP socket is used if we have CAP_NET_RAW (each flow gets its own
 // identifier on it); otherwise pings are dropped and a warning naming the sysctl is
-// logged once.
+// logged once. The raw fallback serves IPv4 only.
 #pragma once
 
 #include <uv.h>
@@ -44,8 +44,9 @@ class IcmpNat {
   IcmpNat(const IcmpNat&) = delete;
   IcmpNat& operator=(const IcmpNat&) = delete;
 
-  /// An echo request (the whole ICMP message) from guest_ip to destination.
-  void on_echo_request(Ipv4 guest_ip, Ipv4 destination, const std::uint8_t* message, std::size_t length);
+  /// An echo request (the whole ICMP or ICMPv6 message) from guest_ip to destination.
+  void on_echo_request(const IpAddress& guest_ip, const IpAddress& destination, const std::uint8_t* message,
+                       std::size_t length);
 
   /// Closes every echo flow of `guest`; returns how many.
   std::size_t close_guest(const IpAddress& guest);
@@ -55,10 +56,11 @@ class IcmpNat {
  private:
   struct Flow;
   /// A flow on a ping socket, else (ping sockets not permitted) on the raw socket.
-  std::unique_ptr<Flow> open_flow(Ipv4 guest_ip, std::uint16_t guest_id, Ipv4 destination, Ipv4 real);
+  std::unique_ptr<Flow> open_flow(const IpAddress& guest_ip, std::uint16_t guest_id, const IpAddress& destination,
+                                  const IpAddress& real);
   bool open_raw_socket();
   /// A slot under the ICMP caps; at the guest's cap its least recently used flow closes.
-  FlowSlot make_room(Ipv4 guest);
+  FlowSlot make_room(const IpAddress& guest);
   void on_reply(Flow& flow);
   void on_raw_reply(const RawEchoReply& reply);
   void relay_reply(Flow& flow, std::uint8_t* message, std::size_t length);

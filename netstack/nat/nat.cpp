@@ -13,6 +13,7 @@ namespace usernet {
 
 namespace {
 constexpr std::uint8_t kIcmpEchoRequest = 8;
+constexpr std::uint8_t kIcmpv6EchoRequest = 128;
 }
 
 Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
@@ -184,13 +185,16 @@ void Nat::handle_foreign(pbuf* p, const IpHeader& ip, netif* input) {
                              scratch_.data(), length);
       return;
     }
-    case IpProtocol::icmp: {
+    case IpProtocol::icmp:
+    case IpProtocol::icmpv6: {
       const std::uint16_t length = ip.total_length - ip.header_length;
+      const std::uint8_t echo_request = ip.is_v6() ? kIcmpv6EchoRequest : kIcmpEchoRequest;
+      const bool family_matches = (static_cast<IpProtocol>(ip.protocol) == IpProtocol::icmpv6) == ip.is_v6();
       scratch_.resize(length);
-      if (length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&
-          scratch_[0] == kIcmpEchoRequest && scratch_[1] == 0) {
+      if (family_matches && length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&
+          scratch_[0] == echo_request && scratch_[1] == 0) {
         pbuf_free(p);
-        icmp_.on_echo_request(ip.source.v4(), ip.destination.v4(), scratch_.data(), length);
+        icmp_.on_echo_request(ip.source, ip.destination, scratch_.data(), length);
         return;
       }
       counters_.unsupported++;

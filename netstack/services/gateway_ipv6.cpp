@@ -109,21 +109,21 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
   const Ipv6& destination = ip->destination;
   const std::uint8_t next_header = ip->next_header;
   const std::uint64_t now = uv_now(network_.loop());
-  if (next_header == ndp::kNextHeaderIcmpv6 && !ip->payload.empty() &&
-      ip->payload[0] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request)) {
+  const bool echo_request = next_header == ndp::kNextHeaderIcmpv6 && !ip->payload.empty() &&
+                            ip->payload[0] == static_cast<std::uint8_t>(ndp::Icmpv6Type::echo_request);
+  if (echo_request && is_router_address(destination)) {
+    // Only the router itself answers here: a ping to the host alias or beyond goes to the
+    // NAT (a ping socket), never a fake reply from here.
     const auto request = ndp::icmpv6_of(*ip, error);
-    // Only the router itself answers: a ping to the host alias is the host's to answer
-    // (through NAT66, later), never a fake reply from here.
-    const auto reply = request && is_router_address(destination) ? ndp::echo_reply(*request, destination) : std::nullopt;
-    if (!reply) {
-      counters_.echo_not_forwarded++;
-      return;
+    if (const auto reply = request ? ndp::echo_reply(*request, destination) : std::nullopt) {
+      counters_.echo_replies++;
+      send(client_mac, *reply);
+    } else {
+      counters_.bad_echo++;
     }
-    counters_.echo_replies++;
-    send(client_mac, *reply);
     return;
   }
-  if (next_header == ndp::kNextHeaderIcmpv6) {
+  if (next_header == ndp::kNextHeaderIcmpv6 && !echo_request) {
     if (auto out = ndp_.handle(packet, client_mac, now)) send(out->destination_mac, out->packet);
     return;
   }

@@ -27,7 +27,7 @@ struct GatewayIpv6Counters {
   std::uint64_t echo_replies = 0;
   std::uint64_t dhcp_bad_checksum = 0;  // UDP to port 547 with a wrong (or no) checksum
   std::uint64_t truncated = 0;          // shorter than its IPv6 or UDP header says
-  std::uint64_t echo_not_forwarded = 0;  // echo requests beyond the router (no ICMPv6 NAT yet)
+  std::uint64_t bad_echo = 0;            // echo requests to the router failing ICMPv6 checks
   std::uint64_t not_routed = 0;          // on-link or multicast destinations, sources outside the prefix
   std::uint64_t to_gateway = 0;          // to the gateway's services (DNS over UDP and TCP)
   std::uint64_t forwarded = 0;           // handed to the NAT

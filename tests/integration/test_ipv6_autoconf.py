@@ -121,18 +121,10 @@ class Ipv6Autoconf(unittest.TestCase):
         self.assertEqual(leases.get("fd00::100"), mac, out)
         self.assertEqual(leases.get(GATEWAY6), "5a:94:ef:e4:0c:dd", out)
 
-    def test_6_stats_count_the_work_and_the_drops(self):
+    def test_6_stats_count_the_work(self):
         self.wait_for_slaac()
         self.dhclient6()  # a lease, whatever the order the tests ran in
-        before = harness.stat_value(harness.api_stats(self.api), "usernet_ipv6_dropped_total",
-                                    reason="echo_not_forwarded")
-        # The host alias is the host's to answer (ICMPv6 echo is not forwarded yet): no fake
-        # reply from the gateway, and a counted drop rather than silence.
-        ping = self.net.guest.run(["ping", "-6", "-c", "1", "-W", "1", "fd00::254"], check=False)
-        self.assertNotEqual(ping.returncode, 0, ping.stdout)
         stats = harness.api_stats(self.api)
-        self.assertEqual(harness.stat_value(stats, "usernet_ipv6_dropped_total", reason="echo_not_forwarded"),
-                         before + 1)
         self.assertGreaterEqual(harness.stat_value(stats, "usernet_ipv6_router_advertisements_total"), 1)
         self.assertGreaterEqual(harness.stat_value(stats, "usernet_ipv6_neighbor_advertisements_total"), 1)
         # Each dhclient run here starts without a lease file, so with a new DUID: a lease each.

@@ -2,8 +2,8 @@
 reaches IPv6 servers through host sockets: an address on a veth link inside the test's
 host namespace (standing in for the IPv6 internet) and the host's ::1 through the host
 alias fd00::254. TCP in both directions arrives intact, UDP is echoed, closed ports and
-unroutable destinations fail fast (RST, ICMPv6 unreachable), and the gateway's DNS answers
-on fd00::1 over UDP and TCP."""
+unroutable destinations fail fast (RST, ICMPv6 unreachable), ping -6 gets the host's real
+replies, and the gateway's DNS answers on fd00::1 over UDP and TCP."""
 import json
 import os
 import sys
@@ -72,6 +72,15 @@ class Ipv6Nat(unittest.TestCase):
         result = self.peer("connect", UNROUTED6, "80")
         self.assertEqual(result["outcome"], "EHOSTUNREACH")
         self.assertLess(result["seconds"], 2)
+
+    def test_ping6_through_ping_sockets(self):
+        # Real replies from the host side (the veth address, the host's ::1 behind the alias).
+        for target in (SERVER6, HOST_ALIAS6):
+            out = self.net.guest.run(["ping", "-6", "-c", "2", "-W", "2", target], check=False)
+            self.assertEqual(out.returncode, 0, target + out.stdout + out.stderr)
+        # Nobody answers there: no fake reply either.
+        out = self.net.guest.run(["ping", "-6", "-c", "1", "-W", "1", UNROUTED6], check=False)
+        self.assertNotEqual(out.returncode, 0, out.stdout)
 
     def test_gateway_dns_over_udp_and_tcp(self):
         for transport in ("+notcp", "+tcp"):
