@@ -32,6 +32,10 @@ ResourceRecord make_a_record(const DomainName& owner, std::uint32_t ip, std::uin
   return record;
 }
 
+ResourceRecord make_aaaa_record(const DomainName& owner, const std::array<std::uint8_t, 16>& ip, std::uint32_t ttl) {
+  return ResourceRecord{owner, RecordType::aaaa, RecordClass::in, ttl, {ip.begin(), ip.end()}};
+}
+
 std::optional<std::uint32_t> address_from_reverse_name(const DomainName& name) {
   static const auto arpa = *DomainName::from_text("in-addr.arpa.");
   if (name.labels_below(arpa) != 4) return std::nullopt;
@@ -108,12 +112,18 @@ std::optional<LocalAnswer> LocalAnswers::answer_forward(const Question& question
     return out;
   }
   if (!internet) return out;  // another class: no data, nothing to say about it
-  if (wants_address(question.type)) {
-    out.answers.push_back(make_a_record(question.name, *address, config_.ttl));
-  } else {
-    out.authorities.push_back(soa_record(match->apex));
-  }
+  if (wants_address(question.type)) out.answers.push_back(make_a_record(question.name, *address, config_.ttl));
+  const auto address6 = ipv6_twin(*address);
+  if (address6 && (question.type == RecordType::aaaa || question.type == RecordType::any))
+    out.answers.push_back(make_aaaa_record(question.name, *address6, config_.ttl));
+  if (out.answers.empty()) out.authorities.push_back(soa_record(match->apex));
   return out;
+}
+
+std::optional<std::array<std::uint8_t, 16>> LocalAnswers::ipv6_twin(std::uint32_t ip) const {
+  if (ip == config_.gateway_ip) return config_.gateway_ip6;
+  if (ip == config_.host_ip) return config_.host_ip6;
+  return std::nullopt;
 }
 
 std::optional<DomainName> LocalAnswers::reverse_name_of(std::uint32_t ip) const {

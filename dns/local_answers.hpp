@@ -1,10 +1,11 @@
 // Answers for names the gateway owns: the local zones (ZoneTable), guests that leased an
 // address with a host name (`<name>.containers.internal.`), and reverse lookups (PTR) for
 // the gateway, the host alias and leased guests. Local names never go upstream: a type
-// other than A gets NOERROR without data, an unknown name NXDOMAIN, both with the zone's
+// other than A (and AAAA for the gateway and host alias, with IPv6) gets NOERROR without data, an unknown name NXDOMAIN, both with the zone's
 // SOA in the authority section (RFC 2308) so resolvers can cache the negative answer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,6 +24,10 @@ struct LocalConfig {
   std::uint32_t subnet = 0xc0a87f00;         // 192.168.127.0
   std::uint8_t prefix_length = 24;
   std::string lease_zone = "containers.internal.";  // where leased guests' names live
+  // The gateway's and the host alias's IPv6 addresses (with IPv6 on): AAAA records for the
+  // names whose A record is the gateway or the host alias.
+  std::optional<std::array<std::uint8_t, 16>> gateway_ip6;
+  std::optional<std::array<std::uint8_t, 16>> host_ip6;
   std::uint32_t ttl = 0;                      // TTL of local answers (gvproxy uses 0)
   std::uint32_t negative_ttl = 0;             // SOA MINIMUM: how long NXDOMAIN may be cached
 };
@@ -60,6 +65,8 @@ class LocalAnswers {
   std::optional<DomainName> reverse_name_of(std::uint32_t ip) const;
   ResourceRecord soa_record(const DomainName& apex) const;
   bool in_subnet(std::uint32_t ip) const;
+  /// The IPv6 address configured for the same host as IPv4 `ip` (gateway, host alias).
+  std::optional<std::array<std::uint8_t, 16>> ipv6_twin(std::uint32_t ip) const;
 
   LocalConfig config_;
   const ZoneTable& zones_;
@@ -72,5 +79,7 @@ std::optional<std::uint32_t> address_from_reverse_name(const DomainName& name);
 
 /// An A record with `ip` (host order) as its address.
 ResourceRecord make_a_record(const DomainName& owner, std::uint32_t ip, std::uint32_t ttl);
+/// An AAAA record with `ip` (network order) as its address.
+ResourceRecord make_aaaa_record(const DomainName& owner, const std::array<std::uint8_t, 16>& ip, std::uint32_t ttl);
 
 }  // namespace usernet::dns

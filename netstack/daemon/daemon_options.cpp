@@ -275,6 +275,7 @@ void dns_and_process_options(const po::variables_map& vm, DaemonOptions& o) {
   o.dns.zones = strings(vm, "dns-zone");
   o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
+  o.dns.ipv6 = o.ipv6.enabled;
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
   if (vm.count("user") || vm.count("group")) {
     auto run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),

@@ -20,8 +20,12 @@ constexpr std::uint16_t kDnsPort = 53;
 constexpr std::size_t kMaxTcpBuffer = 2 + 65535;  // one whole message at most
 constexpr std::uint8_t kIdlePolls = 60;            // x 500 ms: close idle connections after 30 s
 
-dns::ServerConfig server_config(const NetworkConfig& n) {
+dns::ServerConfig server_config(const NetworkConfig& n, const DnsOptions& options) {
   dns::ServerConfig c;
+  if (options.ipv6) {
+    c.local.gateway_ip6 = n.ipv6_gateway_ip;
+    c.local.host_ip6 = n.ipv6_host_alias;
+  }
   c.local.gateway_ip = n.gateway_ip;
   c.local.host_ip = n.host_alias;
   c.local.subnet = n.subnet.network;
@@ -147,7 +151,7 @@ class GatewayDns::TcpConnection : public std::enable_shared_from_this<TcpConnect
 };
 
 GatewayDns::GatewayDns(VirtualNetwork& network, const DnsOptions& options)
-    : network_(network), service_(network.loop(), server_config(network.config()), options.upstream) {
+    : network_(network), service_(network.loop(), server_config(network.config(), options), options.upstream) {
   for (const auto& text : options.zones) {
     auto parsed = dns::parse_zone_option(text);
     if (!parsed) throw std::runtime_error("--dns-zone '" + text + "': " + parsed.error());

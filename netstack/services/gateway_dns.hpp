@@ -24,6 +24,7 @@ struct DnsOptions {
   std::vector<std::string> zones;     // --dns-zone strings (dns/zones.hpp syntax)
   std::string resolv_conf = "/etc/resolv.conf";  // followed when `upstream` is empty
   std::size_t max_pending = dns::DnsService::kDefaultMaxPending;
+  bool ipv6 = false;  // AAAA records for the gateway and host names (usernetd --ipv6)
 };
 
 class GatewayDns {

@@ -3,7 +3,7 @@ reaches IPv6 servers through host sockets: an address on a veth link inside the 
 host namespace (standing in for the IPv6 internet) and the host's ::1 through the host
 alias fd00::254. TCP in both directions arrives intact, UDP is echoed, closed ports and
 unroutable destinations fail fast (RST, ICMPv6 unreachable), ping -6 gets the host's real
-replies, and the gateway's DNS answers on fd00::1 over UDP and TCP."""
+replies, and the gateway DNS answers on fd00::1 over UDP and TCP (AAAA for its names)."""
 import json
 import os
 import sys
@@ -87,6 +87,10 @@ class Ipv6Nat(unittest.TestCase):
             out = self.net.guest.run(["dig", "+short", "+time=2", "+tries=1", transport, f"@{GATEWAY6}",
                                       "host.containers.internal", "A"], check=False)
             self.assertEqual(out.stdout.strip(), harness.HOST_ALIAS, transport + out.stdout + out.stderr)
+        # The local names' IPv6 twins.
+        for name, address in (("host.containers.internal", HOST_ALIAS6), ("gateway.containers.internal", GATEWAY6)):
+            out = self.net.guest.run(["dig", "+short", "+time=2", "+tries=1", f"@{GATEWAY6}", name, "AAAA"])
+            self.assertEqual(out.stdout.strip(), address)
 
     def test_stats_count_nat66_flows(self):
         self.peer("connect", SERVER6, "9001")

@@ -62,6 +62,31 @@ TEST_CASE("AAAA and other types for a local name: NOERROR, no data, SOA in autho
   }
 }
 
+TEST_CASE("with IPv6 addresses configured, gateway and host names get AAAA records too") {
+  ZoneTable zones = ZoneTable::with_defaults(0xc0a87f01, 0xc0a87ffe);
+  LocalConfig config;
+  config.gateway_ip6 = std::array<std::uint8_t, 16>{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  config.host_ip6 = std::array<std::uint8_t, 16>{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+  LocalAnswers local{config, zones, {}};
+  auto aaaa = local.answer(Question{name("host.containers.internal"), RecordType::aaaa, RecordClass::in});
+  REQUIRE(aaaa.has_value());
+  REQUIRE(aaaa->answers.size() == 1);
+  CHECK(aaaa->answers[0].type == RecordType::aaaa);
+  CHECK(aaaa->answers[0].rdata == std::vector<std::uint8_t>(config.host_ip6->begin(), config.host_ip6->end()));
+  CHECK(aaaa->authorities.empty());
+  auto any = local.answer(Question{name("gateway.containers.internal"), RecordType::any, RecordClass::in});
+  REQUIRE(any->answers.size() == 2);  // A and AAAA
+  CHECK(any->answers[1].rdata == std::vector<std::uint8_t>(config.gateway_ip6->begin(), config.gateway_ip6->end()));
+  // A zone record with another address has no IPv6 twin: NOERROR, no data.
+  ZoneTable custom;
+  REQUIRE(custom.add(*parse_zone_option("example.test.,record=web:10.0.0.5")));
+  LocalAnswers other{config, custom, {}};
+  auto none = other.answer(Question{name("web.example.test"), RecordType::aaaa, RecordClass::in});
+  REQUIRE(none.has_value());
+  CHECK(none->answers.empty());
+  CHECK(none->authorities.size() == 1);
+}
+
 TEST_CASE("unknown name in a local zone: NXDOMAIN with the zone's SOA") {
   Fixture f;
   auto answer = f.ask("nope.docker.internal", RecordType::a);
