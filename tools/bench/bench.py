@@ -145,8 +145,8 @@ def measure_one(settings: Settings, stack: Stack, mtu: int, repetition: int, rr:
     try:
         env.create_namespaces()
         for port in (IPERF_UP_PORT, IPERF_DOWN_PORT):
-            env.spawn(env.host, ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(port)], f"iperf3-{port}")
-        env.spawn(env.host, [str(rr), "server", str(RR_PORT)], "rr-server")
+            env.spawn(env.host, ["iperf3", "-s", "-B", stack.server_address, "-p", str(port)], f"iperf3-{port}")
+        env.spawn(env.host, [str(rr), "server", str(RR_PORT), stack.server_address], "rr-server")
         pids = stack.start(env, mtu, settings.binaries)
         stack.wait_ready(env)
         time.sleep(0.5)  # let start-up allocations settle before reading idle memory

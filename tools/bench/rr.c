@@ -1,9 +1,9 @@
 /*
  * rr: the benchmark's latency tool. One binary, four modes:
  *
- *   rr server PORT                 on 127.0.0.1: PORT .. PORT+8 echo everything back until the
- *                                  client closes; PORT+9 echoes one request and then closes.
- *                                  epoll, any number of clients.
+ *   rr server PORT [ADDRESS]       on ADDRESS (default 127.0.0.1; ::1 for IPv6): PORT .. PORT+8
+ *                                  echo everything back until the client closes; PORT+9 echoes
+ *                                  one request and then closes. epoll, any number of clients.
  *   rr rr HOST PORT COUNT WARMUP   one connection to PORT, TCP_NODELAY, COUNT timed 1-byte round
  *                                  trips after WARMUP untimed ones; prints p50/p90/p99 in µs
  *   rr crr HOST PORT SECONDS       for SECONDS: connect, 1-byte round trip, close (the client
@@ -71,18 +71,47 @@ static long parse_count(const char *text, const char *what) {
   return value;
 }
 
-/* Fills an IPv4 socket address or exits on a malformed address or port. */
-static struct sockaddr_in make_address(const char *host, const char *port_text) {
-  struct sockaddr_in address;
-  memset(&address, 0, sizeof address);
-  address.sin_family = AF_INET;
+/* An IPv4 or IPv6 socket address. */
+struct endpoint {
+  struct sockaddr_storage storage;
+  socklen_t length;
+};
+
+/* Sets the port of an endpoint. */
+static void set_port(struct endpoint *e, uint16_t port) {
+  if (e->storage.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&e->storage)->sin6_port = htons(port);
+  else
+    ((struct sockaddr_in *)&e->storage)->sin_port = htons(port);
+}
+
+/* Fills an IPv4 or IPv6 socket address or exits on a malformed address or port. */
+static struct endpoint make_address(const char *host, const char *port_text) {
+  struct endpoint e;
+  memset(&e, 0, sizeof e);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&e.storage;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&e.storage;
   long port = parse_count(port_text, "port");
-  if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &address.sin_addr) != 1) {
+  if (port >= 1 && port <= 65535 && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    e.length = sizeof *v4;
+  } else if (port >= 1 && port <= 65535 && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    e.length = sizeof *v6;
+  } else {
     fprintf(stderr, "rr: bad address %s:%s\n", host, port_text);
     exit(2);
   }
-  address.sin_port = htons((uint16_t)port);
-  return address;
+  set_port(&e, (uint16_t)port);
+  return e;
+}
+
+/* A TCP socket of the endpoint's family. */
+static int tcp_socket(const struct endpoint *e) { return socket(e->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+
+/* Connects fd to the endpoint. */
+static int connect_to(int fd, const struct endpoint *e) {
+  return connect(fd, (const struct sockaddr *)&e->storage, e->length);
 }
 
 /* Sets TCP_NODELAY and 5 s send/receive timeouts on a client socket. */
@@ -116,17 +145,17 @@ static double percentile_us(const int64_t *sorted, size_t count, double fraction
   return (double)sorted[rank - 1] / 1000.0;
 }
 
-/* Opens a non-blocking listener on 127.0.0.1:port and registers it with epoll; -1 on error. */
-static int listen_on(int epoll, long port) {
+/* Opens a non-blocking listener on host:port and registers it with epoll; -1 on error. */
+static int listen_on(int epoll, const char *host, long port) {
   char port_text[16];
   snprintf(port_text, sizeof port_text, "%ld", port);
-  struct sockaddr_in address = make_address("127.0.0.1", port_text);
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct endpoint address = make_address(host, port_text);
+  int listener = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listener < 0) return -1;
   int one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)listener};
-  if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 4096) != 0 ||
+  if (bind(listener, (struct sockaddr *)&address.storage, address.length) != 0 || listen(listener, 4096) != 0 ||
       epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event) != 0) {
     close(listener);
     return -1;
@@ -146,12 +175,12 @@ static void accept_clients(int epoll, int listener, int one_shot) {
 }
 
 /* Echo server: PORT .. PORT+8 echo until the client closes, PORT+9 echoes one read and closes. */
-static int run_server(const char *port_text) {
+static int run_server(const char *port_text, const char *host) {
   long port = parse_count(port_text, "port");
   int epoll = epoll_create1(EPOLL_CLOEXEC);
   int listeners[LISTENERS];
   for (int i = 0; i < LISTENERS; ++i) {
-    listeners[i] = epoll < 0 || port + i > 65535 ? -1 : listen_on(epoll, port + i);
+    listeners[i] = epoll < 0 || port + i > 65535 ? -1 : listen_on(epoll, host, port + i);
     if (listeners[i] < 0) {
       perror("rr server: listen");
       return 1;
@@ -187,10 +216,10 @@ static int run_server(const char *port_text) {
 
 /* RR client: one connection, WARMUP untimed and COUNT timed 1-byte round trips. */
 static int run_rr(const char *host, const char *port, long count, long warmup) {
-  struct sockaddr_in address = make_address(host, port);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct endpoint address = make_address(host, port);
+  int fd = tcp_socket(&address);
   tune_client(fd);
-  if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+  if (connect_to(fd, &address) != 0) {
     perror("rr: connect");
     return 1;
   }
@@ -221,13 +250,13 @@ static int run_rr(const char *host, const char *port, long count, long warmup) {
 
 /* One CRR transaction: connect, 1-byte round trip, close. With server_closes, read the
  * server's FIN before closing. Returns 0 on success. */
-static int connect_round_trip_close(const struct sockaddr_in *address, int server_closes) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+static int connect_round_trip_close(const struct endpoint *address, int server_closes) {
+  int fd = tcp_socket(address);
   if (fd < 0) return -1;
   tune_client(fd);
   int result = -1;
   char byte;
-  if (connect(fd, (const struct sockaddr *)address, sizeof *address) == 0 && round_trip(fd) == 0)
+  if (connect_to(fd, address) == 0 && round_trip(fd) == 0)
     result = !server_closes || recv(fd, &byte, 1, 0) == 0 ? 0 : -1;
   close(fd);
   return result;
@@ -236,7 +265,7 @@ static int connect_round_trip_close(const struct sockaddr_in *address, int serve
 /* CRR client: as many transactions as fit in SECONDS, over the eight client-close ports or
  * against the server-close port. */
 static int run_crr(const char *host, const char *port, long seconds, int server_closes) {
-  struct sockaddr_in addresses[CRR_PORTS];
+  struct endpoint addresses[CRR_PORTS];
   int count = server_closes ? 1 : CRR_PORTS;
   long base = parse_count(port, "port");
   if (base + SERVER_CLOSE_OFFSET > 65535) {
@@ -245,7 +274,7 @@ static int run_crr(const char *host, const char *port, long seconds, int server_
   }
   for (int i = 0; i < count; ++i) {
     addresses[i] = make_address(host, port);
-    addresses[i].sin_port = htons((uint16_t)(base + (server_closes ? SERVER_CLOSE_OFFSET : 1 + i)));
+    set_port(&addresses[i], (uint16_t)(base + (server_closes ? SERVER_CLOSE_OFFSET : 1 + i)));
   }
   int64_t *samples = calloc(MAX_CRR_SAMPLES, sizeof *samples);
   if (!samples) return 1;
@@ -299,13 +328,13 @@ static int run_hold(const char *host, const char *port, long count) {
   if (!fds || !samples) return 1;
   long held = 0;
   for (; held < count; ++held) {
-    struct sockaddr_in address = make_address(host, port);
-    address.sin_port = htons((uint16_t)(base + 1 + held % CRR_PORTS));
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct endpoint address = make_address(host, port);
+    set_port(&address, (uint16_t)(base + 1 + held % CRR_PORTS));
+    int fd = tcp_socket(&address);
     if (fd < 0) break;
     tune_client(fd);
     int64_t begin = now_ns();
-    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+    if (connect_to(fd, &address) != 0) {
       fprintf(stderr, "rr hold: connect %ld: %s\n", held, strerror(errno));
       close(fd);
       break;
@@ -339,7 +368,8 @@ static void raise_fd_limit(void) {
 
 int main(int argc, char **argv) {
   raise_fd_limit();
-  if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2], "127.0.0.1");
+  if (argc == 4 && strcmp(argv[1], "server") == 0) return run_server(argv[2], argv[3]);
   if (argc == 6 && strcmp(argv[1], "rr") == 0)
     return run_rr(argv[2], argv[3], parse_count(argv[4], "count"), parse_count(argv[5], "warm-up"));
   if (argc == 5 && strcmp(argv[1], "crr") == 0)
@@ -348,7 +378,7 @@ int main(int argc, char **argv) {
     return run_crr(argv[2], argv[3], parse_count(argv[4], "seconds"), 1);
   if (argc == 5 && strcmp(argv[1], "hold") == 0) return run_hold(argv[2], argv[3], parse_count(argv[4], "count"));
   fprintf(stderr,
-          "usage: rr server PORT | rr rr HOST PORT COUNT WARMUP | rr crr HOST PORT SECONDS |\n"
+          "usage: rr server PORT [ADDRESS] | rr rr HOST PORT COUNT WARMUP | rr crr HOST PORT SECONDS |\n"
           "       rr crr-server-close HOST PORT SECONDS | rr hold HOST PORT COUNT\n");
   return 2;
 }

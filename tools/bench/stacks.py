@@ -10,6 +10,7 @@ import time
 from runenv import RunEnv
 
 USERNET_HOST_ALIAS = "192.168.127.254"
+USERNET_HOST_ALIAS6 = "fd00::254"
 # Port forward measured beside the NAT path: host 127.0.0.1:FORWARD_HOST_PORT ->
 # guest :GUEST_IPERF_PORT, for stacks with forwards = True.
 FORWARD_HOST_PORT, GUEST_IPERF_PORT = 15300, 5300
@@ -29,6 +30,7 @@ class Stack:
     """Base: a named stack with the program(s) it needs."""
     name = ""
     target = ""          # guest-side address of the host's loopback
+    server_address = "127.0.0.1"  # where the host namespace's servers listen
     forwards = False     # serves FORWARD_HOST_PORT -> guest GUEST_IPERF_PORT
     programs: tuple[str, ...] = ()
     log_name = ""
@@ -85,6 +87,36 @@ class Usernetd(Stack):
         return [env.spawn(env.host, argv, self.log_name)]
 
 
+def guest_has_ipv6(env: RunEnv) -> bool:
+    """True once tap0 has a usable (not tentative) SLAAC address and an IPv6 default route."""
+    addresses = env.run(env.guest, ["ip", "-6", "-o", "addr", "show", "dev", "tap0", "scope", "global"],
+                        timeout=5, check=False)
+    routes = env.run(env.guest, ["ip", "-6", "route", "show", "default"], timeout=5, check=False)
+    usable = [line for line in addresses.stdout.splitlines() if "fd00::" in line and "tentative" not in line]
+    return bool(usable) and "tap0" in routes.stdout
+
+
+class UsernetdIpv6(Usernetd):
+    """The usernetd row over IPv6: --ipv6, the guest's SLAAC address, the host alias fd00::254
+    reaching the host namespace's ::1 (the IPv6 row next to IPv4 in the same run)."""
+    name, target, server_address = "usernetd-ipv6", USERNET_HOST_ALIAS6, "::1"
+    forwards = False
+
+    def start(self, env, mtu, binaries):
+        argv = [self.binary("usernetd", binaries), "--tap", "tap0", "--netns", env.guest_path(),
+                "--configure", "--ipv6", "--mtu", str(mtu), "--dns-upstream", "127.0.0.1", "--log-level", "warn"]
+        return [env.spawn(env.host, argv, self.log_name)]
+
+    def wait_ready(self, env):
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if guest_has_address(env) and guest_has_ipv6(env):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: no IPv6 address on tap0 after {READY_TIMEOUT} s:\n"
+                           + env.log_tail(self.log_name))
+
+
 class Forwarder(Stack):
     """usernetd --listen unix:// plus usernet-forwarder on a pre-made tap0 in the guest: the
     VM-like path (namespace TAP -> forwarder -> unix socket -> usernetd). Both pids count."""
@@ -134,4 +166,4 @@ class Pasta(Stack):
         return [env.spawn(env.host, argv, self.log_name)]
 
 
-STACKS: dict[str, Stack] = {s.name: s for s in (Usernetd(), Forwarder(), Slirp4netns(), Pasta())}
+STACKS: dict[str, Stack] = {s.name: s for s in (Usernetd(), UsernetdIpv6(), Forwarder(), Slirp4netns(), Pasta())}
