@@ -134,6 +134,8 @@ void Daemon::build() {
     if (options_.search_from_host) dhcp_options.search_domains = host_search_domains();
     dhcp_ = std::make_unique<GatewayDhcp>(*network_, make_dhcp_config(options_.network, dhcp_options));
   }
+  if (!options_.ipv6.enabled && !options_.ipv6.off_reason.empty())
+    spdlog::info("usernet: IPv6 off: {}", options_.ipv6.off_reason);
   if (options_.ipv6.enabled) {
     auto ipv6_options = options_.ipv6;
     ipv6_options.search_domains = options_.search_from_host ? host_search_domains() : options_.dhcp.search_domains;

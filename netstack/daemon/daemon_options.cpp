@@ -85,8 +85,9 @@ void add_service_options(po::options_description& all) {
 void add_dhcp_dns_options(po::options_description& all) {
   all.add_options()
       ("no-dhcp", "do not serve DHCP")
-      ("ipv6", "IPv6 autoconfiguration (experimental): router advertisements for fd00::/64 (SLAAC, RDNSS, "
-               "DNSSL), DHCPv6, ping to the gateway; no IPv6 NAT or DNS over IPv6 yet")
+      ("no-ipv6", "IPv4 only: no router advertisements for fd00::/64, no DHCPv6, no IPv6 NAT or DNS over IPv6 "
+                  "(IPv6 is on by default when the MTU is at least 1280)")
+      ("ipv6", "IPv6 on (the default; an error with an MTU below 1280)")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
       ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
@@ -249,8 +250,13 @@ void dhcp_options(const po::variables_map& vm, DaemonOptions& o) {
   }
   if (const Status valid = dhcp::validate(make_dhcp_config(n, o.dhcp)); !valid)
     throw BadOption("DHCP: " + valid.error());
-  o.ipv6.enabled = vm.count("ipv6") != 0;
-  if (o.ipv6.enabled && n.mtu < 1280) throw BadOption("--ipv6: IPv6 needs an MTU of at least 1280");
+  const bool ipv6_asked = vm.count("ipv6") != 0;
+  const bool ipv6_refused = vm.count("no-ipv6") != 0;
+  if (ipv6_asked && ipv6_refused) throw BadOption("--ipv6 and --no-ipv6 contradict each other");
+  if (ipv6_asked && n.mtu < 1280) throw BadOption("--ipv6: IPv6 needs an MTU of at least 1280");
+  // IPv6 links need 1280 (RFC 8200 §5): below it the network is IPv4 only, and says so.
+  o.ipv6.enabled = !ipv6_refused && n.mtu >= 1280;
+  if (!ipv6_refused && n.mtu < 1280) o.ipv6.off_reason = "an MTU below 1280";
 }
 
 /// Port forwards and SSH unix-socket forwards (their default guest is the first guest).

@@ -50,6 +50,7 @@ const std::map<std::string, FlagKind, std::less<>>& gvproxy_flags() {
       {"notification", FlagKind::text},  {"debug", FlagKind::boolean},        {"version", FlagKind::boolean},
       {"ec2-metadata-access", FlagKind::boolean}, {"gateway-allow-unexpose", FlagKind::boolean},
       {"guest-expose-loopback-only", FlagKind::boolean},
+      {"no-ipv6", FlagKind::boolean},  // usernet's own: gvproxy mode is dual stack unless told
       {"help", FlagKind::boolean},       {"h", FlagKind::boolean},
   };
   return flags;
@@ -336,7 +337,7 @@ std::string usage() {
 /// gvproxy's flags as given on one command line, before translation.
 struct GivenFlags {
   std::vector<std::pair<std::string, std::string>> values;  // in order, values as text
-  bool debug = false, version = false, help = false, link_local = false, loopback_only = false;
+  bool debug = false, version = false, help = false, link_local = false, loopback_only = false, no_ipv6 = false;
   std::string config_path;
 };
 
@@ -349,6 +350,7 @@ void read_bool_flag(GivenFlags& flags, const std::string& name, std::string_view
   if (name == "help" || name == "h") flags.help = *parsed;
   if (name == "ec2-metadata-access") flags.link_local = *parsed;
   if (name == "guest-expose-loopback-only") flags.loopback_only = *parsed;
+  if (name == "no-ipv6") flags.no_ipv6 = *parsed;
   // gateway-allow-unexpose (older releases) is accepted and ignored: guests may always unexpose their own.
 }
 
@@ -397,6 +399,7 @@ std::vector<std::string> usernetd_args_for(const GivenFlags& flags) {
   // The API keeps gvproxy's rules: guests may expose, ":P" is every address.
   args.emplace_back("--gvproxy-api");
   if (flags.loopback_only) args.emplace_back("--guest-expose=loopback");
+  if (flags.no_ipv6) args.emplace_back("--no-ipv6");
   return args;
 }
 

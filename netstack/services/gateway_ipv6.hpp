@@ -19,6 +19,7 @@ namespace usernet {
 /// IPv6 settings from the command line.
 struct Ipv6Options {
   bool enabled = false;
+  std::string off_reason;  // why IPv6 is off when nobody said --no-ipv6 (logged at start)
   std::vector<std::string> search_domains;  // RA DNSSL and DHCPv6 domain list
   std::uint64_t advertise_interval_ms = 200'000;  // unsolicited RAs (RFC 4861 allows 4-1800 s)
 };

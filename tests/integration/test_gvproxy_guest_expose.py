@@ -101,7 +101,9 @@ class GuestExposeAsGvproxy(unittest.TestCase):
         for path in ("/leases", "/services/dhcp/leases"):
             status, text = self.g.host_api(path)
             self.assertEqual(status, 200)
-            self.assertEqual(json.loads(text), {GATEWAY: "5a:94:ef:e4:0c:dd", GUEST_IP: GUEST_MAC})
+            # gvproxy mode is dual stack: the gateway's IPv6 address is listed beside its IPv4 one.
+            self.assertEqual(json.loads(text), {GATEWAY: "5a:94:ef:e4:0c:dd", "fd00::1": "5a:94:ef:e4:0c:dd",
+                                                GUEST_IP: GUEST_MAC})
 
     def test_guest_publishes_a_port_on_every_host_address_then_withdraws_it(self):
         g = self.g

@@ -132,5 +132,21 @@ class Ipv6Autoconf(unittest.TestCase):
         self.assertGreaterEqual(harness.stat_value(stats, "usernet_dhcp6_replies_total", type="reply"), 1)
 
 
+class NoIpv6(unittest.TestCase):
+    """--no-ipv6: the gateway stays silent to router solicitations and the guest forms no
+    fd00:: address (IPv6 is on by default, so this is the switch that turns it off)."""
+
+    def test_no_router_advertisement(self):
+        net = harness.Network()
+        try:
+            usernetd = net.start_usernetd("--no-ipv6")
+            out = net.guest.run(["rdisc6", "-1", "-w", "1000", "-r", "2", "tap0"], check=False, timeout=30)
+            self.assertNotEqual(out.returncode, 0, out.stdout)
+            self.assertNotIn("fd00::", net.guest.run(["ip", "-6", "addr", "show", "dev", "tap0"]).stdout)
+            net.stop(usernetd)
+        finally:
+            net.close()
+
+
 if __name__ == "__main__":
     unittest.main()

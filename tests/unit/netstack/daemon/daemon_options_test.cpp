@@ -26,11 +26,21 @@ TEST_CASE("defaults are gvproxy's addresses") {
   CHECK_FALSE(n.allow_link_local);
 }
 
-TEST_CASE("IPv6 autoconfiguration is off unless --ipv6 asks for it") {
-  CHECK_FALSE(parse({"--tap", "t"}).options.ipv6.enabled);
-  auto r = parse({"--tap", "t", "--ipv6"});
-  REQUIRE(r.action == Action::run);
-  CHECK(r.options.ipv6.enabled);
+TEST_CASE("IPv6 is on by default, off with --no-ipv6 or an MTU below 1280") {
+  auto on = parse({"--tap", "t"});
+  REQUIRE(on.action == Action::run);
+  CHECK(on.options.ipv6.enabled);
+  CHECK(on.options.dns.ipv6);
+  CHECK(parse({"--tap", "t", "--ipv6"}).options.ipv6.enabled);
+  auto off = parse({"--tap", "t", "--no-ipv6"});
+  REQUIRE(off.action == Action::run);
+  CHECK_FALSE(off.options.ipv6.enabled);
+  CHECK_FALSE(off.options.dns.ipv6);
+  CHECK(off.options.ipv6.off_reason.empty());  // asked for: nothing to explain
+  auto small = parse({"--tap", "t", "--mtu", "1000"});
+  REQUIRE(small.action == Action::run);
+  CHECK_FALSE(small.options.ipv6.enabled);
+  CHECK(small.options.ipv6.off_reason.find("1280") != std::string::npos);
 }
 
 TEST_CASE("a new subnet moves the derived addresses with it") {
@@ -71,6 +81,7 @@ TEST_CASE("bad values fail with a line naming the flag") {
       {{"--netns", "x"}, "--netns"},
       {{"--tap", "t", "--frobnicate"}, "frobnicate"},
       {{"--tap", "t", "--ipv6", "--mtu", "1000"}, "--ipv6"},
+      {{"--tap", "t", "--ipv6", "--no-ipv6"}, "contradict"},
       {{}, "nothing to serve"},
   };
   for (const auto& c : cases) {

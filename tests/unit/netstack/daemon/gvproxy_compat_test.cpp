@@ -66,6 +66,18 @@ TEST_CASE("Go flag syntax: one or two dashes, =value, booleans, SSH forward flag
                           "--forward-user", "core", "--forward-identity", "/home/u/.ssh/id", "--gvproxy-api"});
 }
 
+TEST_CASE("gvproxy mode is dual stack; -no-ipv6 (usernet's own flag) turns IPv6 off") {
+  auto on = parse_translated(translate_gvproxy_command_line({"-listen-vfkit", "unixgram:///v"}).args);
+  REQUIRE(on.action == ParsedDaemonOptions::Action::run);
+  CHECK(on.options.ipv6.enabled);
+  auto t = translate_gvproxy_command_line({"-listen-vfkit", "unixgram:///v", "-no-ipv6"});
+  REQUIRE(t.action == GvproxyTranslation::Action::run);
+  CHECK(t.args.back() == "--no-ipv6");
+  auto off = parse_translated(t.args);
+  REQUIRE(off.action == ParsedDaemonOptions::Action::run);
+  CHECK_FALSE(off.options.ipv6.enabled);
+}
+
 TEST_CASE("unknown flags, missing values and unsupported transports fail with one line") {
   auto unknown = translate_gvproxy_command_line({"-listen", "unix:///a", "-frobnicate"});
   CHECK(unknown.action == GvproxyTranslation::Action::fail);
