@@ -84,7 +84,6 @@ bool Gateway::send_frame(ByteSpan frame) {
       counters_.ipv6_ignored++;
     } else {
       counters_.frames_in++;
-      learn_ipv6_neighbor(frame);
       ipv6_receiver_->receive_ipv6(frame);
     }
     return true;
@@ -122,16 +121,12 @@ bool Gateway::send_frame(ByteSpan frame) {
   return true;
 }
 
-void Gateway::learn_ipv6_neighbor(ByteSpan frame) {
-  constexpr std::size_t kSourceAt = kEthernetHeaderSize + 8;
+void Gateway::learn_ipv6_neighbor(const Ipv6& source, const MacAddress& mac) {
   constexpr std::size_t kMaxNeighbors = 65536;  // bounds what spoofed sources can cost
-  if (frame.size() < kSourceAt + 16) return;
-  Ipv6 source;
-  std::memcpy(source.data(), frame.data() + kSourceAt, 16);
   if (is_unspecified(source) || is_multicast(source)) return;  // DAD probes, bogus sources
   const IpAddress key = IpAddress::from_v6(source);
   if (ipv6_neighbors_.size() >= kMaxNeighbors && !ipv6_neighbors_.contains(key)) ipv6_neighbors_.clear();
-  ipv6_neighbors_[key] = frame_source(frame);
+  ipv6_neighbors_[key] = mac;
 }
 
 err_t Gateway::output_ipv6(netif* n, pbuf* p, const ip6_addr_t* destination) {

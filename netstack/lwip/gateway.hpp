@@ -66,6 +66,9 @@ class Gateway : public SwitchPort {
   void set_ipv6_receiver(Ipv6Receiver* receiver) { ipv6_receiver_ = receiver; }
   /// Sends a frame the gateway built (not through lwIP) to the guests.
   void transmit(ByteSpan frame);
+  /// Remembers the MAC an IPv6 source address sent from (where lwIP's IPv6 output goes);
+  /// the Ipv6Receiver calls it for every frame it parsed.
+  void learn_ipv6_neighbor(const Ipv6& source, const MacAddress& mac);
   /// Called by the lwIP input hook.
   static Gateway* from_netif(netif* n);
   Ipv4Interceptor* interceptor() const { return interceptor_; }
@@ -83,8 +86,6 @@ class Gateway : public SwitchPort {
   static std::int8_t netif_init(netif* n);
   /// lwIP's IPv6 output: the destination's MAC from the table below, or a multicast MAC.
   static std::int8_t output_ipv6(netif* n, pbuf* p, const ip6_addr* destination);
-  /// Remembers the MAC an IPv6 source address sent from (the guest's, for replies).
-  void learn_ipv6_neighbor(ByteSpan frame);
 
   Switch& switch_;
   Ipv4Subnet subnet_;

@@ -105,6 +105,7 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
   // The packet without Ethernet padding, for the engine that takes bytes.
   const ByteSpan packet = frame.subspan(kEthernetHeaderSize, ndp::kIpv6HeaderSize + ip->payload.size());
   const MacAddress client_mac = frame_source(frame);
+  network_.gateway().learn_ipv6_neighbor(ip->source, client_mac);
   const Ipv6& source = ip->source;
   const Ipv6& destination = ip->destination;
   const std::uint8_t next_header = ip->next_header;
