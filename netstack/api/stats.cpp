@@ -187,6 +187,9 @@ void collect_ipv6(StatsSnapshot& s, const GatewayIpv6& ipv6, std::uint64_t now_m
   s.add("usernet_ipv6_router_advertisements_total", "Router advertisements sent", kCounter, nd.router_advertisements);
   s.add("usernet_ipv6_neighbor_advertisements_total", "Neighbour advertisements sent for gateway addresses",
         kCounter, nd.neighbor_advertisements);
+  s.add("usernet_ipv6_neighbor_solicitations_sent_total",
+        "Neighbour solicitations sent to resolve a guest address lwIP had a packet for", kCounter,
+        nd.neighbor_solicitations_sent);
   std::uint64_t nd_drops = 0;
   for (auto d : nd.drops) nd_drops += d;
   s.add("usernet_ipv6_ndp_drops_total", "Neighbour discovery packets left unanswered", kCounter, nd_drops);

@@ -127,28 +127,50 @@ void Gateway::learn_ipv6_neighbor(const Ipv6& source, const MacAddress& mac) {
   const IpAddress key = IpAddress::from_v6(source);
   if (ipv6_neighbors_.size() >= kMaxNeighbors && !ipv6_neighbors_.contains(key)) ipv6_neighbors_.clear();
   ipv6_neighbors_[key] = mac;
+  if (auto waiting = awaiting_neighbor_.find(key); waiting != awaiting_neighbor_.end()) {
+    const PbufHandle packet = std::move(waiting->second);
+    awaiting_neighbor_.erase(waiting);
+    send_ipv6(packet.get(), mac);
+  }
+}
+
+void Gateway::PbufFree::operator()(pbuf* p) const { pbuf_free(p); }
+
+err_t Gateway::queue_for_neighbor(pbuf* p, const Ipv6& destination) {
+  constexpr std::size_t kMaxWaiting = 256;  // addresses solicited at once
+  const IpAddress key = IpAddress::from_v6(destination);
+  if (ipv6_receiver_ == nullptr || (awaiting_neighbor_.size() >= kMaxWaiting && !awaiting_neighbor_.contains(key))) {
+    counters_.ipv6_no_neighbor++;
+    return ERR_RTE;
+  }
+  // A copy with room for the Ethernet header: lwIP may reuse p once output returns.
+  PbufHandle copy(pbuf_clone(PBUF_LINK, PBUF_RAM, p));
+  if (!copy) {
+    counters_.no_memory++;
+    return ERR_MEM;
+  }
+  awaiting_neighbor_[key] = std::move(copy);  // an older packet for it is dropped, as lwIP's ARP does
+  counters_.ipv6_neighbor_queued++;
+  ipv6_receiver_->solicit_neighbor(destination);
+  return ERR_OK;
+}
+
+err_t Gateway::send_ipv6(pbuf* p, const MacAddress& destination) {
+  eth_addr source_mac;
+  eth_addr destination_mac;
+  std::memcpy(source_mac.addr, netif_->hwaddr, ETH_HWADDR_LEN);
+  std::memcpy(destination_mac.addr, destination.data(), ETH_HWADDR_LEN);
+  return ethernet_output(netif_.get(), p, &source_mac, &destination_mac, ETHTYPE_IPV6);
 }
 
 err_t Gateway::output_ipv6(netif* n, pbuf* p, const ip6_addr_t* destination) {
   auto* self = static_cast<Gateway*>(n->state);
   Ipv6 address;
   std::memcpy(address.data(), destination->addr, 16);
-  MacAddress mac;
-  if (is_multicast(address)) {
-    mac = multicast_mac(address);
-  } else {
-    auto it = self->ipv6_neighbors_.find(IpAddress::from_v6(address));
-    if (it == self->ipv6_neighbors_.end()) {
-      self->counters_.ipv6_no_neighbor++;
-      return ERR_RTE;
-    }
-    mac = it->second;
-  }
-  eth_addr source_mac;
-  eth_addr destination_mac;
-  std::memcpy(source_mac.addr, n->hwaddr, ETH_HWADDR_LEN);
-  std::memcpy(destination_mac.addr, mac.data(), ETH_HWADDR_LEN);
-  return ethernet_output(n, p, &source_mac, &destination_mac, ETHTYPE_IPV6);
+  if (is_multicast(address)) return self->send_ipv6(p, multicast_mac(address));
+  auto it = self->ipv6_neighbors_.find(IpAddress::from_v6(address));
+  if (it == self->ipv6_neighbors_.end()) return self->queue_for_neighbor(p, address);
+  return self->send_ipv6(p, it->second);
 }
 
 void Gateway::transmit(ByteSpan frame) {

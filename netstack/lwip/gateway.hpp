@@ -37,6 +37,9 @@ class Ipv6Receiver {
  public:
   virtual ~Ipv6Receiver() = default;
   virtual void receive_ipv6(ByteSpan frame) = 0;
+  /// Sends a neighbour solicitation for `target`: lwIP has a packet for a guest address
+  /// never seen as a source (e.g. a port forward to a SLAAC address before the guest spoke).
+  virtual void solicit_neighbor(const Ipv6& target) = 0;
 };
 
 /// Gateway counters.
@@ -48,7 +51,8 @@ struct GatewayCounters {
   std::uint64_t no_memory = 0;
   std::uint64_t truncated = 0;     // ARP/IPv4 frames too short for their header
   std::uint64_t ipv6_ignored = 0;  // IPv6 frames while no IPv6 service runs
-  std::uint64_t ipv6_no_neighbor = 0;  // IPv6 output to a guest address never seen as a source
+  std::uint64_t ipv6_no_neighbor = 0;  // IPv6 output dropped: no neighbour known, none to ask
+  std::uint64_t ipv6_neighbor_queued = 0;  // IPv6 output held while its neighbour was solicited
 };
 
 class Gateway : public SwitchPort {
@@ -66,8 +70,8 @@ class Gateway : public SwitchPort {
   void set_ipv6_receiver(Ipv6Receiver* receiver) { ipv6_receiver_ = receiver; }
   /// Sends a frame the gateway built (not through lwIP) to the guests.
   void transmit(ByteSpan frame);
-  /// Remembers the MAC an IPv6 source address sent from (where lwIP's IPv6 output goes);
-  /// the Ipv6Receiver calls it for every frame it parsed.
+  /// Remembers the MAC an IPv6 source address sent from (where lwIP's IPv6 output goes)
+  /// and sends what waited for it; the Ipv6Receiver calls it for every frame it parsed.
   void learn_ipv6_neighbor(const Ipv6& source, const MacAddress& mac);
   /// Called by the lwIP input hook.
   static Gateway* from_netif(netif* n);
@@ -84,8 +88,17 @@ class Gateway : public SwitchPort {
  private:
   static std::int8_t link_output(netif* n, pbuf* p);  // lwIP err_t
   static std::int8_t netif_init(netif* n);
-  /// lwIP's IPv6 output: the destination's MAC from the table below, or a multicast MAC.
+  /// lwIP's IPv6 output: the destination's MAC from the table below, or a multicast MAC;
+  /// for an unknown neighbour the packet waits (the newest one per address) while the
+  /// Ipv6Receiver solicits it, as lwIP's ARP queues for IPv4.
   static std::int8_t output_ipv6(netif* n, pbuf* p, const ip6_addr* destination);
+  std::int8_t queue_for_neighbor(pbuf* p, const Ipv6& destination);
+  std::int8_t send_ipv6(pbuf* p, const MacAddress& destination);
+
+  struct PbufFree {
+    void operator()(pbuf* p) const;
+  };
+  using PbufHandle = std::unique_ptr<pbuf, PbufFree>;
 
   Switch& switch_;
   Ipv4Subnet subnet_;
@@ -99,6 +112,7 @@ class Gateway : public SwitchPort {
   Ipv6Receiver* ipv6_receiver_ = nullptr;
   std::vector<std::uint8_t> gather_;  // flattens chained output pbufs
   std::unordered_map<IpAddress, MacAddress, IpAddressHash> ipv6_neighbors_;
+  std::unordered_map<IpAddress, PbufHandle, IpAddressHash> awaiting_neighbor_;
   GatewayCounters counters_;
 };
 

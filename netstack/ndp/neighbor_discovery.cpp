@@ -196,6 +196,15 @@ std::optional<Output> NeighborDiscovery::on_neighbor_solicitation(const Icmpv6Pa
   return Output{build_icmpv6(target, in.source, kNdHopLimit, std::move(m)), source_link.value_or(source_mac)};
 }
 
+Output NeighborDiscovery::neighbor_solicitation(const Ipv6& target) {
+  std::vector<std::uint8_t> m{static_cast<std::uint8_t>(Icmpv6Type::neighbor_solicitation), 0, 0, 0, 0, 0, 0, 0};
+  put_bytes(m, target);
+  put_link_address(m, OptionType::source_link_address, config_.gateway_mac);
+  counters_.neighbor_solicitations_sent++;
+  const Ipv6 group = solicited_node_multicast(target);
+  return Output{build_icmpv6(config_.link_local, group, kNdHopLimit, std::move(m)), multicast_mac(group)};
+}
+
 Output NeighborDiscovery::periodic_advertisement(std::uint64_t now_ms) {
   last_multicast_ms_ = now_ms;
   counters_.router_advertisements++;

@@ -74,6 +74,7 @@ struct Counters {
   std::uint64_t neighbor_solicitations = 0;
   std::uint64_t router_advertisements = 0;  // sent, solicited and periodic
   std::uint64_t neighbor_advertisements = 0;
+  std::uint64_t neighbor_solicitations_sent = 0;  // the gateway resolving a guest address
   std::array<std::uint64_t, kDropCount> drops{};
 
   std::uint64_t drops_of(Drop reason) const { return drops[static_cast<std::size_t>(reason)]; }
@@ -90,6 +91,11 @@ class NeighborDiscovery {
 
   /// The unsolicited advertisement to all nodes, for the caller's periodic timer.
   Output periodic_advertisement(std::uint64_t now_ms);
+
+  /// A solicitation of `target`'s MAC (from the link-local address, to its solicited-node
+  /// group, with the gateway's MAC as source link-layer option so the answer needs no
+  /// resolution of its own).
+  Output neighbor_solicitation(const Ipv6& target);
 
   /// True when `address` is one the gateway answers for (its link-local or a configured one).
   bool is_gateway_address(const Ipv6& address) const;

@@ -72,7 +72,7 @@ GatewayIpv6::GatewayIpv6(VirtualNetwork& network, const Ipv6Options& options)
   network_.gateway().set_ipv6_receiver(this);
   advertiser_.start(0, options.advertise_interval_ms);  // one at once for guests already up
   advertiser_.unref();
-  spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6, NAT66 for TCP and UDP)",
+  spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6, NAT66 for TCP, UDP and ping)",
                ndp_.config().prefix.to_string(), format_ipv6(ndp_.config().link_local));
 }
 
@@ -88,6 +88,11 @@ void GatewayIpv6::send(const MacAddress& destination, ByteSpan packet) {
   frame.push_back(0xdd);
   frame.insert(frame.end(), packet.begin(), packet.end());
   network_.gateway().transmit(frame);
+}
+
+void GatewayIpv6::solicit_neighbor(const Ipv6& target) {
+  const ndp::Output solicitation = ndp_.neighbor_solicitation(target);
+  send(solicitation.destination_mac, solicitation.packet);
 }
 
 void GatewayIpv6::advertise() {

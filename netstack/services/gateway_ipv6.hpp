@@ -46,6 +46,7 @@ class GatewayIpv6 final : public Ipv6Receiver {
   GatewayIpv6& operator=(const GatewayIpv6&) = delete;
 
   void receive_ipv6(ByteSpan frame) override;
+  void solicit_neighbor(const Ipv6& target) override;
 
   const ndp::NeighborDiscovery& neighbor_discovery() const { return ndp_; }
   const dhcp6::Server& dhcp() const { return dhcp_; }

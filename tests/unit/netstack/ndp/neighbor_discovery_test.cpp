@@ -209,6 +209,26 @@ TEST_CASE("NDP: a neighbour solicitation for a gateway address gets a solicited 
   CHECK(nd.counters().neighbor_advertisements == 3);
 }
 
+TEST_CASE("NDP: the gateway solicits a guest address from its link-local address with its MAC") {
+  NeighborDiscovery nd(test_config());
+  const Ipv6 target = *parse_ipv6("fd00::5894:efff:fee4:cee");
+  const Output out = nd.neighbor_solicitation(target);
+  CHECK(out.destination_mac == MacAddress{0x33, 0x33, 0xff, 0xe4, 0x0c, 0xee});
+  const Parsed ns = parse(out.packet, 24);
+  CHECK(ns.hop_limit == 255);
+  CHECK(ns.message[0] == 135);
+  CHECK(ns.message[1] == 0);
+  CHECK(ns.src == *parse_ipv6("fe80::1"));
+  CHECK(ns.dst == *parse_ipv6("ff02::1:ffe4:cee"));
+  CHECK(Bytes(ns.message.begin() + 8, ns.message.begin() + 24) == Bytes(target.begin(), target.end()));
+  REQUIRE(ns.options.count(1) == 1);
+  CHECK(Bytes(ns.options.find(1)->second.begin() + 2, ns.options.find(1)->second.end()) ==
+        Bytes(kGatewayMac.begin(), kGatewayMac.end()));
+  CHECK(nd.counters().neighbor_solicitations_sent == 1);
+  // Its own solicitation coming back (flooded) is not answered: the target is not ours.
+  CHECK_FALSE(nd.handle(out.packet, kGatewayMac, 0));
+}
+
 TEST_CASE("NDP: duplicate address detection is answered only for the gateway's own addresses") {
   NeighborDiscovery nd(test_config());
   const Ipv6 guest_address = *parse_ipv6("fd00::5894:efff:fee4:cee");
