@@ -230,15 +230,15 @@ HttpResponse ApiRoutes::tunnel(const HttpRequest& request) {
   // gvproxy answers every /tunnel mistake with 500.
   if (ip_text.empty()) throw HttpError(500, "ip is mandatory");
   const std::uint16_t port = parse_go_port(port_text);
-  auto ip = parse_ipv4(ip_text);
-  if (!ip) throw HttpError(500, "ip " + ip_text + " is not an IPv4 address");
+  auto ip = parse_ip_address(ip_text);
+  if (!ip) throw HttpError(500, "ip " + ip_text + " is not an IP address");
   if (port == 0) throw HttpError(500, "port 0 cannot be dialled");
   if (services_.forwarder == nullptr) throw std::runtime_error("tunnels are not available");
   PortForwarder* forwarder = services_.forwarder;
-  const Ipv4 remote = *ip;
+  const IpAddress remote = *ip;
   HttpResponse response = ok("OK");
   response.take_over = [forwarder, remote, port](int fd) {
-    forwarder->connect_into_guest(fd, remote, port, "tunnel " + format_ipv4(remote) + ":" + std::to_string(port));
+    forwarder->connect_into_guest(fd, remote, port, "tunnel " + remote.with_port(port));
   };
   return response;
 }

@@ -25,10 +25,23 @@ std::string go_kind(const json& value) {
   return "number";
 }
 
-bool is_ipv4_loopback(Ipv4 ip) { return (ip >> 24) == 127; }
-
-/// gvproxy's remote IP:PORT for a tcp/udp forward into the guest network.
+/// gvproxy's remote IP:PORT for a tcp/udp forward into the guest network; usernet also
+/// takes [IPV6]:PORT (a guest's IPv6 address), which gvproxy refuses.
 void read_remote(const std::string& remote, ForwardSpec& spec) {
+  if (remote.starts_with('[')) {
+    std::pair<std::string, std::string> host_port;
+    try {
+      host_port = split_host_port(remote);
+    } catch (const HttpError&) {
+      throw failure("invalid remote addr");
+    }
+    const auto ip = parse_ipv6(host_port.first);
+    if (!ip) throw failure("invalid remote addr");
+    spec.remote_port = parse_go_port(host_port.second);
+    if (spec.remote_port == 0) throw failure("invalid remote port 0");
+    spec.remote_ip = IpAddress::from_v6(*ip);
+    return;
+  }
   const auto colon = remote.find(':');
   if (colon == std::string::npos || remote.find(':', colon + 1) != std::string::npos)
     throw failure("invalid remote addr");
@@ -37,7 +50,7 @@ void read_remote(const std::string& remote, ForwardSpec& spec) {
   const auto ip = parse_ipv4(std::string_view(remote).substr(0, colon));
   if (!ip) throw failure("invalid remote addr");  // gvproxy itself crashes on this one
   if (spec.remote_port == 0) throw failure("invalid remote port 0");
-  spec.remote_ip = *ip;
+  spec.remote_ip = IpAddress::from_v4(*ip);
 }
 
 /// The host address a tcp/udp forward listens on, as Go's net.Listen would read `local`.
@@ -56,17 +69,17 @@ void read_local(const std::string& local, const ExposeRules& rules, ForwardSpec&
   const bool gvproxy = rules.local_meaning == LocalAddressMeaning::gvproxy;
   if (host.empty() || host == "::") {
     if (!gvproxy && host.empty()) {
-      spec.local_ip = make_ipv4(127, 0, 0, 1);
+      spec.local_ip = IpAddress::from_v4(make_ipv4(127, 0, 0, 1));
     } else {
       spec.local_all_families = true;
-      spec.local_ip = 0;
+      spec.local_ip = IpAddress::from_v4(0);
     }
   } else if (host == "localhost") {
-    spec.local_ip = make_ipv4(127, 0, 0, 1);
-  } else if (auto ip = parse_ipv4(host)) {
+    spec.local_ip = IpAddress::from_v4(make_ipv4(127, 0, 0, 1));
+  } else if (auto ip = parse_ip_address(host)) {
     spec.local_ip = *ip;
   } else {
-    throw failure("listen " + network + " " + local + ": usernet listens on IPv4 addresses, [::] or localhost only");
+    throw failure("listen " + network + " " + local + ": usernet listens on IP addresses or localhost only");
   }
   spec.local_name = gvproxy ? local : std::string();
 }
@@ -203,9 +216,9 @@ ForwardSpec build_exposed_forward(const ExposeFields& request, const ApiCaller& 
     if (rules.guest_policy == GuestExposePolicy::loopback_only) {
       if (spec.local_all_families) {  // ":P" from a guest held to loopback: 127.0.0.1:P
         spec.local_all_families = false;
-        spec.local_ip = make_ipv4(127, 0, 0, 1);
-      } else if (!is_ipv4_loopback(spec.local_ip)) {
-        throw forbidden("a guest may only expose ports on the host's 127.0.0.1 (loopback only)");
+        spec.local_ip = IpAddress::from_v4(make_ipv4(127, 0, 0, 1));
+      } else if (!spec.local_ip.is_loopback()) {
+        throw forbidden("a guest may only expose ports on the host's 127.0.0.1 or ::1 (loopback only)");
       }
     }
     spec.exposed_by_guest = caller.guest_ip;

@@ -25,6 +25,12 @@ IpAddress IpAddress::from_v4(Ipv4 address) {
 
 bool IpAddress::is_v4() const { return std::memcmp(bytes_.data(), kMappedPrefix, sizeof kMappedPrefix) == 0; }
 
+bool IpAddress::is_loopback() const {
+  if (is_v4()) return (v4() >> 24) == 127;
+  constexpr Ipv6 kLoopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes_ == kLoopback;
+}
+
 Ipv4 IpAddress::v4() const { return load_be32(bytes_.data() + 12); }
 
 std::string IpAddress::to_string() const { return is_v4() ? format_ipv4(v4()) : format_ipv6(bytes_); }
@@ -32,6 +38,12 @@ std::string IpAddress::to_string() const { return is_v4() ? format_ipv4(v4()) : 
 std::string IpAddress::with_port(std::uint16_t port) const {
   const std::string port_text = std::to_string(port);
   return is_v4() ? to_string() + ":" + port_text : "[" + to_string() + "]:" + port_text;
+}
+
+std::optional<IpAddress> parse_ip_address(std::string_view text) {
+  if (auto v4 = parse_ipv4(text)) return IpAddress::from_v4(*v4);
+  if (auto v6 = parse_ipv6(text)) return IpAddress::from_v6(*v6);
+  return std::nullopt;
 }
 
 std::size_t IpAddressHash::operator()(const IpAddress& address) const noexcept {

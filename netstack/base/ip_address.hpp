@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "netstack/base/ipv4.hpp"
 #include "netstack/base/ipv6.hpp"
@@ -21,6 +23,8 @@ class IpAddress {
   static IpAddress from_v6(const Ipv6& address) { return IpAddress(address); }
 
   bool is_v4() const;
+  /// 127.0.0.0/8 or ::1: an address only this host reaches.
+  bool is_loopback() const;
   /// The IPv4 address; meaningful only when is_v4().
   Ipv4 v4() const;
   /// The 16 bytes: the IPv6 address, or ::ffff:a.b.c.d for IPv4.
@@ -36,6 +40,10 @@ class IpAddress {
   explicit IpAddress(const Ipv6& bytes) : bytes_(bytes) {}
   Ipv6 bytes_{};
 };
+
+/// Parses "192.168.127.2" or IPv6 text ("fd00::2"; "::ffff:a.b.c.d" reads as IPv4);
+/// nullopt on anything else.
+std::optional<IpAddress> parse_ip_address(std::string_view text);
 
 struct IpAddressHash {
   std::size_t operator()(const IpAddress& address) const noexcept;

@@ -145,7 +145,7 @@ void Daemon::build() {
   host_resolver_ = follow_host_resolver(loop_, options_.dns.resolv_conf,
                                         options_.dns.upstream.empty() ? dns_.get() : nullptr,
                                         options_.search_from_host ? dhcp_.get() : nullptr);
-  forwarder_ = std::make_unique<PortForwarder>(*network_);
+  forwarder_ = std::make_unique<PortForwarder>(*network_, options_.ipv6.enabled ? GuestIpv6::on : GuestIpv6::off);
   for (const auto& spec : options_.forwards)
     if (const Status added = forwarder_->add(spec); !added) throw std::runtime_error("--forward: " + added.error());
   if (role_ == DaemonRole::standalone) {
@@ -172,9 +172,9 @@ void Daemon::build() {
 void Daemon::add_default_ssh_forward() {
   if (options_.ssh_port < 0) return;
   ForwardSpec spec;
-  spec.local_ip = make_ipv4(127, 0, 0, 1);
+  spec.local_ip = IpAddress::from_v4(make_ipv4(127, 0, 0, 1));
   spec.local_port = static_cast<std::uint16_t>(options_.ssh_port);
-  spec.remote_ip = options_.network.first_guest_ip;
+  spec.remote_ip = IpAddress::from_v4(options_.network.first_guest_ip);
   spec.remote_port = 22;
   for (const auto& existing : options_.forwards)
     if (existing.protocol == spec.protocol && existing.local() == spec.local()) return;  // --forward wins

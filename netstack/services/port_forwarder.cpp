@@ -54,13 +54,15 @@ Result<int> bind_inet_socket(int type, const ForwardSpec& spec) {
       return Error{errno_text("socket")};
     }
   }
-  if (fd < 0) {  // one IPv4 address, or the IPv4 wildcard on a host without IPv6
-    fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {  // one address, or the IPv4 wildcard on a host without IPv6
+    const SocketAddress local = make_socket_address(spec.local_ip, spec.local_port);
+    fd = ::socket(local.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return Error{errno_text("socket")};
     const int one = 1;
     if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const sockaddr_in sin = make_sockaddr(spec.local_ip, spec.local_port);
-    rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+    // "[::]:P" means IPv6 alone here; the all-families form is ":P".
+    if (local.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    rc = ::bind(fd, local.get(), local.length);
   }
   if (rc != 0) {
     Error failure{errno_text(spec.bound_address())};
@@ -185,16 +187,16 @@ class PortForwarder::DatagramForward {
         owner_.network_.services().add_udp_service(port, [this, key](const UdpRequest& r) { on_guest_datagram(key, r); });
       }
       it->second.last_active = uv_now(owner_.network_.loop());
-      auto& gateway = owner_.network_.gateway();
-      if (send_udp_to_guest(gateway.lwip_netif(), gateway.address(), it->second.gateway_port, spec_.remote_ip,
-                            spec_.remote_port, ByteSpan(buffer, static_cast<std::size_t>(n))))
+      if (send_udp_to_guest(owner_.network_.gateway().lwip_netif(), owner_.gateway_address_for(spec_.remote_ip),
+                            it->second.gateway_port, spec_.remote_ip, spec_.remote_port,
+                            ByteSpan(buffer, static_cast<std::size_t>(n))))
         owner_.counters_.udp_to_guest++;
     }
   }
 
   void on_guest_datagram(const ClientKey& key, const UdpRequest& request) {
     auto it = sessions_.find(key);
-    if (it == sessions_.end() || request.source != IpAddress::from_v4(spec_.remote_ip) || request.source_port != spec_.remote_port)
+    if (it == sessions_.end() || request.source != spec_.remote_ip || request.source_port != spec_.remote_port)
       return;
     it->second.last_active = uv_now(owner_.network_.loop());
     const Session& session = it->second;
@@ -219,8 +221,13 @@ class PortForwarder::DatagramForward {
   std::map<ClientKey, Session> sessions_;
 };
 
-PortForwarder::PortForwarder(VirtualNetwork& network)
-    : network_(network), relays_(network.loop(), network.end_of_turn()) {}
+PortForwarder::PortForwarder(VirtualNetwork& network, GuestIpv6 guest_ipv6)
+    : network_(network), guest_ipv6_(guest_ipv6), relays_(network.loop(), network.end_of_turn()) {}
+
+IpAddress PortForwarder::gateway_address_for(const IpAddress& guest) const {
+  return guest.is_v4() ? IpAddress::from_v4(network_.gateway().address())
+                       : IpAddress::from_v6(network_.config().ipv6_gateway_ip);
+}
 
 PortForwarder::~PortForwarder() {
   for (Connecting* c : connecting_) {
@@ -235,6 +242,8 @@ PortForwarder::~PortForwarder() {
 Status PortForwarder::add(const ForwardSpec& spec) {
   const auto key = std::make_pair(spec.protocol, spec.local());
   if (streams_.contains(key) || datagrams_.contains(key)) return Error{spec.local() + ": already forwarded"};
+  if (!spec.remote_ip.is_v4() && guest_ipv6_ == GuestIpv6::off)
+    return Error{spec.remote() + ": the guest network has IPv6 off (--no-ipv6)"};
   if (spec.protocol == ForwardProtocol::udp) {
     const Result<int> fd = bind_inet_socket(SOCK_DGRAM, spec);
     if (!fd) return Error{fd.error()};
@@ -280,9 +289,14 @@ std::uint16_t PortForwarder::allocate_udp_port() {
   return 0;
 }
 
-void PortForwarder::connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label) {
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-  const ip_addr_t local = to_lwip_address(network_.gateway().address());
+void PortForwarder::connect_into_guest(int client_fd, const IpAddress& remote_ip, std::uint16_t remote_port,
+                                       std::string label) {
+  if (!remote_ip.is_v4() && guest_ipv6_ == GuestIpv6::off) {
+    close_with_reset(client_fd);
+    return;
+  }
+  tcp_pcb* pcb = tcp_new_ip_type(remote_ip.is_v4() ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
+  const ip_addr_t local = to_lwip_address(gateway_address_for(remote_ip));
   const ip_addr_t remote = to_lwip_address(remote_ip);
   if (pcb == nullptr || tcp_bind(pcb, &local, 0) != ERR_OK) {
     if (pcb) tcp_abort(pcb);

@@ -25,14 +25,18 @@ struct PortForwardCounters {
   std::uint64_t udp_to_host = 0;
 };
 
+/// Whether the guest network runs IPv6 (GatewayIpv6), so forwards may reach guests' IPv6 addresses.
+enum class GuestIpv6 { off, on };
+
 class PortForwarder {
  public:
-  explicit PortForwarder(VirtualNetwork& network);
+  PortForwarder(VirtualNetwork& network, GuestIpv6 guest_ipv6);
   ~PortForwarder();
   PortForwarder(const PortForwarder&) = delete;
   PortForwarder& operator=(const PortForwarder&) = delete;
 
-  /// Opens the host side; on failure an error sentence (e.g. the address is in use).
+  /// Opens the host side; on failure an error sentence (e.g. the address is in use, or the
+  /// guest side is IPv6 while the guest network has none).
   Status add(const ForwardSpec& spec);
   /// Closes a forward by protocol and local address; false if there is none.
   bool remove(ForwardProtocol protocol, const std::string& local);
@@ -42,10 +46,10 @@ class PortForwarder {
   const PortForwardCounters& counters() const { return counters_; }
   TcpRelayGroup& relays() { return relays_; }
   /// Connects a host stream socket (taking its ownership; non-blocking) to ip:port in the
-  /// guest network from the gateway's address and relays it once the guest accepts; the
-  /// socket is reset if the guest refuses. Port forwards, the API's /tunnel and the SSH
+  /// guest network from the gateway's address of that family and relays it once the guest
+  /// accepts; the socket is reset if the guest refuses (or is IPv6 on an IPv4-only network). Port forwards, the API's /tunnel and the SSH
   /// forwards use this. Loop thread only, like every lwIP call.
-  void connect_into_guest(int client_fd, Ipv4 remote_ip, std::uint16_t remote_port, std::string label);
+  void connect_into_guest(int client_fd, const IpAddress& remote_ip, std::uint16_t remote_port, std::string label);
   std::size_t connecting() const { return connecting_.size(); }
 
  private:
@@ -53,8 +57,11 @@ class PortForwarder {
   class DatagramForward;
   struct Connecting;
   std::uint16_t allocate_udp_port();
+  /// The gateway's own address in the family of `guest`: the source of what enters the guest.
+  IpAddress gateway_address_for(const IpAddress& guest) const;
 
   VirtualNetwork& network_;
+  GuestIpv6 guest_ipv6_;
   TcpRelayGroup relays_;
   std::map<std::pair<ForwardProtocol, std::string>, std::unique_ptr<StreamForward>> streams_;
   std::map<std::pair<ForwardProtocol, std::string>, std::unique_ptr<DatagramForward>> datagrams_;

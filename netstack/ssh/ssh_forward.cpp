@@ -117,7 +117,7 @@ void SshForward::connect_queued_dials() {
     dials.swap(queued_dials_);
   }
   for (const int fd : dials)
-    forwarder_.connect_into_guest(fd, spec_.guest_ip, spec_.guest_port, "ssh " + spec_.socket_path);
+    forwarder_.connect_into_guest(fd, IpAddress::from_v4(spec_.guest_ip), spec_.guest_port, "ssh " + spec_.socket_path);
 }
 
 }  // namespace usernet

@@ -21,6 +21,8 @@ BUILD_DIR = os.environ.get("USERNET_BUILD_DIR", os.path.join(SOURCE_DIR, "build"
 # The first line of an AddressSanitizer, LeakSanitizer, ThreadSanitizer or UBSan report.
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error: ")
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
+# The guest server port-forward tests reach (TCP 8000 "from ADDRESS got N", UDP 8001 echo).
+FORWARD_TARGET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward_target.py")
 
 GATEWAY = "192.168.127.1"
 HOST_ALIAS = "192.168.127.254"
@@ -235,3 +237,19 @@ def rss_kib(pid):
 def usernetd_pid(proc):
     """The pid of usernetd itself (proc is `ip netns exec`, which execs it)."""
     return proc.pid
+
+
+RESET_PROBE = """
+import socket, sys, time
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    time.sleep(0.5)
+    c.sendall(b"x")
+    data = c.recv(10); print("eof" if not data else "data")
+except ConnectionResetError:
+    print("reset")"""
+
+
+def connection_outcome(ns, host, port):
+    """Connects from namespace NS, waits, writes: "reset", "eof" or "data"."""
+    return ns.run([sys.executable, "-c", RESET_PROBE, host, str(port)], timeout=30).stdout.strip()

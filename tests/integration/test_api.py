@@ -14,7 +14,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import GATEWAY, GUEST_IP  # noqa: E402
 # Guest servers: TCP 8000 answers "from ADDR got N" for a line; UDP 8001 upper-cases.
-from test_port_forward import GUEST_SERVER  # noqa: E402
 
 GUEST_MAC = "5a:94:ef:e4:0c:ee"
 
@@ -60,7 +59,7 @@ class Api(unittest.TestCase):
         cls.usernetd = cls.net.start_usernetd(
             "--listen", f"unix://{cls.api}", "--services", f"unix://{cls.services}",
             "--guest-expose", "--dns-upstream", "127.0.0.1:5353", "--ssh-port", "-1")
-        cls.net.start(cls.net.guest, [sys.executable, "-c", GUEST_SERVER], log_name="guest-server")
+        cls.net.start(cls.net.guest, [sys.executable, harness.FORWARD_TARGET], log_name="guest-server")
         cls.net.wait_for(lambda: "8000" in cls.net.guest.run(["ss", "-ltn"]).stdout, "guest server")
         cls.net.wait_for(lambda: os.path.exists(cls.services), "API sockets")
 

@@ -17,7 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import GATEWAY, GUEST_IP  # noqa: E402
 from test_forwarder import ping_works, start_forwarder  # noqa: E402
-from test_port_forward import GUEST_SERVER  # noqa: E402
 
 GUEST_MAC = "5a:94:ef:e4:0c:ee"
 
@@ -33,7 +32,7 @@ except OSError as e:
 
 class GuestNetwork:
     """A host namespace running usernetd as gvproxy and a guest whose TAP is relayed by
-    usernet-forwarder to gvproxy's -listen socket; the guest runs GUEST_SERVER."""
+    usernet-forwarder to gvproxy's -listen socket; the guest runs harness.FORWARD_TARGET."""
 
     def __init__(self, *gvproxy_flags):
         self.net = harness.Network()
@@ -53,7 +52,7 @@ class GuestNetwork:
         if self.daemon.poll() is not None:
             raise RuntimeError("gvproxy exited:\n" + self.net.log_of("usernetd"))
         self.forwarder = start_forwarder(self.net, self.api, "-preexisting")
-        self.net.start(g, [sys.executable, "-c", GUEST_SERVER], log_name="guest-server")
+        self.net.start(g, [sys.executable, harness.FORWARD_TARGET], log_name="guest-server")
         self.net.wait_for(lambda: "8000" in g.run(["ss", "-ltn"]).stdout, "guest server")
         self.net.wait_for(lambda: ping_works(g, GATEWAY), "the guest reaches the gateway")
 

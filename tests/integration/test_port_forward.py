@@ -11,30 +11,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import GATEWAY, GUEST_IP  # noqa: E402
 
-GUEST_SERVER = r"""
-import socket, sys, threading
-def tcp():
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 8000)); s.listen(64)
-    while True:
-        c, addr = s.accept()
-        def serve(c=c, addr=addr):
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = c.recv(65536)
-                if not chunk: break
-                data += chunk
-            c.sendall(f"from {addr[0]} got {len(data)}\n".encode()); c.close()
-        threading.Thread(target=serve, daemon=True).start()
-def udp():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 8001))
-    while True:
-        data, addr = s.recvfrom(65535); s.sendto(data.upper() + f" via {addr[0]}".encode(), addr)
-threading.Thread(target=udp, daemon=True).start()
-print("ready", flush=True)
-tcp()
-"""
-
 
 class PortForwards(unittest.TestCase):
     @classmethod
@@ -46,7 +22,7 @@ class PortForwards(unittest.TestCase):
             "--forward", "udp::18001=:8001",
             "--forward", f"unix:{cls.sock}=:8000",
             "--forward", "127.0.0.1:18002=:8999")  # nobody listens on guest port 8999
-        cls.net.start(cls.net.guest, [sys.executable, "-c", GUEST_SERVER], log_name="guest-server")
+        cls.net.start(cls.net.guest, [sys.executable, harness.FORWARD_TARGET], log_name="guest-server")
         cls.net.wait_for(lambda: "8000" in cls.net.guest.run(["ss", "-ltn"]).stdout, "guest server")
 
     @classmethod
@@ -80,16 +56,7 @@ c.sendall(b"hello\\n"); print(c.recv(100).decode().strip())""")
         self.assertEqual(out, f"from {GATEWAY} got 6")
 
     def test_closed_guest_port_resets_the_host_client(self):
-        out = self.host_python("""
-import socket, time
-try:
-    c = socket.create_connection(("127.0.0.1", 18002), timeout=10)
-    time.sleep(0.5)
-    c.sendall(b"x")
-    data = c.recv(10); print("eof" if not data else "data")
-except ConnectionResetError:
-    print("reset")""")
-        self.assertEqual(out, "reset")
+        self.assertEqual(harness.connection_outcome(self.net.host, "127.0.0.1", 18002), "reset")
 
     def test_local_address_in_use_is_a_clear_startup_error(self):
         blocker = self.net.start(self.net.host, [sys.executable, "-c", """

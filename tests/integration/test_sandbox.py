@@ -16,7 +16,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import GATEWAY, GUEST_IP, HOST_ALIAS  # noqa: E402
-from test_port_forward import GUEST_SERVER  # noqa: E402  TCP 8000: "from ADDR got N"
 
 GUEST_MAC = "5a:94:ef:e4:0c:ee"  # the first guest's MAC: its lease is GUEST_IP
 DHCP_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_record.sh")
@@ -73,7 +72,7 @@ class Sandbox(unittest.TestCase):
         cls.dhcp_log = os.path.join(n.scratch(), "dhcp.log")
         g.run(["env", f"USERNET_DHCP_LOG={cls.dhcp_log}", "busybox", "udhcpc", "-i", "tap0", "-f", "-q", "-n",
                "-t", "5", "-T", "2", "-s", DHCP_SCRIPT], timeout=30)
-        n.start(g, [sys.executable, "-c", GUEST_SERVER], log_name="guest-server")
+        n.start(g, [sys.executable, harness.FORWARD_TARGET], log_name="guest-server")
         n.wait_for(lambda: "8000" in g.run(["ss", "-ltn"]).stdout, "guest server")
 
     @classmethod

@@ -31,6 +31,18 @@ std::uint16_t free_port() {
   return ntohs(sin.sin_port);
 }
 
+/// Whether this host can bind the IPv6 loopback (not every test machine has IPv6).
+bool ipv6_loopback_available() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 sin6{};
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_addr = in6addr_loopback;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&sin6), sizeof sin6) == 0;
+  ::close(fd);
+  return bound;
+}
+
 struct ApiFixture {
   uv_loop_t loop{};
   std::optional<VirtualNetwork> network;
@@ -43,7 +55,7 @@ struct ApiFixture {
                       LocalAddressMeaning meaning = LocalAddressMeaning::loopback_default) {
     uv_loop_init(&loop);
     network.emplace(&loop, NetworkConfig{});
-    forwarder = std::make_unique<PortForwarder>(*network);
+    forwarder = std::make_unique<PortForwarder>(*network, GuestIpv6::on);
     DnsOptions dns_options;
     dns_options.upstream = {"127.0.0.1:5353"};
     dns = std::make_unique<GatewayDns>(*network, dns_options);
@@ -143,9 +155,24 @@ TEST_CASE("the guest sees only the forwarder routes and exposes only with --gues
         200);
   const auto list = f.forwarder->list();
   REQUIRE(list.size() == 1);
-  CHECK(list[0].remote_ip == kGuest.guest_ip);  // ":80" is the calling guest
+  CHECK(list[0].remote_ip == IpAddress::from_v4(kGuest.guest_ip));  // ":80" is the calling guest
   CHECK(f.post("/services/forwarder/unexpose", {{"local", ":" + port}}, kGuest).status == 200);
   CHECK(f.forwarder->list().empty());
+  // IPv6: the host's ::1 is loopback too; any other IPv6 host address is not.
+  CHECK(f.post("/services/forwarder/expose", {{"local", "[fd00::1]:" + port}, {"remote", ":80"}}, kGuest).status ==
+        403);
+  CHECK(f.post("/services/forwarder/expose", {{"local", "[::1]:" + port}, {"remote", "[fd00::5]"}}, kGuest).status ==
+        400);
+  if (ipv6_loopback_available()) {
+    CHECK(f.post("/services/forwarder/expose", {{"local", "[::1]:" + port}, {"remote", "[fd00::5]:80"}}, kGuest)
+              .status == 200);
+    auto all = json::parse(f.call("GET", "/services/forwarder/all").body);
+    REQUIRE(all.size() == 1);
+    CHECK(all[0] == json{{"local", "[::1]:" + port}, {"remote", "[fd00::5]:80"}, {"protocol", "tcp"}});
+    CHECK(f.post("/services/forwarder/unexpose", {{"local", "[::1]:" + port}}, kGuest).status == 200);
+  } else {
+    MESSAGE("this host has no IPv6 loopback: the [::1] forward is not checked");
+  }
 }
 
 TEST_CASE("gvproxy rules: ':P' keeps its name and listens everywhere; a guest unexposes only its own") {
