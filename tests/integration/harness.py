@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 SOURCE_DIR = os.environ.get("USERNET_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -89,6 +90,16 @@ class Network:
         atexit.register(self.close)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: sys.exit(1))
+
+    def add_server_link(self, name, address):
+        """A veth link in the host namespace with `address` (a prefix, e.g. "10.77.0.1/24"):
+        a stand-in for a network beyond the host that servers can listen on."""
+        h = self.host
+        h.ip("link", "add", name, "type", "veth", "peer", "name", name + "p")
+        h.ip("link", "set", name, "up")
+        h.ip("link", "set", name + "p", "up")
+        h.ip(*(["-6"] if ":" in address else []), "addr", "add", address, "dev", name,
+             *(["nodad"] if ":" in address else []))
 
     def scratch(self):
         """A temporary directory removed with the network."""
@@ -253,3 +264,47 @@ except ConnectionResetError:
 def connection_outcome(ns, host, port):
     """Connects from namespace NS, waits, writes: "reset", "eof" or "data"."""
     return ns.run([sys.executable, "-c", RESET_PROBE, host, str(port)], timeout=30).stdout.strip()
+
+
+class UsernetdTestCase(unittest.TestCase):
+    """A test class whose setUpClass makes cls.net and starts cls.usernetd: usernetd must
+    exit 0 on SIGTERM when the class is done; peer() runs peer.py in the guest (JSON)."""
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.net.stop(cls.usernetd)
+        cls.net.close()
+        assert code == 0, f"usernetd exited with {code} on SIGTERM"
+
+    def peer(self, *args, timeout=180):
+        return json.loads(self.net.guest_peer(*args, timeout=timeout))
+
+
+def slaac_address(net, prefix="fd00::"):
+    """The guest's usable (not tentative) global address on tap0 in `prefix`, or None."""
+    out = net.guest.run(["ip", "-6", "-j", "addr", "show", "dev", "tap0", "scope", "global"]).stdout
+    for interface in json.loads(out or "[]"):
+        for a in interface.get("addr_info", []):
+            if a.get("local", "").startswith(prefix) and "tentative" not in a:
+                return a["local"]
+    return None
+
+
+def wait_for_slaac(net):
+    """Waits for the guest's SLAAC address in fd00::/64 and returns it."""
+    net.wait_for(lambda: slaac_address(net) is not None, "a SLAAC address in fd00::/64", timeout=20)
+    return slaac_address(net)
+
+
+def startup_failure(*args):
+    """Runs usernetd with `args` (on a TAP in a fresh guest namespace), which must fail at
+    start: returns what it printed."""
+    net = Network()
+    try:
+        result = net.host.run([binary("usernetd"), "--tap", "tapx", "--netns", net.guest.path, *args],
+                              check=False, timeout=20)
+        if result.returncode == 0:
+            raise AssertionError(f"usernetd {' '.join(args)} started")
+        return result.stdout + result.stderr
+    finally:
+        net.close()

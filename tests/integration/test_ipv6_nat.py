@@ -19,37 +19,19 @@ HOST_ALIAS6 = "fd00::254"
 GATEWAY6 = "fd00::1"
 
 
-class Ipv6Nat(unittest.TestCase):
+class Ipv6Nat(harness.UsernetdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.net = harness.Network()
         host = cls.net.host
-        host.ip("link", "add", "ext6", "type", "veth", "peer", "name", "ext6p")
-        host.ip("link", "set", "ext6", "up")
-        host.ip("link", "set", "ext6p", "up")
-        host.ip("-6", "addr", "add", f"{SERVER6}/64", "dev", "ext6", "nodad")
+        cls.net.add_server_link("ext6", f"{SERVER6}/64")
         # "::" takes both SERVER6 and ::1 (what the host alias reaches).
         cls.net.start_peer(host, "tcp-sink", "9001", bind="::")
         cls.net.start_peer(host, "tcp-source", "9002", bind="::")
         cls.net.start_peer(host, "udp-echo", "9004", bind="::")
         cls.api = os.path.join(cls.net.scratch(), "api.sock")
         cls.usernetd = cls.net.start_usernetd("--ipv6", "--services", f"unix://{cls.api}")
-        cls.net.wait_for(cls.has_slaac_address, "a SLAAC address in fd00::/64", timeout=20)
-
-    @classmethod
-    def has_slaac_address(cls):
-        out = cls.net.guest.run(["ip", "-6", "-j", "addr", "show", "dev", "tap0", "scope", "global"]).stdout
-        return any(a.get("local", "").startswith("fd00::") and "tentative" not in a
-                   for i in json.loads(out or "[]") for a in i.get("addr_info", []))
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.net.stop(cls.usernetd)
-        cls.net.close()
-        assert code == 0, f"usernetd exited with {code} on SIGTERM"
-
-    def peer(self, *args, timeout=180):
-        return json.loads(self.net.guest_peer(*args, timeout=timeout))
+        harness.wait_for_slaac(cls.net)
 
     def test_upload_to_an_ipv6_server_arrives_intact(self):
         harness.check_upload(self, self.net, SERVER6, 9001, 16 * MIB)

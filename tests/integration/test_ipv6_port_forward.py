@@ -25,7 +25,7 @@ s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, soc
 s.sendto(b"ping", (sys.argv[1], int(sys.argv[2]))); print(s.recv(100).decode())"""
 
 
-class Ipv6PortForwards(unittest.TestCase):
+class Ipv6PortForwards(harness.UsernetdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.net = harness.Network()
@@ -36,23 +36,7 @@ class Ipv6PortForwards(unittest.TestCase):
             "--forward", "udp:[::1]:18001=:8001")
         cls.net.start(cls.net.guest, [sys.executable, harness.FORWARD_TARGET], log_name="guest-server")
         cls.net.wait_for(lambda: "8000" in cls.net.guest.run(["ss", "-ltn"]).stdout, "guest server")
-        cls.net.wait_for(lambda: cls.slaac_address() is not None, "a SLAAC address in fd00::/64", timeout=20)
-        cls.guest6 = cls.slaac_address()
-
-    @classmethod
-    def slaac_address(cls):
-        out = cls.net.guest.run(["ip", "-6", "-j", "addr", "show", "dev", "tap0", "scope", "global"]).stdout
-        for interface in json.loads(out or "[]"):
-            for a in interface.get("addr_info", []):
-                if a.get("local", "").startswith("fd00::") and "tentative" not in a:
-                    return a["local"]
-        return None
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.net.stop(cls.usernetd)
-        cls.net.close()
-        assert code == 0, f"usernetd exited with {code} on SIGTERM"
+        cls.guest6 = harness.wait_for_slaac(cls.net)
 
     def host_python(self, code, *args):
         return self.net.host.run([sys.executable, "-c", code, *args], timeout=30).stdout.strip()
@@ -94,15 +78,7 @@ s.bind(("127.0.0.1", 18000)); s.listen(); print("bound")""")
 
 class Ipv6OffRefusesIpv6GuestSide(unittest.TestCase):
     def test_forward_to_an_ipv6_guest_address_is_a_startup_error(self):
-        net = harness.Network()
-        try:
-            result = net.host.run([harness.binary("usernetd"), "--tap", "tapx", "--netns", net.guest.path,
-                                   "--no-ipv6", "--forward", "127.0.0.1:18030=[fd00::5]:80"],
-                                  check=False, timeout=20)
-            self.assertNotEqual(result.returncode, 0)
-            self.assertIn("IPv6 off", result.stdout + result.stderr)
-        finally:
-            net.close()
+        self.assertIn("IPv6 off", harness.startup_failure("--no-ipv6", "--forward", "127.0.0.1:18030=[fd00::5]:80"))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from harness import GATEWAY, HOST_ALIAS, NOBODY  # noqa: E402
 MIB = 1 << 20
 
 
-class NatOverTap(unittest.TestCase):
+class NatOverTap(harness.UsernetdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.net = harness.Network()
@@ -31,15 +31,6 @@ class NatOverTap(unittest.TestCase):
         net.start_peer(net.host, "tcp-echo", "9003")
         net.start_peer(net.host, "udp-echo", "9004")
         net.start_peer(net.host, "tcp-hello", "9005")
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.net.stop(cls.usernetd)
-        cls.net.close()
-        assert code == 0, f"usernetd exited with {code} on SIGTERM"
-
-    def peer(self, *args, timeout=180):
-        return json.loads(self.net.guest_peer(*args, timeout=timeout))
 
     def test_http_get_from_host_loopback_via_host_alias(self):
         out = self.net.guest.run(["curl", "-sS", "-m", "10", f"http://{HOST_ALIAS}:8080/README.md"]).stdout
