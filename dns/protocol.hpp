@@ -29,6 +29,7 @@ enum class RecordType : std::uint16_t {
   px = 26,
   aaaa = 28,
   srv = 33,
+  dname = 39,
   opt = 41,
   rrsig = 46,
   https = 65,

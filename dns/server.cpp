@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dns/dns64.hpp"
+
 namespace usernet::dns {
 
 namespace {
@@ -109,6 +111,7 @@ Decision DnsServer::handle(std::span<const std::uint8_t> query, Transport transp
     reply.set_rcode(local->rcode);
     reply.answers = std::move(local->answers);
     reply.authorities = std::move(local->authorities);
+    if (dns64_applies(pending, local->rcode, reply.answers)) return dns64_or_reply(std::move(pending), std::move(reply), now_ms);
     return Reply{finalize(reply, pending)};
   }
 
@@ -122,6 +125,7 @@ Decision DnsServer::handle(std::span<const std::uint8_t> query, Transport transp
     reply.answers = std::move(cached->answers);
     reply.authorities = std::move(cached->authorities);
     reply.additionals = std::move(cached->additionals);
+    if (dns64_applies(pending, cached->rcode, reply.answers)) return dns64_or_reply(std::move(pending), std::move(reply), now_ms);
     return Reply{finalize(reply, pending)};
   }
 
@@ -129,20 +133,39 @@ Decision DnsServer::handle(std::span<const std::uint8_t> query, Transport transp
   return Forward{std::vector<std::uint8_t>(query.begin(), query.end()), std::move(pending)};
 }
 
-std::vector<std::uint8_t> DnsServer::finish(const PendingQuery& pending,
-                                            std::optional<std::span<const std::uint8_t>> upstream_answer,
-                                            std::uint64_t now_ms) {
+Decision DnsServer::finish(const PendingQuery& pending, std::optional<std::span<const std::uint8_t>> upstream_answer,
+                           std::uint64_t now_ms) {
   std::optional<Message> upstream;
   if (upstream_answer) upstream = parse_message(*upstream_answer).message;
+  // What went upstream: the client's question, or the A question of a DNS64 lookup.
+  const Question& asked = pending.dns64_aaaa_answer ? pending.cache_key.question : pending.question;
   // Usable: a response to our question with a final RCODE; anything else is a failure.
   bool usable = upstream && upstream->header.response && upstream->questions.size() == 1 &&
-                upstream->questions.front().type == pending.question.type &&
-                upstream->questions.front().klass == pending.question.klass &&
-                upstream->questions.front().name.equals_ignore_case(pending.question.name) &&
+                upstream->questions.front().type == asked.type && upstream->questions.front().klass == asked.klass &&
+                upstream->questions.front().name.equals_ignore_case(asked.name) &&
                 (upstream->rcode() == Rcode::no_error || upstream->rcode() == Rcode::name_error);
+  if (pending.dns64_aaaa_answer) {
+    // No A records (or no answer) leaves the AAAA answer as it was, never a failure.
+    if (!usable) ++counters_.upstream_failures;
+    if (usable) cache_.store(pending.cache_key, *upstream, now_ms);
+    if (usable && upstream->rcode() == Rcode::no_error)
+      if (auto synthesized = synthesized_reply(pending, *pending.dns64_aaaa_answer, upstream->answers))
+        return Reply{std::move(*synthesized)};
+    Message aaaa = *pending.dns64_aaaa_answer;
+    return Reply{finalize(aaaa, pending)};
+  }
   if (!usable) {
     ++counters_.upstream_failures;
-    return error_reply(pending, Rcode::server_failure);
+    // DNS64 treats an AAAA error (SERVFAIL, REFUSED, ...) as an empty answer (RFC 6147
+    // §5.1.2): the A records may still exist. Without them the failure stands. c-ares
+    // reports an error RCODE from every server as a failure without the message, so any
+    // failure counts as one.
+    if (dns64_applies(pending, Rcode::no_error, {})) {
+      Message failure = start_reply(pending);
+      failure.set_rcode(Rcode::server_failure);
+      return dns64_or_reply(pending, std::move(failure), now_ms);
+    }
+    return Reply{error_reply(pending, Rcode::server_failure)};
   }
   cache_.store(pending.cache_key, *upstream, now_ms);
   Message reply = start_reply(pending);
@@ -153,6 +176,56 @@ std::vector<std::uint8_t> DnsServer::finish(const PendingQuery& pending,
   reply.answers = std::move(upstream->answers);
   reply.authorities = std::move(upstream->authorities);
   reply.additionals = std::move(upstream->additionals);
+  if (dns64_applies(pending, reply.rcode(), reply.answers)) return dns64_or_reply(pending, std::move(reply), now_ms);
+  return Reply{finalize(reply, pending)};
+}
+
+bool DnsServer::dns64_applies(const PendingQuery& pending, Rcode rcode, const std::vector<ResourceRecord>& answers) const {
+  const bool dnssec_ok = pending.client_edns && pending.client_edns->dnssec_ok;
+  return config_.dns64_prefix && !pending.dns64_aaaa_answer &&
+         needs_synthesis(pending.question, rcode, answers, dnssec_ok, pending.query_header.checking_disabled);
+}
+
+Decision DnsServer::dns64_or_reply(PendingQuery pending, Message aaaa, std::uint64_t now_ms) {
+  const Question a_question{pending.question.name, RecordType::a, RecordClass::in};
+  std::optional<std::vector<ResourceRecord>> a_answers;
+  if (auto local = local_.answer(a_question)) {
+    if (local->rcode == Rcode::no_error) a_answers = std::move(local->answers);
+  } else {
+    const bool dnssec_ok = pending.client_edns && pending.client_edns->dnssec_ok;
+    CacheKey a_key = make_cache_key(a_question, dnssec_ok, pending.query_header.checking_disabled);
+    if (auto cached = cache_.lookup(a_key, now_ms)) {
+      ++counters_.cache_hits;
+      if (cached->rcode == Rcode::no_error) a_answers = std::move(cached->answers);
+    } else {
+      // Ask upstream for the A records; finish() completes the AAAA answer from them.
+      Message query;
+      query.header.recursion_desired = true;
+      query.header.checking_disabled = pending.query_header.checking_disabled;
+      query.questions.push_back(a_question);
+      query.edns = Edns{config_.max_udp_size, 0, 0, dnssec_ok, {}};
+      pending.cache_key = std::move(a_key);
+      pending.dns64_aaaa_answer = std::move(aaaa);
+      ++counters_.upstream_queries;
+      return Forward{encode_message(query), std::move(pending)};
+    }
+  }
+  if (a_answers)
+    if (auto synthesized = synthesized_reply(pending, aaaa, *a_answers)) return Reply{std::move(*synthesized)};
+  return Reply{finalize(aaaa, pending)};
+}
+
+std::optional<std::vector<std::uint8_t>> DnsServer::synthesized_reply(const PendingQuery& pending, const Message& aaaa,
+                                                                      const std::vector<ResourceRecord>& a_answers) {
+  // The guests' own subnet is on the link, not behind NAT64; the host alias is translated.
+  const LocalConfig& local = config_.local;
+  const std::uint32_t mask = local.prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - local.prefix_length);
+  auto unreachable = [&](std::uint32_t address) { return (address & mask) == local.subnet && address != local.host_ip; };
+  auto answers = synthesize_aaaa(*config_.dns64_prefix, a_answers, negative_ttl(aaaa.authorities), unreachable);
+  if (!answers) return std::nullopt;
+  ++counters_.dns64_synthesized;
+  Message reply = start_reply(pending);
+  reply.answers = std::move(*answers);
   return finalize(reply, pending);
 }
 

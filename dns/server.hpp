@@ -5,6 +5,7 @@
 // two-byte length prefix, and it prefixes TCP answers with their length.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -24,6 +25,9 @@ struct ServerConfig {
   /// Largest UDP answer we send (and advertise in our OPT); a client's larger EDNS size is
   /// cut to this. lwIP fragments, so this may exceed the MTU.
   std::uint16_t max_udp_size = 4096;
+  /// DNS64 (dns/dns64.hpp): AAAA answers without AAAA records are synthesized from the
+  /// name's A records in this /96 prefix (its first 12 bytes count). nullopt: off.
+  std::optional<std::array<std::uint8_t, 16>> dns64_prefix;
 };
 
 struct ServerCounters {
@@ -36,6 +40,7 @@ struct ServerCounters {
   std::uint64_t malformed = 0;          // answered FORMERR
   std::uint64_t refused = 0;            // answered REFUSED (types we do not forward)
   std::uint64_t truncated = 0;          // answers cut to fit with TC set
+  std::uint64_t dns64_synthesized = 0;  // AAAA answers made from A records (DNS64)
 };
 
 /// What a forwarded query needs to be finished later.
@@ -46,6 +51,9 @@ struct PendingQuery {
   Transport transport = Transport::udp;
   std::optional<Edns> client_edns;
   CacheKey cache_key;
+  /// Set while DNS64 looks up the A records of an AAAA question (cache_key is then the A
+  /// question's): the AAAA answer without AAAA records, returned if there are none.
+  std::optional<Message> dns64_aaaa_answer;
 };
 
 /// A finished answer to send back to the client.
@@ -74,9 +82,10 @@ class DnsServer {
   /// Finishes a forwarded query with the upstream's answer (nullopt: the upstream failed).
   /// The answer gets the client's id and question, updates the cache, and is truncated for
   /// UDP when needed. A failure or an unusable answer becomes SERVFAIL (never NXDOMAIN).
-  std::vector<std::uint8_t> finish(const PendingQuery& pending,
-                                   std::optional<std::span<const std::uint8_t>> upstream_answer,
-                                   std::uint64_t now_ms);
+  /// With DNS64 an AAAA answer without AAAA records may need the A records first: then
+  /// the decision is another Forward, finished the same way.
+  Decision finish(const PendingQuery& pending, std::optional<std::span<const std::uint8_t>> upstream_answer,
+                  std::uint64_t now_ms);
 
   ZoneTable& zones() { return zones_; }
   const ZoneTable& zones() const { return zones_; }
@@ -91,6 +100,13 @@ class DnsServer {
   std::vector<std::uint8_t> finalize(Message& reply, const PendingQuery& pending);
   // An answer with no records and the given RCODE (FORMERR, SERVFAIL, NOTIMP, ...).
   std::vector<std::uint8_t> error_reply(const PendingQuery& pending, Rcode rcode);
+  // DNS64: the reply to an AAAA question whose answer `aaaa` has no AAAA records, from the
+  // A records (cached, local or forwarded), or `aaaa` itself when synthesis does not apply.
+  Decision dns64_or_reply(PendingQuery pending, Message aaaa, std::uint64_t now_ms);
+  // The AAAA reply synthesized from `a_answers`, or nullopt when none of them can be.
+  std::optional<std::vector<std::uint8_t>> synthesized_reply(const PendingQuery& pending, const Message& aaaa,
+                                                             const std::vector<ResourceRecord>& a_answers);
+  bool dns64_applies(const PendingQuery& pending, Rcode rcode, const std::vector<ResourceRecord>& answers) const;
   // Largest answer for this client: 512 on UDP, its EDNS size (capped) with EDNS, 64 KiB on TCP.
   std::size_t size_limit(const PendingQuery& pending) const;
 

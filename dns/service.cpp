@@ -7,7 +7,10 @@ DnsService::DnsService(uv_loop_t* loop, ServerConfig config, std::vector<std::st
     : loop_(loop), server_(std::move(config)), upstream_(loop, std::move(upstream_servers), upstream_options) {}
 
 void DnsService::query(std::span<const std::uint8_t> bytes, Transport transport, Respond respond) {
-  Decision decision = server_.handle(bytes, transport, uv_now(loop_));
+  carry_out(server_.handle(bytes, transport, uv_now(loop_)), std::move(respond));
+}
+
+void DnsService::carry_out(Decision decision, Respond respond) {
   if (auto* reply = std::get_if<Reply>(&decision)) {
     respond(std::move(reply->bytes));
     return;
@@ -24,7 +27,7 @@ void DnsService::query(std::span<const std::uint8_t> bytes, Transport transport,
                                      respond = std::move(respond)](std::optional<std::vector<std::uint8_t>> answer) {
     std::optional<std::span<const std::uint8_t>> bytes_in;
     if (answer) bytes_in = std::span<const std::uint8_t>(*answer);
-    respond(server_.finish(pending, bytes_in, uv_now(loop_)));
+    carry_out(server_.finish(pending, bytes_in, uv_now(loop_)), respond);  // DNS64 may forward again
   });
 }
 

@@ -43,6 +43,9 @@ class DnsService {
   void set_max_pending(std::size_t max_pending) { max_pending_ = max_pending; }
 
  private:
+  /// Sends a reply, or forwards and carries out what finishing the answer decides.
+  void carry_out(Decision decision, Respond respond);
+
   uv_loop_t* loop_;
   std::size_t max_pending_ = kDefaultMaxPending;
   ServiceCounters counters_;

@@ -224,6 +224,8 @@ void collect_dns(StatsSnapshot& s, GatewayDns& dns) {
   s.add("usernet_dns_upstream_queries_total", "Queries forwarded upstream", kCounter, c.upstream_queries);
   s.add("usernet_dns_upstream_failures_total", "Forwarded queries without a usable upstream answer", kCounter,
         c.upstream_failures);
+  s.add("usernet_dns64_synthesized_total", "AAAA answers synthesized from A records (--dns64)", kCounter,
+        c.dns64_synthesized);
   s.add("usernet_dns_drops_total", "Queries dropped without an answer", kCounter, c.drops);
   s.add("usernet_dns_malformed_total", "Queries answered FORMERR", kCounter, c.malformed);
   s.add("usernet_dns_refused_total", "Queries answered REFUSED", kCounter, c.refused);

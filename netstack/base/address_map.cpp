@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "netstack/base/byte_order.hpp"
+
 namespace usernet {
 
 void AddressMap::add_translation(Ipv4 virtual_address, Ipv4 real_address) {
@@ -20,6 +22,11 @@ std::optional<Ipv4> AddressMap::to_host(Ipv4 destination) const {
   return destination;
 }
 
+void AddressMap::set_nat64(const Ipv6Prefix& prefix, const Ipv4Subnet& guest_subnet) {
+  nat64_prefix_ = prefix;
+  guest_subnet_ = guest_subnet;
+}
+
 void AddressMap::add_translation(const Ipv6& virtual_address, const Ipv6& real_address) {
   translations6_[virtual_address] = real_address;
 }
@@ -32,6 +39,12 @@ std::optional<IpAddress> AddressMap::to_host(const IpAddress& destination) const
   if (deny_all_) return std::nullopt;
   const Ipv6& address = destination.v6();
   if (auto it = translations6_.find(address); it != translations6_.end()) return IpAddress::from_v6(it->second);
+  if (nat64_prefix_ && nat64_prefix_->contains(address)) {
+    const Ipv4 embedded = load_be32(address.data() + 12);
+    if (guest_subnet_.contains(embedded) && !translations_.contains(embedded)) return std::nullopt;
+    auto real = to_host(embedded);
+    return real ? std::optional(IpAddress::from_v4(*real)) : std::nullopt;
+  }
   if (is_link_local(address) && !allow_link_local_) return std::nullopt;
   constexpr Ipv6 kLoopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   // ::/96, the deprecated IPv4-compatible form (also :: and ::1). IPv4-mapped addresses

@@ -19,6 +19,11 @@ class AddressMap {
   void add_translation(const Ipv6& virtual_address, const Ipv6& real_address);
   /// The guests' own IPv6 prefix: its addresses are on the link, never reached through the host.
   void set_guest_prefix(const Ipv6Prefix& prefix) { guest_prefix_ = prefix; }
+  /// NAT64 (RFC 6146 with the RFC 6052 prefix, e.g. 64:ff9b::/96): an IPv6 destination in
+  /// `prefix` is the IPv4 address in its last 32 bits, under the IPv4 rules and
+  /// translations (64:ff9b::192.168.127.254 reaches 127.0.0.1). The guests' IPv4 subnet
+  /// is refused there except through a translation: its addresses are on the link.
+  void set_nat64(const Ipv6Prefix& prefix, const Ipv4Subnet& guest_subnet);
   /// Link-local 169.254.0.0/16 (cloud metadata services) is refused unless allowed.
   void set_allow_link_local(bool allow) { allow_link_local_ = allow; }
   /// Refuses every destination (fuzzing and tests that must not open host sockets).
@@ -28,7 +33,7 @@ class AddressMap {
   std::optional<Ipv4> to_host(Ipv4 destination) const;
   /// Either family: IPv6 refuses link-local fe80::/10 (unless allowed), loopback,
   /// multicast, unspecified, IPv4-compatible ::/96 and the guests' own prefix, except
-  /// through a translation. (An IPv4-mapped address is IPv4 here: callers taking IPv6
+  /// through a translation; a NAT64 destination becomes IPv4. (An IPv4-mapped address is IPv4 here: callers taking IPv6
   /// packets refuse those destinations themselves.)
   std::optional<IpAddress> to_host(const IpAddress& destination) const;
   /// True if the gateway must answer ARP for this address (translated virtual addresses).
@@ -39,6 +44,8 @@ class AddressMap {
   std::map<Ipv4, Ipv4> translations_;
   std::map<Ipv6, Ipv6> translations6_;
   std::optional<Ipv6Prefix> guest_prefix_;
+  std::optional<Ipv6Prefix> nat64_prefix_;
+  Ipv4Subnet guest_subnet_;
   bool allow_link_local_ = false;
   bool deny_all_ = false;
 };

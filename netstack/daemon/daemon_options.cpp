@@ -88,6 +88,9 @@ void add_dhcp_dns_options(po::options_description& all) {
       ("no-ipv6", "IPv4 only: no router advertisements for fd00::/64, no DHCPv6, no IPv6 NAT or DNS over IPv6 "
                   "(IPv6 is on by default when the MTU is at least 1280)")
       ("ipv6", "IPv6 on (the default; an error with an MTU below 1280)")
+      ("nat64", "NAT64: guests' IPv6 to 64:ff9b::/96 leaves as IPv4 (64:ff9b::192.168.127.254 is the host's "
+                "127.0.0.1), so a guest with IPv6 alone reaches IPv4 services")
+      ("dns64", "DNS64: AAAA answers in 64:ff9b::/96 for names with A records only (implies --nat64)")
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
       ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
@@ -282,6 +285,13 @@ void dns_and_process_options(const po::variables_map& vm, DaemonOptions& o) {
   o.dns.resolv_conf = vm["resolv-conf"].as<std::string>();
   o.dns.max_pending = vm["dns-max-pending"].as<unsigned>();
   o.dns.ipv6 = o.ipv6.enabled;
+  o.dns.dns64 = vm.count("dns64") != 0;
+  if (vm.count("nat64") || o.dns.dns64) {
+    if (!o.ipv6.enabled)
+      throw BadOption(std::string(o.dns.dns64 ? "--dns64" : "--nat64") + " needs IPv6 (" +
+                      (o.ipv6.off_reason.empty() ? "--no-ipv6 was given" : o.ipv6.off_reason) + ")");
+    o.network.nat64_prefix = kNat64WellKnownPrefix;
+  }
   if (o.dns.max_pending == 0) throw BadOption("--dns-max-pending must be at least 1");
   if (vm.count("user") || vm.count("group")) {
     auto run_as = resolve_user_switch(vm.count("user") ? vm["user"].as<std::string>() : std::string(),

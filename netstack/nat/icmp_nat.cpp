@@ -18,7 +18,9 @@
 namespace usernet {
 
 namespace {
+constexpr std::uint8_t kEchoRequest = 8;
 constexpr std::uint8_t kEchoReply = 0;
+constexpr std::uint8_t kEchoRequestV6 = 128;
 constexpr std::uint8_t kEchoReplyV6 = 129;
 constexpr std::size_t kIcmpHeader = 8;
 constexpr std::size_t kMaxUnanswered = 64;  // per flow: pings nobody answers cannot pile up
@@ -88,6 +90,8 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
   flow.unanswered.push_back(tag_of(message, length));
   if (flow.unanswered.size() > kMaxUnanswered) flow.unanswered.pop_front();
   std::vector<std::uint8_t> request(message, message + length);
+  // NAT64 sends an ICMPv6 echo as an ICMP one (RFC 7915 §4.2): the type is the host family's.
+  request[0] = flow.real.is_v4() ? kEchoRequest : kEchoRequestV6;
   if (flow.socket) {
     // The kernel sets the identifier (our socket's) and the checksum.
     request[2] = request[3] = 0;
@@ -208,6 +212,7 @@ void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length)
     return;
   }
   flow.unanswered.erase(request);
+  message[0] = flow.destination.is_v4() ? kEchoReply : kEchoReplyV6;  // the guest's family (NAT64)
   message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
   message[5] = static_cast<std::uint8_t>(flow.guest_id);
   flow.last_active = uv_now(loop_);

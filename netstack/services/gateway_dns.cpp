@@ -26,6 +26,7 @@ dns::ServerConfig server_config(const NetworkConfig& n, const DnsOptions& option
     c.local.gateway_ip6 = n.ipv6_gateway_ip;
     c.local.host_ip6 = n.ipv6_host_alias;
   }
+  if (options.dns64 && n.nat64_prefix) c.dns64_prefix = n.nat64_prefix->network;
   c.local.gateway_ip = n.gateway_ip;
   c.local.host_ip = n.host_alias;
   c.local.subnet = n.subnet.network;

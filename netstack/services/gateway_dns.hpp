@@ -25,6 +25,7 @@ struct DnsOptions {
   std::string resolv_conf = "/etc/resolv.conf";  // followed when `upstream` is empty
   std::size_t max_pending = dns::DnsService::kDefaultMaxPending;
   bool ipv6 = false;  // AAAA records for the gateway and host names (usernetd --ipv6)
+  bool dns64 = false;  // AAAA synthesized in the network's NAT64 prefix (usernetd --dns64)
 };
 
 class GatewayDns {

@@ -21,6 +21,7 @@ AddressMap VirtualNetwork::make_address_map(const NetworkConfig& config) {
   map.add_translation(config.host_alias, make_ipv4(127, 0, 0, 1));
   map.add_translation(config.ipv6_host_alias, *parse_ipv6("::1"));
   map.set_guest_prefix(config.ipv6_prefix);
+  if (config.nat64_prefix) map.set_nat64(*config.nat64_prefix, config.subnet);
   for (const auto& [virtual_ip, real_ip] : config.extra_translations) map.add_translation(virtual_ip, real_ip);
   map.set_allow_link_local(config.allow_link_local);
   map.set_deny_all(config.nat_disabled);

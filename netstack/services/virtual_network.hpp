@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "netstack/base/address_map.hpp"
 #include "netstack/base/end_of_turn.hpp"
@@ -22,6 +23,9 @@
 
 namespace usernet {
 
+/// The RFC 6052 well-known prefix NAT64 and DNS64 use.
+inline const Ipv6Prefix kNat64WellKnownPrefix{*parse_ipv6("64:ff9b::"), 96};
+
 /// Addresses and limits of a virtual network (gvproxy-compatible defaults).
 struct NetworkConfig {
   Ipv4Subnet subnet{make_ipv4(192, 168, 127, 0), 24};
@@ -35,6 +39,8 @@ struct NetworkConfig {
   Ipv6Prefix ipv6_prefix{*parse_ipv6("fd00::"), 64};
   Ipv6 ipv6_gateway_ip = *parse_ipv6("fd00::1");
   Ipv6 ipv6_host_alias = *parse_ipv6("fd00::254");
+  /// NAT64 (usernetd --nat64): guests' IPv6 to this /96 leaves as IPv4 host sockets.
+  std::optional<Ipv6Prefix> nat64_prefix;
   unsigned mtu = 1500;
   bool allow_link_local = false;
   std::map<Ipv4, Ipv4> extra_translations;  // more virtual → real mappings

@@ -32,22 +32,36 @@ void check_round_trip(std::span<const std::uint8_t> input) {
   }
 }
 
+// Aborts unless the engine's decision ends in a parseable response: a forward (DNS64 may
+// forward twice) is finished with `input` as the upstream's answer, then with a failure.
+void require_finished(DnsServer& server, const Decision& decision, std::span<const std::uint8_t> input,
+                      std::uint64_t now_ms, int depth = 0) {
+  if (auto* reply = std::get_if<Reply>(&decision)) require_response(reply->bytes);
+  auto* forward = std::get_if<Forward>(&decision);
+  if (forward == nullptr) return;
+  if (depth > 1) std::abort();  // a query, then at most DNS64's A lookup
+  require_finished(server, server.finish(forward->pending, input, now_ms), input, now_ms, depth + 1);
+  require_finished(server, server.finish(forward->pending, std::nullopt, now_ms), input, now_ms, depth + 1);
+}
+
+ServerConfig dns64_config() {
+  ServerConfig config;
+  config.dns64_prefix = std::array<std::uint8_t, 16>{0, 0x64, 0xff, 0x9b};
+  return config;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static DnsServer server;  // state (cache) carries over between inputs, as in real use
+  // State (cache) carries over between inputs, as in real use; one server with DNS64.
+  static DnsServer server;
+  static DnsServer dns64_server(dns64_config());
   static std::uint64_t now_ms = 0;
   now_ms += 1500;
   std::span<const std::uint8_t> input(data, size);
   check_round_trip(input);
-  for (Transport transport : {Transport::udp, Transport::tcp}) {
-    Decision decision = server.handle(input, transport, now_ms);
-    if (auto* reply = std::get_if<Reply>(&decision)) require_response(reply->bytes);
-    if (auto* forward = std::get_if<Forward>(&decision)) {
-      // The same bytes as the upstream's answer, then a failure.
-      require_response(server.finish(forward->pending, input, now_ms));
-      require_response(server.finish(forward->pending, std::nullopt, now_ms));
-    }
-  }
+  for (DnsServer* engine : {&server, &dns64_server})
+    for (Transport transport : {Transport::udp, Transport::tcp})
+      require_finished(*engine, engine->handle(input, transport, now_ms), input, now_ms);
   return 0;
 }

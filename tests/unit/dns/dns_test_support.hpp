@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/message.hpp"
+#include "dns/server.hpp"
 
 namespace usernet::dns::test {
 
@@ -78,6 +79,18 @@ inline Message response_to(const Message& query, std::vector<ResourceRecord> ans
   response.edns = query.edns;
   response.set_rcode(rcode);
   return response;
+}
+
+/// The engine's decision, which must be a finished reply, parsed.
+inline Message reply_of(const Decision& decision) {
+  REQUIRE(std::holds_alternative<Reply>(decision));
+  return parse_ok(std::get<Reply>(decision).bytes);
+}
+
+/// The engine's decision, which must be a forward upstream.
+inline Forward forward_of(const Decision& decision) {
+  REQUIRE(std::holds_alternative<Forward>(decision));
+  return std::get<Forward>(decision);
 }
 
 }  // namespace usernet::dns::test

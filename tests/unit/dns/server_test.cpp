@@ -8,16 +8,6 @@ using namespace usernet::dns::test;
 
 namespace {
 
-Message reply_of(const Decision& decision) {
-  REQUIRE(std::holds_alternative<Reply>(decision));
-  return parse_ok(std::get<Reply>(decision).bytes);
-}
-
-Forward forward_of(const Decision& decision) {
-  REQUIRE(std::holds_alternative<Forward>(decision));
-  return std::get<Forward>(decision);
-}
-
 // What an upstream would answer to `query_bytes`: same question, its own id.
 std::vector<std::uint8_t> upstream_answer(const std::vector<std::uint8_t>& query_bytes, std::vector<ResourceRecord> answers,
                                           Rcode rcode = Rcode::no_error) {
@@ -74,7 +64,7 @@ TEST_CASE("other names are forwarded raw; finish restores id and question and fi
   auto lowered = query_bytes("www.example.com", RecordType::a, 0x1111);  // 0x20 case from upstream
   auto answer = upstream_answer(lowered, {ResourceRecord{name("www.example.com"), RecordType::a, RecordClass::in, 120,
                                                          ipv4_rdata(0x5db8d822)}});
-  auto reply = parse_ok(server.finish(forward.pending, std::span<const std::uint8_t>(answer), 1000));
+  auto reply = reply_of(server.finish(forward.pending, std::span<const std::uint8_t>(answer), 1000));
   CHECK(reply.header.id == 0x1111);
   CHECK(reply.questions.at(0).name.to_text() == "WWW.Example.COM.");
   CHECK(reply.answers.at(0).rdata == ipv4_rdata(0x5db8d822));
@@ -97,11 +87,11 @@ TEST_CASE("upstream NXDOMAIN passes through; every upstream failure becomes SERV
   auto forward = forward_of(server.handle(query, Transport::udp, 0));
 
   auto nx = upstream_answer(query, {}, Rcode::name_error);
-  CHECK(parse_ok(server.finish(forward.pending, std::span<const std::uint8_t>(nx), 0)).rcode() == Rcode::name_error);
+  CHECK(reply_of(server.finish(forward.pending, std::span<const std::uint8_t>(nx), 0)).rcode() == Rcode::name_error);
   CHECK(server.counters().upstream_failures == 0);
 
   auto expect_servfail = [&](std::optional<std::span<const std::uint8_t>> bytes) {
-    auto reply = parse_ok(server.finish(forward.pending, bytes, 0));
+    auto reply = reply_of(server.finish(forward.pending, bytes, 0));
     CHECK(reply.rcode() == Rcode::server_failure);
     CHECK(reply.header.id == 5);
     CHECK(reply.questions.at(0).name.to_text() == "missing.example.");
@@ -126,7 +116,7 @@ TEST_CASE("answers too big for UDP are cut to header and question with TC; TCP g
   REQUIRE(answer.size() > 512);
 
   auto udp = forward_of(server.handle(query, Transport::udp, 0));
-  auto cut = parse_ok(server.finish(udp.pending, std::span<const std::uint8_t>(answer), 0));
+  auto cut = reply_of(server.finish(udp.pending, std::span<const std::uint8_t>(answer), 0));
   CHECK(cut.header.truncated);
   CHECK(cut.answers.empty());
   CHECK(cut.questions.size() == 1);
@@ -146,7 +136,7 @@ TEST_CASE("answers too big for UDP are cut to header and question with TC; TCP g
   auto q = query_bytes("big.example", RecordType::txt, 11, 4096);
   auto f = forward_of(capped.handle(q, Transport::udp, 0));
   auto a = upstream_answer(q, {big_txt("big.example"), big_txt("big.example")});
-  auto capped_reply = parse_ok(capped.finish(f.pending, std::span<const std::uint8_t>(a), 0));
+  auto capped_reply = reply_of(capped.finish(f.pending, std::span<const std::uint8_t>(a), 0));
   CHECK(capped_reply.header.truncated);
   CHECK(capped_reply.edns.has_value());
 }

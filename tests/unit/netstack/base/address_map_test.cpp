@@ -57,6 +57,34 @@ TEST_CASE("address map, IPv6: host alias to ::1, link-local, loopback, mapped an
   CHECK_FALSE(v4.to_host(IpAddress::from_v4(make_ipv4(127, 0, 0, 1))));
 }
 
+TEST_CASE("address map, NAT64: 64:ff9b::/96 leaves as IPv4 under the IPv4 rules") {
+  auto v6 = [](const char* text) { return IpAddress::from_v6(*parse_ipv6(text)); };
+  auto v4 = [](Ipv4 a) { return IpAddress::from_v4(a); };
+  AddressMap map;
+  map.add_translation(make_ipv4(192, 168, 127, 254), make_ipv4(127, 0, 0, 1));
+  // Off: an IPv6 destination like any other (the host's network may have its own NAT64).
+  CHECK(map.to_host(v6("64:ff9b::198.51.100.7")) == v6("64:ff9b::198.51.100.7"));
+  map.set_nat64(*parse_ipv6_prefix("64:ff9b::/96"), *parse_ipv4_subnet("192.168.127.0/24"));
+  CHECK(map.to_host(v6("64:ff9b::198.51.100.7")) == v4(make_ipv4(198, 51, 100, 7)));
+  CHECK(map.to_host(v6("64:ff9b::192.168.127.254")) == v4(make_ipv4(127, 0, 0, 1)));  // the host alias
+  for (const char* refused : {"64:ff9b::192.168.127.1", "64:ff9b::192.168.127.9", "64:ff9b::127.0.0.1",
+                              "64:ff9b::224.0.0.1", "64:ff9b::169.254.169.254", "64:ff9b::0.0.0.0"})
+    CHECK_MESSAGE(!map.to_host(v6(refused)), std::string(refused));
+  CHECK(map.to_host(v6("64:ff9b:1::198.51.100.7")) == v6("64:ff9b:1::198.51.100.7"));  // outside the /96
+}
+
+TEST_CASE("IpAddress parses either family and knows loopback") {
+  CHECK(parse_ip_address("192.168.127.2") == IpAddress::from_v4(make_ipv4(192, 168, 127, 2)));
+  CHECK(parse_ip_address("fd00::2") == IpAddress::from_v6(*parse_ipv6("fd00::2")));
+  CHECK(parse_ip_address("::ffff:10.0.0.1")->is_v4());
+  CHECK_FALSE(parse_ip_address("[::1]"));
+  CHECK_FALSE(parse_ip_address("localhost"));
+  CHECK(parse_ip_address("::1")->is_loopback());
+  CHECK(parse_ip_address("127.9.9.9")->is_loopback());
+  CHECK_FALSE(parse_ip_address("fd00::1")->is_loopback());
+  CHECK_FALSE(parse_ip_address("10.0.0.1")->is_loopback());
+}
+
 TEST_CASE("IpAddress holds IPv4 as ::ffff:a.b.c.d and formats either family") {
   const IpAddress a = IpAddress::from_v4(make_ipv4(192, 168, 127, 2));
   CHECK(a.is_v4());
