@@ -78,7 +78,7 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
       counters_.policy_refused++;
       return;
     }
-    FlowSlot slot = make_room(guest_ip);
+    FlowSlot slot = make_room(guest_ip, real->is_v4() ? IcmpFamily::v4 : IcmpFamily::v6);
     if (!slot) return;
     auto flow = open_flow(guest_ip, guest_id, destination, *real);
     if (!flow) return;
@@ -100,7 +100,7 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
   }
   request[4] = static_cast<std::uint8_t>(flow.raw_id >> 8);
   request[5] = static_cast<std::uint8_t>(flow.raw_id);
-  (void)raw_->send_echo(flow.real.v4(), request);  // raw flows are IPv4 only
+  (void)raw_socket(flow.real.is_v4() ? IcmpFamily::v4 : IcmpFamily::v6)->send_echo(flow.real, request);
 }
 
 std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std::uint16_t guest_id,
@@ -129,9 +129,9 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std
     return nullptr;
   }
   const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
-  // Every identifier in use: a 65 536th concurrent flow waits for one to expire. The raw
-  // fallback is IPv4 only.
-  if (!not_permitted || !real.is_v4() || !open_raw_socket() || raw_flows_.size() > 0xffff) {
+  // Every identifier in use: a 65 536th concurrent flow waits for one to expire.
+  if (!not_permitted || raw_socket(real.is_v4() ? IcmpFamily::v4 : IcmpFamily::v6) == nullptr ||
+      raw_flows_.size() > 0xffff) {
     counters_.unavailable++;
     warn_unavailable(ping_error);
     return nullptr;
@@ -143,11 +143,11 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std
   return flow;
 }
 
-FlowSlot IcmpNat::make_room(const IpAddress& guest) {
+FlowSlot IcmpNat::make_room(const IpAddress& guest, IcmpFamily family) {
   FlowRefusal refusal = FlowRefusal::none;
   for (;;) {
     // On the raw socket flows share one fd; a ping socket is one fd per flow.
-    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_ == nullptr, refusal);
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_[static_cast<int>(family)] == nullptr, refusal);
     if (slot) return slot;
     if (refusal == FlowRefusal::total_limit) break;
     // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.
@@ -163,23 +163,26 @@ FlowSlot IcmpNat::make_room(const IpAddress& guest) {
   return {};
 }
 
-bool IcmpNat::open_raw_socket() {
-  if (raw_) return true;
-  if (raw_error_ != 0) return false;  // tried once: capabilities do not come back
-  raw_ = RawIcmpSocket::open(loop_, [this](const RawEchoReply& reply) { on_raw_reply(reply); }, raw_error_);
-  if (raw_)
+RawIcmpSocket* IcmpNat::raw_socket(IcmpFamily family) {
+  const auto index = static_cast<std::size_t>(family);
+  if (raw_[index]) return raw_[index].get();
+  if (raw_error_[index] != 0) return nullptr;  // tried once: capabilities do not come back
+  raw_[index] =
+      RawIcmpSocket::open(loop_, family, [this](const RawEchoReply& reply) { on_raw_reply(reply); }, raw_error_[index]);
+  if (raw_[index])
     spdlog::info("ICMP echo: ping sockets are not permitted (net.ipv4.ping_group_range); "
-                 "forwarding through a raw ICMP socket");
-  return raw_ != nullptr;
+                 "forwarding through a raw {} socket", family == IcmpFamily::v4 ? "ICMP" : "ICMPv6");
+  return raw_[index].get();
 }
 
 void IcmpNat::warn_unavailable(int ping_error) {
   if (warned_) return;
   warned_ = true;
-  if (raw_error_ != 0)
+  const int raw_error = raw_error_[0] != 0 ? raw_error_[0] : raw_error_[1];
+  if (raw_error != 0)
     spdlog::warn("ICMP echo forwarding unavailable: ping sockets are not permitted ({}) and a raw ICMP socket "
                  "needs CAP_NET_RAW ({}); allow ping sockets with: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"",
-                 std::strerror(ping_error), std::strerror(raw_error_));
+                 std::strerror(ping_error), std::strerror(raw_error));
   else
     spdlog::warn("ICMP echo forwarding unavailable: {}", std::strerror(ping_error));
 }
@@ -198,7 +201,7 @@ void IcmpNat::on_reply(Flow& flow) {
 void IcmpNat::on_raw_reply(const RawEchoReply& reply) {
   const auto it = raw_flows_.find(reply.identifier);
   // The raw socket sees every echo reply the host gets: only ours, from where we sent.
-  if (it == raw_flows_.end() || it->second->real != IpAddress::from_v4(reply.source)) return;
+  if (it == raw_flows_.end() || it->second->real != reply.source) return;
   std::vector<std::uint8_t> message(reply.message.begin(), reply.message.end());
   relay_reply(*it->second, message.data(), message.size());
 }

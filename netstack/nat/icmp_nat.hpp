@@ -5,9 +5,9 @@
 // answered: another program on the host may ping with the identifier a flow has there,
 // and the host's replies to it reach our socket as well.
 // Ping sockets need net.ipv4.ping_group_range to include our group; where it does not,
-// one shared raw ICMP socket is used if we have CAP_NET_RAW (each flow gets its own
-// identifier on it); otherwise pings are dropped and a warning naming the sysctl is
-// logged once. The raw fallback serves IPv4 only.
+// one shared raw socket per family is used if we have CAP_NET_RAW (each flow gets its
+// own identifier on it); otherwise pings are dropped and a warning naming the sysctl is
+// logged once.
 #pragma once
 
 #include <uv.h>
@@ -58,9 +58,11 @@ class IcmpNat {
   /// A flow on a ping socket, else (ping sockets not permitted) on the raw socket.
   std::unique_ptr<Flow> open_flow(const IpAddress& guest_ip, std::uint16_t guest_id, const IpAddress& destination,
                                   const IpAddress& real);
-  bool open_raw_socket();
+  /// The raw socket of `family`, opened on first use; null when not permitted.
+  RawIcmpSocket* raw_socket(IcmpFamily family);
   /// A slot under the ICMP caps; at the guest's cap its least recently used flow closes.
-  FlowSlot make_room(const IpAddress& guest);
+  /// `family`: the host side's, whose raw socket (if open) needs no descriptor per flow.
+  FlowSlot make_room(const IpAddress& guest, IcmpFamily family);
   void on_reply(Flow& flow);
   void on_raw_reply(const RawEchoReply& reply);
   void relay_reply(Flow& flow, std::uint8_t* message, std::size_t length);
@@ -76,8 +78,8 @@ class IcmpNat {
   Timer sweeper_;
   IcmpNatCounters counters_;
   bool warned_ = false;
-  std::unique_ptr<RawIcmpSocket> raw_;
-  int raw_error_ = 0;                                // why the raw socket could not be opened
+  std::unique_ptr<RawIcmpSocket> raw_[2];  // by IcmpFamily
+  int raw_error_[2] = {0, 0};              // why that raw socket could not be opened
   std::unordered_map<std::uint16_t, Flow*> raw_flows_;  // by identifier on the raw socket
   std::uint16_t next_raw_id_ = 1;
 };

@@ -1,19 +1,21 @@
 #include "netstack/nat/icmp_raw_socket.hpp"
 
 #include <linux/icmp.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
-#include "netstack/base/host_socket.hpp"
 
 namespace usernet {
 
 namespace {
 constexpr std::uint8_t kEchoReply = 0;
+constexpr std::uint8_t kEchoReplyV6 = 129;
 constexpr std::uint8_t kProtocolIcmp = 1;
 constexpr std::size_t kIcmpHeader = 8;
 constexpr std::size_t kIpv4MinHeader = 20;
@@ -40,47 +42,77 @@ std::optional<RawEchoReply> parse_raw_echo_reply(ByteSpan datagram) {
   const ByteSpan message = datagram.subspan(header, total - header);
   if (message[0] != kEchoReply || message[1] != 0 || internet_checksum(message) != 0) return std::nullopt;
   RawEchoReply reply;
-  reply.source = (Ipv4{datagram[12]} << 24) | (Ipv4{datagram[13]} << 16) | (Ipv4{datagram[14]} << 8) | datagram[15];
+  reply.source =
+      IpAddress::from_v4((Ipv4{datagram[12]} << 24) | (Ipv4{datagram[13]} << 16) | (Ipv4{datagram[14]} << 8) | datagram[15]);
   reply.identifier = read16(message, 4);
   reply.message = message;
   return reply;
 }
 
-std::unique_ptr<RawIcmpSocket> RawIcmpSocket::open(uv_loop_t* loop, OnReply on_reply, int& error) {
-  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+std::optional<RawEchoReply> parse_raw_echo_reply6(ByteSpan message, const Ipv6& source) {
+  if (message.size() < kIcmpHeader || message[0] != kEchoReplyV6 || message[1] != 0) return std::nullopt;
+  return RawEchoReply{IpAddress::from_v6(source), read16(message, 4), message};
+}
+
+std::unique_ptr<RawIcmpSocket> RawIcmpSocket::open(uv_loop_t* loop, IcmpFamily family, OnReply on_reply,
+                                                   int& error) {
+  const bool v6 = family == IcmpFamily::v6;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          v6 ? static_cast<int>(IPPROTO_ICMPV6) : static_cast<int>(IPPROTO_ICMP));
   if (fd < 0) {
     error = errno;
     return nullptr;
   }
   // Only echo replies: the kernel need not copy every other ICMP message to us.
-  icmp_filter filter{~(1u << ICMP_ECHOREPLY)};
-  (void)::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
-  return std::make_unique<RawIcmpSocket>(loop, fd, std::move(on_reply));
+  if (v6) {
+    icmp6_filter filter;
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+    (void)::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
+  } else {
+    icmp_filter filter{~(1u << ICMP_ECHOREPLY)};
+    (void)::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+  }
+  return std::make_unique<RawIcmpSocket>(loop, family, fd, std::move(on_reply));
 }
 
-RawIcmpSocket::RawIcmpSocket(uv_loop_t* loop, int fd, OnReply on_reply)
-    : on_reply_(std::move(on_reply)), socket_(loop, fd, [this](int, int) { on_readable(); }) {
+RawIcmpSocket::RawIcmpSocket(uv_loop_t* loop, IcmpFamily family, int fd, OnReply on_reply)
+    : family_(family), on_reply_(std::move(on_reply)), socket_(loop, fd, [this](int, int) { on_readable(); }) {
   socket_.watch(UV_READABLE);
 }
 
-bool RawIcmpSocket::send_echo(Ipv4 destination, ByteSpan message) {
-  if (message.size() < kIcmpHeader) return false;
+bool RawIcmpSocket::send_echo(const IpAddress& destination, ByteSpan message) {
+  if (message.size() < kIcmpHeader || destination.is_v4() != (family_ == IcmpFamily::v4)) return false;
   std::vector<std::uint8_t> request(message.begin(), message.end());
   request[2] = request[3] = 0;
-  const std::uint16_t sum = internet_checksum(request);
-  request[2] = static_cast<std::uint8_t>(sum >> 8);
-  request[3] = static_cast<std::uint8_t>(sum);
-  const sockaddr_in to = make_sockaddr(destination, 0);
-  return ::sendto(socket_.fd(), request.data(), request.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-                  sizeof to) == static_cast<ssize_t>(request.size());
+  if (family_ == IcmpFamily::v4) {  // a raw ICMPv6 socket sums the pseudo-header itself (RFC 3542 §3.1)
+    const std::uint16_t sum = internet_checksum(request);
+    request[2] = static_cast<std::uint8_t>(sum >> 8);
+    request[3] = static_cast<std::uint8_t>(sum);
+  }
+  const SocketAddress to = make_socket_address(destination, 0);
+  return ::sendto(socket_.fd(), request.data(), request.size(), 0, to.get(), to.length) ==
+         static_cast<ssize_t>(request.size());
 }
 
 void RawIcmpSocket::on_readable() {
   static std::uint8_t buffer[65536];
   for (;;) {
-    const ssize_t n = ::recv(socket_.fd(), buffer, sizeof buffer, 0);
+    sockaddr_in6 from{};
+    socklen_t from_length = sizeof from;
+    const ssize_t n =
+        ::recvfrom(socket_.fd(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &from_length);
     if (n < 0) return;  // EAGAIN (or an error the next read reports again)
-    if (auto reply = parse_raw_echo_reply(ByteSpan(buffer, static_cast<std::size_t>(n)))) on_reply_(*reply);
+    const ByteSpan datagram(buffer, static_cast<std::size_t>(n));
+    std::optional<RawEchoReply> reply;
+    if (family_ == IcmpFamily::v4) {
+      reply = parse_raw_echo_reply(datagram);
+    } else if (from.sin6_family == AF_INET6) {
+      Ipv6 source;
+      std::memcpy(source.data(), &from.sin6_addr, source.size());
+      reply = parse_raw_echo_reply6(datagram, source);
+    }
+    if (reply) on_reply_(*reply);
   }
 }
 

@@ -1,7 +1,8 @@
 """ICMP echo NAT where ping sockets are not permitted: net.ipv4.ping_group_range is
 "1 0" (nobody) in usernetd's namespace. As root (CAP_NET_RAW) usernetd falls back to a
-raw ICMP socket and the guest's pings to the host namespace are answered; without
-CAP_NET_RAW (capsh --drop) it warns once, naming the sysctl."""
+raw ICMP socket (and a raw ICMPv6 one for ping -6) and the guest's pings to the host
+namespace are answered; without CAP_NET_RAW (capsh --drop) it warns once, naming the
+sysctl."""
 import os
 import sys
 import unittest
@@ -24,8 +25,8 @@ class IcmpWithoutPingSockets(unittest.TestCase):
     def tearDown(self):
         self.net.close()
 
-    def ping(self, count):
-        return self.net.guest.run(["ping", "-c", str(count), "-W", "2", HOST_ALIAS], check=False)
+    def ping(self, count, target=HOST_ALIAS):
+        return self.net.guest.run(["ping", "-c", str(count), "-W", "2", target], check=False)
 
     def test_raw_socket_fallback_answers_pings(self):
         self.net.start_usernetd()
@@ -33,6 +34,14 @@ class IcmpWithoutPingSockets(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("3 received", result.stdout)
         self.assertIn("raw ICMP socket", self.net.log_of("usernetd"))
+
+    def test_raw_icmpv6_socket_fallback_answers_ping6(self):
+        self.net.start_usernetd()
+        harness.wait_for_slaac(self.net)
+        result = self.ping(3, "fd00::254")  # the host's ::1
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("3 received", result.stdout)
+        self.assertIn("raw ICMPv6 socket", self.net.log_of("usernetd"))
 
     def test_without_cap_net_raw_warns_once_with_the_sysctl(self):
         self.net.start_usernetd(wrapper=NO_NET_RAW)

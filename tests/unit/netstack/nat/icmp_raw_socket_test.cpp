@@ -26,7 +26,7 @@ TEST_CASE("parse_raw_echo_reply accepts an echo reply and reports source and ide
   const auto d = reply_datagram();
   const auto reply = parse_raw_echo_reply(d);
   REQUIRE(reply);
-  CHECK(reply->source == make_ipv4(127, 0, 0, 1));
+  CHECK(reply->source == IpAddress::from_v4(make_ipv4(127, 0, 0, 1)));
   CHECK(reply->identifier == 0x1234);
   CHECK(reply->message.size() == 10);
 }
@@ -52,4 +52,21 @@ TEST_CASE("parse_raw_echo_reply refuses anything else") {
   CHECK_FALSE(parse_raw_echo_reply(udp));
   const auto d = reply_datagram();
   CHECK_FALSE(parse_raw_echo_reply(ByteSpan(d).first(27)));
+}
+
+TEST_CASE("parse_raw_echo_reply6 takes ICMPv6 echo replies only") {
+  const Ipv6 source = *parse_ipv6("::1");
+  const std::vector<std::uint8_t> reply{129, 0, 0x12, 0x34, 0xbe, 0xef, 0, 7, 'h', 'i'};
+  const auto parsed = parse_raw_echo_reply6(reply, source);
+  REQUIRE(parsed);
+  CHECK(parsed->source == IpAddress::from_v6(source));
+  CHECK(parsed->identifier == 0xbeef);
+  CHECK(parsed->message.size() == reply.size());
+  std::vector<std::uint8_t> request = reply;
+  request[0] = 128;
+  CHECK_FALSE(parse_raw_echo_reply6(request, source));
+  std::vector<std::uint8_t> odd_code = reply;
+  odd_code[1] = 1;
+  CHECK_FALSE(parse_raw_echo_reply6(odd_code, source));
+  CHECK_FALSE(parse_raw_echo_reply6(ByteSpan(reply).first(7), source));
 }
