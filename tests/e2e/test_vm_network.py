@@ -6,7 +6,9 @@ Everything runs in a network namespace this test creates (only a loopback). On i
 
 1. stream socketpair (-netdev stream,addr.type=fd): the guest gets its lease from the
    embedded DHCP server, resolves a name through the test's upstream, fetches the page
-   through 192.168.127.254, powers off; usernet-vm exits 0.
+   through 192.168.127.254, takes a SLAAC address from the router advertisement, pings
+   fd00::1 and fd00::254 and fetches a page from the host's ::1 through fd00::254,
+   powers off; usernet-vm exits 0.
 2. dgram socketpair (-netdev dgram,local.type=fd): the same checks; then the guest
    serves HTTP and waits, a host client reaches it through --forward, and the REST API
    (unix socket) walks Running -> Pause -> Resume -> Stop; Stop powers the guest off.
@@ -25,11 +27,12 @@ from vm_harness import (DnsServer, HttpServer, Vm, build_guest, enter_private_ne
 NAME, ADDRESS = "www.usernet-e2e.test", "203.0.113.7"
 
 
-def network_args(dns, page_port, marker, extra_tests=(), extra_args=None):
+def network_args(dns, page_port, page6_port, marker, extra_tests=(), extra_args=None):
     args = {"dns_name": NAME, "dns_expect": ADDRESS,
-            "http_url": "http://192.168.127.254:%d/page.txt" % page_port, "http_expect": marker}
+            "http_url": "http://192.168.127.254:%d/page.txt" % page_port, "http_expect": marker,
+            "ipv6_port": page6_port}
     args.update(extra_args or {})
-    return ["dns", "http"] + list(extra_tests), args
+    return ["dns", "http", "ipv6"] + list(extra_tests), args
 
 
 def expect_network_steps(vm, marker):
@@ -37,6 +40,8 @@ def expect_network_steps(vm, marker):
         "dhcp": r"^ip=192\.168\.127\.2/24 router=192\.168\.127\.1 dns=192\.168\.127\.1 mtu=1500 ",
         "dns.answer": "^%s=%s$" % (NAME.replace(".", r"\."), ADDRESS.replace(".", r"\.")),
         "http.fetch": r"bytes=\d+",
+        "ipv6.slaac": r"^address=fd00:",
+        "ipv6.fetch": r"bytes=\d+",
     })
 
 
@@ -58,8 +63,8 @@ def wait_state(rest_path, name, timeout=20):
         time.sleep(0.1)
 
 
-def stream_run(guest, dns, page_port, marker):
-    tests, args = network_args(dns, page_port, marker)
+def stream_run(guest, dns, page_port, page6_port, marker):
+    tests, args = network_args(dns, page_port, page6_port, marker)
     vm = Vm(guest, guest_cmdline(tests, args), ["virtio-net,mac=5a:94:ef:e4:0c:ee"],
             ["--dns-upstream", "127.0.0.1:%d" % dns.port, "--dns-search", "e2e.test"])
     vm.wait_for(r"^USERNET-RESULT")
@@ -70,7 +75,7 @@ def stream_run(guest, dns, page_port, marker):
     if code != 0:
         fail("usernet-vm exited %d after the guest powered off\n%s" % (code, vm.report()))
     expect_one_log_format(vm)
-    print("PASS: stream socketpair: lease, DNS via upstream, HTTP via host alias (%.1f s)"
+    print("PASS: stream socketpair: lease, DNS via upstream, HTTP via host alias, IPv6 SLAAC/ping/HTTP (%.1f s)"
           % (time.monotonic() - vm.started), flush=True)
 
 
@@ -108,12 +113,12 @@ def read_pty_marker(pty, marker, timeout=30):
     print("PASS: virtio-serial,pty: ptyName %s in /vm/inspect carries the guest's hvc0" % pty, flush=True)
 
 
-def dgram_run(guest, dns, page_port, marker, work):
+def dgram_run(guest, dns, page_port, page6_port, marker, work):
     forward_port = free_port()
     rest_path = os.path.join(work, "rest.sock")
     serve_marker = "guest-page-%d" % os.getpid()
     console_marker = "console-%d" % os.getpid()
-    tests, args = network_args(dns, page_port, marker, ["serve-http", "console-marker"],
+    tests, args = network_args(dns, page_port, page6_port, marker, ["serve-http", "console-marker"],
                                {"serve_marker": serve_marker, "console_marker": console_marker})
     vm = Vm(guest, guest_cmdline(tests, args, end="wait"),
             ["virtio-net,mac=5a:94:ef:e4:0c:ee,transport=dgram", "virtio-serial,pty"],
@@ -168,9 +173,10 @@ def main():
         guest = build_guest()
         marker = "usernet-page-%d" % os.getpid()
         page = HttpServer(marker + "\n")
+        page6 = HttpServer(marker + "\n", "::1")
         dns = DnsServer({NAME: ADDRESS})
-        stream_run(guest, dns, page.port, marker)
-        dgram_run(guest, dns, page.port, marker, work)
+        stream_run(guest, dns, page.port, page6.port, marker)
+        dgram_run(guest, dns, page.port, page6.port, marker, work)
         if not any(name == NAME for name, _ in dns.queries):
             fail("the DNS upstream never saw %s: %r" % (NAME, dns.queries))
 

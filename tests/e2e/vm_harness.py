@@ -99,12 +99,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class HttpServer:
-    """An HTTP server on 127.0.0.1 answering every GET with body."""
+class _Http6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
-    def __init__(self, body):
+
+class HttpServer:
+    """An HTTP server on 127.0.0.1 (or another address, e.g. "::1") answering every GET with body."""
+
+    def __init__(self, body, address="127.0.0.1"):
         handler = type("Handler", (_Handler,), {"body": body.encode()})
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = _Http6Server if ":" in address else http.server.ThreadingHTTPServer
+        self.server = server_class((address, 0), handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
