@@ -5,7 +5,8 @@ unixSocketPath (usernet-vm binds its own unixgram socket, connects it to usernet
 
 In a private network namespace: usernetd with --listen-vfkit and a --dns-upstream on
 127.0.0.1; the guest gets its lease from usernetd, resolves a name through that upstream
-and fetches a page from the namespace's 127.0.0.1 through 192.168.127.254. Then the
+and fetches a page from the namespace's 127.0.0.1 through 192.168.127.254, and over IPv6
+(SLAAC) one from its ::1 through fd00::254. Then the
 guest waits, and SIGTERM to usernet-vm presses its power button (QMP system_powerdown):
 the guest powers off and usernet-vm exits 0. A second boot uses krunkit's form
 `type=unixgram,path=P,vfkitMagic=off` (no handshake: usernetd learns the peer from the
@@ -31,14 +32,16 @@ def main():
         guest = build_guest()
         marker = "usernetd-page-%d" % os.getpid()
         page = HttpServer(marker + "\n")
+        page6 = HttpServer(marker + "\n", "::1")
         dns = DnsServer({NAME: ADDRESS})
         socket_path = os.path.join(work, "usernetd.sock")
         daemon = start_usernetd_vfkit(socket_path, "--dns-upstream", "127.0.0.1:%d" % dns.port,
                                       "--dns-search", "e2e.test")
         try:
             args = {"dns_name": NAME, "dns_expect": ADDRESS,
-                    "http_url": "http://192.168.127.254:%d/" % page.port, "http_expect": marker}
-            vm = Vm(guest, guest_cmdline(["dns", "http"], args, end="wait"),
+                    "http_url": "http://192.168.127.254:%d/" % page.port, "http_expect": marker,
+                    "ipv6_port": page6.port}
+            vm = Vm(guest, guest_cmdline(["dns", "http", "ipv6"], args, end="wait"),
                     ["virtio-net,mac=5a:94:ef:e4:0c:ee,unixSocketPath=" + socket_path])
             try:
                 vm.wait_for(r"^USERNET-WAITING")
@@ -52,6 +55,8 @@ def main():
                 "dhcp": r"^ip=192\.168\.127\.2/24 router=192\.168\.127\.1 dns=192\.168\.127\.1 ",
                 "dns.answer": "=" + ADDRESS.replace(".", r"\.") + "$",
                 "http.fetch": r"bytes=\d+",
+                "ipv6.slaac": r"^address=fd00:",
+                "ipv6.fetch": r"bytes=\d+",
             })
             if "USERNET-RESULT PASS" not in vm.text() or code != 0:
                 fail("guest run failed (exit %d)\n%s" % (code, vm.report()))

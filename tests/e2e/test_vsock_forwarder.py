@@ -3,7 +3,8 @@
 vsock://2:1024/connect; usernet-vsockd maps guest port 1024 to the unix socket
 <uds-path>_1024 where usernetd listens (`--listen unix://<uds-path>_1024`). The guest's
 TAP gets a DHCP lease from usernetd and fetches a page from the host's 127.0.0.1 through
-192.168.127.254.
+192.168.127.254; then IPv6 over the same TAP (SLAAC, ping6, a page from the host's ::1
+through fd00::254).
 
 Safety: usernetd and the HTTP server run in a network namespace this test creates
 (loopback plus a veth pair whose ends both stay inside, default route into it: a black
@@ -99,7 +100,11 @@ def main():
             "fi\n"
             "timeout 30 wget -q -O /tmp/page http://192.168.127.254:8080/page.txt || exit 1\n"
             f"grep -q {MARKER} /tmp/page || exit 1\n"
-            "step vsock.http PASS \"$(wc -c </tmp/page) bytes\"\n")
+            "step vsock.http PASS \"$(wc -c </tmp/page) bytes\"\n"
+            # IPv6 over the same relayed TAP: SLAAC, ping6, the host's ::1 through fd00::254.
+            "USERNET_ARG_ipv6_dev=tap0 USERNET_ARG_ipv6_port=8081 USERNET_ARG_ipv6_path=page.txt "
+            f"USERNET_ARG_http_expect={MARKER} "
+            "sh /usernet/tests/ipv6 || exit 1\n")
         kernel, initrd = build_guest_with_forwarder(work, forwarder, script)
         www = work("www")
         os.mkdir(www)
@@ -109,6 +114,8 @@ def main():
         session.on_exit(netns.close)
         netns.start(["python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
                      "--directory", www], work("http.log"))
+        netns.start(["python3", "-m", "http.server", "8081", "--bind", "::1",
+                     "--directory", www], work("http6.log"))
         vsockd, vhost, uds = e2e.start_vsockd(session)
         daemon = netns.start([usernetd, "--listen", f"unix://{uds}_1024"], work("usernetd.log"))
         for _ in range(500):
@@ -124,6 +131,8 @@ def main():
                   f"guest TAP got a DHCP lease over vsock: {steps.get('vsock.lease')}")
         e2e.check(steps.get("vsock.http", ("missing",))[0] == "PASS",
                   f"guest fetched the host's 127.0.0.1 page via 192.168.127.254: {steps.get('vsock.http')}")
+        for name in ("ipv6.slaac", "ipv6.ping", "ipv6.fetch"):
+            e2e.check(steps.get(name, ("missing",))[0] == "PASS", f"IPv6 over the relayed TAP, {name}: {steps.get(name)}")
         e2e.check(result is not None and result.startswith("USERNET-RESULT PASS"), f"guest: {result}")
     return e2e.result()
 
