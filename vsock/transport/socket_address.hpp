@@ -7,16 +7,10 @@
 
 #include <string>
 
+#include "netstack/base/ip_address.hpp"  // SocketAddress
 #include "vsock/transport/transport_url.hpp"
 
 namespace usernet {
-
-struct SocketAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  int family() const { return storage.ss_family; }
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
 
 /// Address for a unix path (path shorter than sun_path; checked by the URL parser).
 SocketAddress unix_socket_address(const std::string& path);
