@@ -70,6 +70,10 @@ GatewayIpv6::GatewayIpv6(VirtualNetwork& network, const Ipv6Options& options)
       dhcp_(make_dhcp6_config(network.config(), options)),
       advertiser_(network.loop(), [this] { advertise(); }) {
   network_.gateway().set_ipv6_receiver(this);
+  // No guest may send from the router's or the host alias's IPv6 addresses.
+  const MacAddress& mac = network.config().gateway_mac;
+  network_.network_switch().reserve_ip(ndp_.config().link_local, mac);
+  for (const Ipv6& address : ndp_.config().addresses) network_.network_switch().reserve_ip(address, mac);
   advertiser_.start(0, options.advertise_interval_ms);  // one at once for guests already up
   advertiser_.unref();
   spdlog::info("usernet: IPv6 prefix {} router {} (RA, DHCPv6, NAT66 for TCP, UDP and ping)",

@@ -35,7 +35,7 @@ VirtualNetwork::VirtualNetwork(uv_loop_t* loop, const NetworkConfig& config)
       nat_(loop, end_of_turn_, gateway_, addresses_, services_, config.nat) {
   gateway_.set_interceptor(&nat_);
   // A guest that detached or came back on another port leaves no flows holding fds.
-  switch_.set_address_gone_observer([this](Ipv4 guest) { nat_.guest_left(IpAddress::from_v4(guest)); });
+  switch_.set_address_gone_observer([this](const IpAddress& guest) { nat_.guest_left(guest); });
 }
 
 VirtualNetwork::~VirtualNetwork() {

@@ -1,5 +1,7 @@
 #include "netstack/switch/sender_ip_policy.hpp"
 
+#include <algorithm>
+
 namespace usernet {
 
 namespace {
@@ -8,6 +10,8 @@ constexpr std::size_t kArpSenderIpOffset = 14;  // in the ARP body (Ethernet/IPv
 constexpr std::size_t kArpBodySize = 28;
 constexpr std::size_t kIpv4SourceOffset = 12;
 constexpr std::size_t kIpv4MinHeader = 20;
+constexpr std::size_t kIpv6SourceOffset = 8;
+constexpr std::size_t kIpv6Header = 40;
 
 Ipv4 read_ipv4(ByteSpan bytes, std::size_t at) {
   return (Ipv4{bytes[at]} << 24) | (Ipv4{bytes[at + 1]} << 16) | (Ipv4{bytes[at + 2]} << 8) | bytes[at + 3];
@@ -32,11 +36,22 @@ std::optional<Ipv4> frame_sender_ipv4(ByteSpan frame) {
   return sender;
 }
 
-SenderVerdict SenderIpPolicy::check(const MacAddress& source, Ipv4 sender) const {
+std::optional<IpAddress> frame_sender(ByteSpan frame) {
+  if (auto v4 = frame_sender_ipv4(frame)) return IpAddress::from_v4(*v4);
+  if (frame.size() < kEthernetHeaderSize + kIpv6Header ||
+      frame_ethertype(frame) != static_cast<std::uint16_t>(EtherType::ipv6))
+    return std::nullopt;
+  Ipv6 source;
+  std::copy_n(frame.begin() + kEthernetHeaderSize + kIpv6SourceOffset, source.size(), source.begin());
+  if (is_unspecified(source) || is_multicast(source)) return std::nullopt;
+  return IpAddress::from_v6(source);
+}
+
+SenderVerdict SenderIpPolicy::check(const MacAddress& source, const IpAddress& sender) const {
   if (const auto reserved = reserved_.find(sender); reserved != reserved_.end())
     return reserved->second == source ? SenderVerdict::allowed : SenderVerdict::ip_reserved;
-  if (owners_ == nullptr) return SenderVerdict::allowed;
-  const auto owner = owners_->owner_of(sender);
+  if (owners_ == nullptr || !sender.is_v4()) return SenderVerdict::allowed;
+  const auto owner = owners_->owner_of(sender.v4());
   return !owner || *owner == source ? SenderVerdict::allowed : SenderVerdict::ip_taken;
 }
 

@@ -5,7 +5,9 @@
 namespace usernet {
 
 namespace {
-constexpr std::size_t kMaxSendersPerPort = 16;  // a spoofing guest cannot grow the table
+// A spoofing guest cannot grow the table; room for IPv4, link-local, SLAAC and a few
+// temporary IPv6 addresses per guest.
+constexpr std::size_t kMaxSendersPerPort = 32;
 }
 
 Switch::Switch(std::size_t max_frame, MacTableLimits mac_limits, MacTable::Clock now)
@@ -23,10 +25,10 @@ void Switch::detach(PortId id) {
   auto it = ports_.find(id);
   if (it == ports_.end()) return;
   const auto first_source = it->second.first_source;
-  std::vector<Ipv4> gone;
-  for (Ipv4 address : it->second.senders) {
+  std::vector<IpAddress> gone;
+  for (const IpAddress& address : it->second.senders) {
     auto known = sender_ports_.find(address);
-    if (known == sender_ports_.end() || known->second != id) continue;
+    if (known == sender_ports_.end() || known->second.port != id) continue;
     sender_ports_.erase(known);
     gone.push_back(address);
   }
@@ -34,7 +36,7 @@ void Switch::detach(PortId id) {
   mac_table_.forget_port(id);
   if (first_source && port_events_) port_events_(id, *first_source, false);
   if (address_gone_)
-    for (Ipv4 address : gone) address_gone_(address);
+    for (const IpAddress& address : gone) address_gone_(address);
 }
 
 void Switch::reserve_mac(const MacAddress& mac, PortId port) {
@@ -42,22 +44,29 @@ void Switch::reserve_mac(const MacAddress& mac, PortId port) {
   if (auto it = ports_.find(port); it != ports_.end()) it->second.infrastructure = true;
 }
 
-void Switch::note_sender(PortId from, Entry& entry, Ipv4 sender) {
+bool Switch::held_by_another_guest(PortId from, const MacAddress& source, const IpAddress& sender) const {
+  if (sender.is_v4()) return false;  // IPv4 ownership comes from the DHCP leases
+  const auto held = sender_ports_.find(sender);
+  return held != sender_ports_.end() && held->second.port != from && held->second.mac != source;
+}
+
+void Switch::note_sender(PortId from, Entry& entry, const MacAddress& source, const IpAddress& sender) {
   if (entry.infrastructure || sender == entry.last_sender) return;  // the common case: one address
   entry.last_sender = sender;
-  auto [known, added] = sender_ports_.try_emplace(sender, from);
+  auto [known, added] = sender_ports_.try_emplace(sender, SenderHolder{from, source});
   if (!added) {
-    if (known->second == from) return;
-    const PortId previous = known->second;
-    known->second = from;
+    if (known->second.port == from) return;
+    const PortId previous = known->second.port;
+    known->second = SenderHolder{from, source};
     if (auto old = ports_.find(previous); old != ports_.end()) {
       std::erase(old->second.senders, sender);
-      if (old->second.last_sender == sender) old->second.last_sender = 0;
+      if (old->second.last_sender == sender) old->second.last_sender.reset();
     }
     if (address_gone_) address_gone_(sender);
   }
   if (entry.senders.size() >= kMaxSendersPerPort) {
-    if (auto oldest = sender_ports_.find(entry.senders.front()); oldest != sender_ports_.end() && oldest->second == from)
+    if (auto oldest = sender_ports_.find(entry.senders.front());
+        oldest != sender_ports_.end() && oldest->second.port == from)
       sender_ports_.erase(oldest);
     entry.senders.erase(entry.senders.begin());
   }
@@ -97,15 +106,30 @@ void Switch::deliver(PortId to, ByteSpan frame) {
   }
 }
 
-void Switch::refuse_sender(Entry& entry, Ipv4 sender, SenderVerdict verdict) {
+void Switch::refuse_sender(Entry& entry, const IpAddress& sender, SenderVerdict verdict) {
   entry.counters.rx_dropped++;
   const bool reserved = verdict == SenderVerdict::ip_reserved;
   (reserved ? totals_.ip_reserved_frames : totals_.ip_taken_frames)++;
   if (entry.warned_sender) return;
   entry.warned_sender = true;  // once per port: a spoofing guest must not flood the log
   spdlog::warn("switch: {} sends from {}, {}; dropping its frames from addresses it does not hold",
-               entry.port->describe(), format_ipv4(sender),
-               reserved ? "an address of the gateway" : "an address leased to another MAC");
+               entry.port->describe(), sender.to_string(),
+               reserved ? "an address of the gateway" : "an address another MAC holds");
+}
+
+bool Switch::admit_sender(PortId from, Entry& entry, const MacAddress& src, ByteSpan frame) {
+  const auto sender = frame_sender(frame);
+  if (!sender) return true;
+  // An IPv6 address moves to another port only with its MAC (the guest restarted or
+  // reattached): SLAAC addresses have no lease that says who holds them.
+  const SenderVerdict verdict =
+      held_by_another_guest(from, src, *sender) ? SenderVerdict::ip_taken : sender_policy_.check(src, *sender);
+  if (verdict != SenderVerdict::allowed) {
+    refuse_sender(entry, *sender, verdict);
+    return false;
+  }
+  note_sender(from, entry, src, *sender);
+  return true;
 }
 
 bool Switch::receive(PortId from, ByteSpan frame) {
@@ -134,15 +158,7 @@ bool Switch::receive(PortId from, ByteSpan frame) {
     counters.rx_dropped++;
     return false;
   }
-  // Nor may it send from an address another guest (or the gateway) holds.
-  if (const auto sender = frame_sender_ipv4(frame)) {
-    const SenderVerdict verdict = sender_policy_.check(src, *sender);
-    if (verdict != SenderVerdict::allowed) {
-      refuse_sender(it->second, *sender, verdict);
-      return false;
-    }
-    note_sender(from, it->second, *sender);
-  }
+  if (!admit_sender(from, it->second, src, frame)) return false;
   counters.rx_frames++;
   counters.rx_bytes += frame.size();
   if (!it->second.first_source) {

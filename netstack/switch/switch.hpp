@@ -69,8 +69,9 @@ class Switch {
   /// Frames from `mac` are accepted only from `port` (the gateway reserves its own MAC).
   /// Also marks `port` as infrastructure (the gateway): its senders are not guests.
   void reserve_mac(const MacAddress& mac, PortId port);
-  /// Frames from `ip` (ARP sender or IPv4 source) are accepted only from `mac`.
-  void reserve_ip(Ipv4 ip, const MacAddress& mac) { sender_policy_.reserve(ip, mac); }
+  /// Frames from `ip` (ARP sender, IPv4 or IPv6 source) are accepted only from `mac`.
+  void reserve_ip(Ipv4 ip, const MacAddress& mac) { sender_policy_.reserve(IpAddress::from_v4(ip), mac); }
+  void reserve_ip(const Ipv6& ip, const MacAddress& mac) { sender_policy_.reserve(IpAddress::from_v6(ip), mac); }
   /// Who holds which address (DHCP leases); frames from an address held by another MAC
   /// are dropped. Null to stop asking. Not owned: it must unset itself before it dies.
   void set_address_owners(const AddressOwners* owners) { sender_policy_.set_owners(owners); }
@@ -86,10 +87,10 @@ class Switch {
   using PortEventObserver = std::function<void(PortId, const MacAddress& first_source, bool up)>;
   void set_port_event_observer(PortEventObserver observer) { port_events_ = std::move(observer); }
 
-  /// The guest that sent from an IPv4 address is gone: its port detached, or the address
-  /// now comes from another port (the guest restarted or reattached). Called from inside
-  /// detach() and receive(): the observer must defer real work.
-  using AddressGoneObserver = std::function<void(Ipv4 address)>;
+  /// The guest that sent from an address (IPv4 or IPv6) is gone: its port detached, or
+  /// the address now comes from another port (the guest restarted or reattached). Called
+  /// from inside detach() and receive(): the observer must defer real work.
+  using AddressGoneObserver = std::function<void(const IpAddress& address)>;
   void set_address_gone_observer(AddressGoneObserver observer) { address_gone_ = std::move(observer); }
 
  private:
@@ -99,12 +100,20 @@ class Switch {
     std::optional<MacAddress> first_source;  // set by the first valid frame
     bool warned_sender = false;              // logged its first refused sender address
     bool infrastructure = false;             // owns a reserved MAC (the gateway)
-    std::vector<Ipv4> senders;               // addresses it sent from, oldest first (bounded)
-    Ipv4 last_sender = 0;
+    std::vector<IpAddress> senders;          // addresses it sent from, oldest first (bounded)
+    std::optional<IpAddress> last_sender;
   };
-  void note_sender(PortId from, Entry& entry, Ipv4 sender);
+  struct SenderHolder {
+    PortId port;
+    MacAddress mac;
+  };
+  /// An IPv6 `sender` another guest (another MAC, on another port) sends from now.
+  bool held_by_another_guest(PortId from, const MacAddress& source, const IpAddress& sender) const;
+  void note_sender(PortId from, Entry& entry, const MacAddress& source, const IpAddress& sender);
+  /// May this frame's sender address (if any) come from `from`? Refused frames are counted.
+  bool admit_sender(PortId from, Entry& entry, const MacAddress& src, ByteSpan frame);
   void deliver(PortId to, ByteSpan frame);
-  void refuse_sender(Entry& entry, Ipv4 sender, SenderVerdict verdict);
+  void refuse_sender(Entry& entry, const IpAddress& sender, SenderVerdict verdict);
 
   std::size_t max_frame_;
   PortId next_id_ = 1;
@@ -114,7 +123,7 @@ class Switch {
   SwitchCounters totals_;
   std::function<void(ByteSpan)> observer_;
   PortEventObserver port_events_;
-  std::unordered_map<Ipv4, PortId> sender_ports_;  // which port each guest address came from last
+  std::unordered_map<IpAddress, SenderHolder, IpAddressHash> sender_ports_;  // where each guest address came from last
   AddressGoneObserver address_gone_;
 };
 

@@ -20,9 +20,10 @@ HTTP_PORT = 8080
 # Accepts connections on PORT [ADDRESS], sends one byte on each, holds them until killed.
 HOLDER = r"""
 import selectors, socket, sys
-server = socket.socket()
+address = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind((sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[1])))
+server.bind((address, int(sys.argv[1])))
 server.listen(4096)
 server.setblocking(False)
 held = []
@@ -51,7 +52,7 @@ host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sel = selectors.DefaultSelector()
 socks = []
 for _ in range(count):
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     s.setblocking(False)
     s.connect_ex((host, port))
     sel.register(s, selectors.EVENT_READ)

@@ -19,6 +19,7 @@ from test_guest_isolation import metric  # noqa: E402
 HOLD_PORT = 7100
 UDP_PORT = 7200
 CONNECTIONS = 200
+HOST_ALIAS6 = "fd00::254"  # the host's ::1
 
 
 class GuestReattach(unittest.TestCase):
@@ -28,7 +29,8 @@ class GuestReattach(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="usernet-reattach-")
         self.api = os.path.join(self.dir, "api.sock")
         net.start(net.host, [sys.executable, "-c", HOLDER, str(HOLD_PORT)], log_name="holder")
-        net.start_peer(net.host, "udp-echo", str(UDP_PORT))
+        net.start(net.host, [sys.executable, "-c", HOLDER, str(HOLD_PORT), "::1"], log_name="holder6")
+        net.start_peer(net.host, "udp-echo", str(UDP_PORT), bind="::")
         make_preexisting_tap(net.guest)
         self.usernetd = net.start_usernetd("--listen", f"unix://{self.api}", tap=False)
         net.wait_for(lambda: os.path.exists(self.api), "API socket")
@@ -48,14 +50,23 @@ class GuestReattach(unittest.TestCase):
         return forwarder
 
     def test_detached_guest_flows_are_closed_and_fds_freed(self):
+        self.check_detach(HOST_ALIAS)
+
+    def test_detached_guest_ipv6_flows_are_closed_and_fds_freed(self):
+        # IPv6 flows belong to the SLAAC address the switch saw the port send from.
+        self.check_detach(HOST_ALIAS6)
+
+    def check_detach(self, host):
         forwarder = self.attach()
+        if ":" in host:
+            harness.wait_for_slaac(self.net)
         baseline = self.fd_count()
-        opener = self.net.guest.popen([sys.executable, "-c", OPENER, HOST_ALIAS, str(HOLD_PORT), str(CONNECTIONS)],
+        opener = self.net.guest.popen([sys.executable, "-c", OPENER, host, str(HOLD_PORT), str(CONNECTIONS)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.net.processes.append(opener)
         self.assertEqual(json.loads(opener.stdout.readline())["ok"], CONNECTIONS)
-        self.net.guest_peer("udp", HOST_ALIAS, str(UDP_PORT), "3")
-        self.assertTrue(ping_works(self.net.guest, HOST_ALIAS))
+        self.net.guest_peer("udp", host, str(UDP_PORT), "3")
+        self.assertTrue(ping_works(self.net.guest, host))
         held = self.fd_count()
         self.assertGreaterEqual(held, baseline + CONNECTIONS)
         self.assertGreaterEqual(metric(self.api, "usernet_fds_flows_in_use"), CONNECTIONS)
@@ -72,7 +83,7 @@ class GuestReattach(unittest.TestCase):
         self.assertIn("left: closed its", self.net.log_of("usernetd"))
 
         self.attach()  # the same guest comes back: fresh connections work
-        out = self.net.guest_peer("connect", HOST_ALIAS, str(HOLD_PORT))
+        out = self.net.guest_peer("connect", host, str(HOLD_PORT))
         self.assertEqual(json.loads(out)["outcome"], "ok")
         opener.stdin.close()
 

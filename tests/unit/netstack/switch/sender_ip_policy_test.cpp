@@ -64,6 +64,17 @@ std::vector<std::uint8_t> ipv4_from(const MacAddress& src, Ipv4 source_ip) {
   put_ipv4(f, 26, source_ip);
   return f;
 }
+
+std::vector<std::uint8_t> ipv6_from(const MacAddress& src, const char* source) {
+  auto f = ethernet(src, 0x86dd, 14 + 40);
+  f[14] = 0x60;
+  const Ipv6 address = *parse_ipv6(source);
+  std::copy(address.begin(), address.end(), f.begin() + 14 + 8);
+  return f;
+}
+
+IpAddress v4(Ipv4 address) { return IpAddress::from_v4(address); }
+IpAddress v6(const char* text) { return IpAddress::from_v6(*parse_ipv6(text)); }
 }  // namespace
 
 TEST_CASE("frame_sender_ipv4 reads the ARP sender or IPv4 source, through one VLAN tag") {
@@ -127,7 +138,7 @@ TEST_CASE("a guest's addresses are reported gone when its port detaches or the a
   const PortId g = sw.attach(gateway), a = sw.attach(first), b = sw.attach(second);
   sw.reserve_mac(kGatewayMac, g);
   std::vector<Ipv4> gone;
-  sw.set_address_gone_observer([&](Ipv4 ip) { gone.push_back(ip); });
+  sw.set_address_gone_observer([&](const IpAddress& ip) { gone.push_back(ip.v4()); });
   CHECK(sw.receive(g, ipv4_from(kGatewayMac, kFreeIp)));  // the gateway's senders are not guests
   CHECK(sw.receive(a, ipv4_from(kGuestA, kIpA)));
   CHECK(sw.receive(a, arp_from(kGuestA, kIpA)));
@@ -147,4 +158,37 @@ TEST_CASE("a guest's addresses are reported gone when its port detaches or the a
   CHECK(sw.receive(g, ipv4_from(kGatewayMac, kFreeIp)));
   CHECK(sw.receive(c, ipv4_from(kGuestB, kFreeIp)));  // taken from the gateway? never tracked there
   CHECK(gone.size() == 2);
+}
+
+TEST_CASE("IPv6 senders: the source is read, the gateway's addresses are reserved, detach reports them") {
+  CHECK(frame_sender(ipv6_from(kGuestA, "fd00::5")) == v6("fd00::5"));
+  CHECK(frame_sender(ipv4_from(kGuestA, kIpA)) == v4(kIpA));
+  CHECK_FALSE(frame_sender(ipv6_from(kGuestA, "::")));  // duplicate address detection
+  CHECK_FALSE(frame_sender(ipv6_from(kGuestA, "ff02::1")));
+  auto cut = ipv6_from(kGuestA, "fd00::5");
+  cut.resize(14 + 39);
+  CHECK_FALSE(frame_sender(cut));
+
+  Switch sw(1514);
+  RecordingPort gateway, guest;
+  const PortId g = sw.attach(gateway), a = sw.attach(guest);
+  sw.reserve_mac(kGatewayMac, g);
+  sw.reserve_ip(*parse_ipv6("fd00::1"), kGatewayMac);
+  std::vector<IpAddress> gone;
+  sw.set_address_gone_observer([&](const IpAddress& ip) { gone.push_back(ip); });
+  CHECK_FALSE(sw.receive(a, ipv6_from(kGuestA, "fd00::1")));
+  CHECK(sw.counters().ip_reserved_frames == 1);
+  CHECK(sw.receive(a, ipv6_from(kGuestA, "fe80::a")));
+  CHECK(sw.receive(a, ipv6_from(kGuestA, "fd00::a")));
+  CHECK(sw.receive(a, ipv4_from(kGuestA, kIpA)));
+  // Another guest may not take A's IPv6 address (nor end A's flows by trying).
+  RecordingPort other;
+  const PortId b = sw.attach(other);
+  CHECK_FALSE(sw.receive(b, ipv6_from(kGuestB, "fd00::a")));
+  CHECK(sw.counters().ip_taken_frames == 1);
+  CHECK(gone.empty());
+  sw.detach(a);
+  CHECK(gone == std::vector<IpAddress>{v6("fe80::a"), v6("fd00::a"), v4(kIpA)});
+  // Once A is gone the address is free.
+  CHECK(sw.receive(b, ipv6_from(kGuestB, "fd00::a")));
 }
