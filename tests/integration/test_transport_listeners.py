@@ -1,5 +1,5 @@
-"""usernetd's frame transports, each spoken by a Python "VM" that exchanges ARP and ICMP
-with the gateway: qemu stream (unix and TCP), vfkit datagrams, bess seqpacket, the HTTP
+"""usernetd's frame transports, each spoken by a Python "VM" that exchanges ARP, ICMP and
+ICMPv6 (echo to the router's fe80::1) with the gateway: qemu stream (unix and TCP), vfkit datagrams, bess seqpacket, the HTTP
 POST /connect endpoint and stdio. Also: two qemu clients reach each other by MAC, one
 client leaving does not disturb the other, a 4-byte vfkit datagram is counted and the
 next frame still works, and unix socket paths are refused when in use and unlinked on
@@ -60,6 +60,15 @@ def icmp_echo_frame(src_mac, src_ip, dst_mac, dst_ip, ident, seq, payload=b"user
                          ip_bytes(src_ip), ip_bytes(dst_ip))
     header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
     return dst_mac + src_mac + b"\x08\x00" + header + icmp
+
+
+def icmpv6_echo_frame(src_mac, src_ip6, dst_mac, dst_ip6, ident, seq, payload=b"usernet-ping6"):
+    src, dst = socket.inet_pton(socket.AF_INET6, src_ip6), socket.inet_pton(socket.AF_INET6, dst_ip6)
+    icmp = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + payload
+    pseudo = src + dst + struct.pack("!I3xB", len(icmp), 58)
+    icmp = icmp[:2] + struct.pack("!H", checksum(pseudo + icmp)) + icmp[4:]
+    header = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 64) + src + dst
+    return dst_mac + src_mac + b"\x86\xdd" + header + icmp
 
 
 class Framing:
@@ -178,6 +187,17 @@ class FakeVm:
         return reply is not None
 
 
+    def ping6_router(self, seq=1):
+        """ICMPv6 echo from this VM's link-local address to fe80::1 (the gateway's MAC)."""
+        ident = 0x6262
+        link_local = "fe80::5894:efff:fee4:c%02x" % self.mac[5]
+        self.link.send(icmpv6_echo_frame(self.mac, link_local, GATEWAY_MAC, "fe80::1", ident, seq))
+        reply = self.expect(lambda f: f[12:14] == b"\x86\xdd" and f[20] == 58 and f[54] == 129
+                            and struct.unpack("!HH", f[58:62]) == (ident, seq)
+                            and f[38:54] == socket.inet_pton(socket.AF_INET6, link_local))
+        return reply is not None
+
+
 def connect_unix(path, kind=socket.SOCK_STREAM):
     sock = socket.socket(socket.AF_UNIX, kind)
     sock.connect(path)
@@ -227,6 +247,7 @@ class TransportListeners(unittest.TestCase):
         self.assertEqual(vm.arp_gateway(), GATEWAY_MAC)
         self.assertTrue(vm.ping_gateway(1))
         self.assertTrue(vm.ping_gateway(2))
+        self.assertTrue(vm.ping6_router(1), "IPv6 over this transport")
 
     def test_unix_sockets_are_owner_only_under_umask_022(self):
         for path in (self.qemu, self.vfkit, self.bess, self.api):
@@ -391,6 +412,7 @@ class StdioTransport(unittest.TestCase):
             vm = FakeVm(PipeFraming(proc), 0x30, "192.168.127.30")
             self.assertEqual(vm.arp_gateway(), GATEWAY_MAC)
             self.assertTrue(vm.ping_gateway(1))
+            self.assertTrue(vm.ping6_router(1), "IPv6 over stdio")
             proc.stdin.close()  # EOF on stdin ends the stdio port, not the daemon
             time.sleep(0.2)
             self.assertIsNone(proc.poll())
