@@ -58,13 +58,14 @@ class LocalAnswers {
 
   void set_hooks(LeaseHooks hooks) { hooks_ = std::move(hooks); }
   const LocalConfig& config() const { return config_; }
+  /// True when `ip` is in the guests' subnet (LocalConfig::subnet/prefix_length).
+  bool in_subnet(std::uint32_t ip) const;
 
  private:
   std::optional<LocalAnswer> answer_forward(const Question& question) const;
   std::optional<LocalAnswer> answer_reverse(const Question& question, std::uint32_t ip) const;
   std::optional<DomainName> reverse_name_of(std::uint32_t ip) const;
   ResourceRecord soa_record(const DomainName& apex) const;
-  bool in_subnet(std::uint32_t ip) const;
   /// The IPv6 address configured for the same host as IPv4 `ip` (gateway, host alias).
   std::optional<std::array<std::uint8_t, 16>> ipv6_twin(std::uint32_t ip) const;
 

@@ -218,9 +218,9 @@ Decision DnsServer::dns64_or_reply(PendingQuery pending, Message aaaa, std::uint
 std::optional<std::vector<std::uint8_t>> DnsServer::synthesized_reply(const PendingQuery& pending, const Message& aaaa,
                                                                       const std::vector<ResourceRecord>& a_answers) {
   // The guests' own subnet is on the link, not behind NAT64; the host alias is translated.
-  const LocalConfig& local = config_.local;
-  const std::uint32_t mask = local.prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - local.prefix_length);
-  auto unreachable = [&](std::uint32_t address) { return (address & mask) == local.subnet && address != local.host_ip; };
+  auto unreachable = [&](std::uint32_t address) {
+    return local_.in_subnet(address) && address != config_.local.host_ip;
+  };
   auto answers = synthesize_aaaa(*config_.dns64_prefix, a_answers, negative_ttl(aaaa.authorities), unreachable);
   if (!answers) return std::nullopt;
   ++counters_.dns64_synthesized;
