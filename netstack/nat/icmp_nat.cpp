@@ -78,7 +78,7 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
       counters_.policy_refused++;
       return;
     }
-    FlowSlot slot = make_room(guest_ip, real->is_v4() ? IcmpFamily::v4 : IcmpFamily::v6);
+    FlowSlot slot = make_room(guest_ip, icmp_family_of(*real));
     if (!slot) return;
     auto flow = open_flow(guest_ip, guest_id, destination, *real);
     if (!flow) return;
@@ -100,7 +100,7 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
   }
   request[4] = static_cast<std::uint8_t>(flow.raw_id >> 8);
   request[5] = static_cast<std::uint8_t>(flow.raw_id);
-  (void)raw_socket(flow.real.is_v4() ? IcmpFamily::v4 : IcmpFamily::v6)->send_echo(flow.real, request);
+  (void)raw_socket(icmp_family_of(flow.real))->send_echo(flow.real, request);
 }
 
 std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std::uint16_t guest_id,
@@ -130,8 +130,7 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std
   }
   const bool not_permitted = ping_error == EACCES || ping_error == EPERM;
   // Every identifier in use: a 65 536th concurrent flow waits for one to expire.
-  if (!not_permitted || raw_socket(real.is_v4() ? IcmpFamily::v4 : IcmpFamily::v6) == nullptr ||
-      raw_flows_.size() > 0xffff) {
+  if (!not_permitted || raw_socket(icmp_family_of(real)) == nullptr || raw_flows_.size() > 0xffff) {
     counters_.unavailable++;
     warn_unavailable(ping_error);
     return nullptr;
@@ -147,7 +146,7 @@ FlowSlot IcmpNat::make_room(const IpAddress& guest, IcmpFamily family) {
   FlowRefusal refusal = FlowRefusal::none;
   for (;;) {
     // On the raw socket flows share one fd; a ping socket is one fd per flow.
-    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_[static_cast<int>(family)] == nullptr, refusal);
+    FlowSlot slot = limits_.acquire(FlowKind::icmp, guest, raw_[static_cast<std::size_t>(family)] == nullptr, refusal);
     if (slot) return slot;
     if (refusal == FlowRefusal::total_limit) break;
     // A linear look for the guest's oldest flow: the caps keep the table to about a thousand.

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <vector>
 
-
 namespace usernet {
 
 namespace {

@@ -32,6 +32,7 @@ std::optional<RawEchoReply> parse_raw_echo_reply(ByteSpan datagram);
 std::optional<RawEchoReply> parse_raw_echo_reply6(ByteSpan message, const Ipv6& source);
 
 enum class IcmpFamily { v4, v6 };
+inline IcmpFamily icmp_family_of(const IpAddress& address) { return address.is_v4() ? IcmpFamily::v4 : IcmpFamily::v6; }
 
 class RawIcmpSocket {
  public:
