@@ -17,12 +17,22 @@ sockaddr_in make_sockaddr(Ipv4 address, std::uint16_t port) {
   return sin;
 }
 
-int start_tcp_connect(const IpAddress& address, std::uint16_t port) {
+bool bind_outbound(int fd, const IpAddress& destination, const OutboundAddresses& outbound) {
+  std::optional<IpAddress> source;
+  if (destination.is_v4() && outbound.v4) source = IpAddress::from_v4(*outbound.v4);
+  if (!destination.is_v4() && outbound.v6) source = IpAddress::from_v6(*outbound.v6);
+  if (!source) return true;
+  const SocketAddress from = make_socket_address(*source, 0);
+  return ::bind(fd, from.get(), from.length) == 0;
+}
+
+int start_tcp_connect(const IpAddress& address, std::uint16_t port, const OutboundAddresses& outbound) {
   const SocketAddress to = make_socket_address(address, port);
   const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   tune_tcp_socket(fd);
-  if (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS) {
+  if (!bind_outbound(fd, address, outbound) ||
+      (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS)) {
     const int error = errno;
     ::close(fd);
     return -error;

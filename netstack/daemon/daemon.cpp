@@ -3,13 +3,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
 #include "netstack/api/api_guest_listener.hpp"
 #include "netstack/api/api_routes.hpp"
+#include "netstack/api/slirp4netns_api_server.hpp"
 #include "netstack/base/memory_trimmer.hpp"
 #include "netstack/base/uv_handles.hpp"
 #include "netstack/daemon/notification_sender.hpp"
@@ -21,6 +24,7 @@
 #include "netstack/services/port_forwarder.hpp"
 #include "netstack/services/virtual_network.hpp"
 #include "netstack/ssh/ssh_forward.hpp"
+#include "vsock/transport/tap_in_user_namespace.hpp"
 #include "vsock/transport/tap_port.hpp"
 #include "vsock/transport/transports.hpp"
 
@@ -54,7 +58,8 @@ TapConfig guest_tap_config(const DaemonOptions& options) {
     config.up = true;
     config.ipv4 = n.first_guest_ip;
     config.prefix_length = n.subnet.prefix_length;
-    config.default_route = n.gateway_ip;
+    config.default_route = n.router();
+    config.loopback_up = true;  // a fresh namespace's lo is down; slirp4netns -c brings it up
   }
   return config;
 }
@@ -163,6 +168,7 @@ void Daemon::build() {
     return;
   }
   serve_api();
+  serve_slirp4netns_api();
   trimmer_ = std::make_unique<MemoryTrimmer>(loop_);
   report_port_events();
 }
@@ -194,9 +200,13 @@ void Daemon::open_capture() {
 
 void Daemon::open_tap() {
   if (options_.tap.empty()) return;
-  auto device = TapDevice::open(options_.tap, options_.netns, guest_tap_config(options_));
+  // Joining a user namespace takes a child process; a plain network namespace, a thread's setns.
+  auto device = options_.userns.empty()
+                    ? TapDevice::open(options_.tap, options_.netns, guest_tap_config(options_))
+                    : open_tap_in_user_namespace(options_.tap, options_.userns, options_.netns, guest_tap_config(options_));
   tap_ = std::make_unique<TapPort>(loop_, network_->network_switch(), std::move(device));
-  spdlog::info("serving TAP {}{}", options_.tap, options_.netns.empty() ? "" : " in " + options_.netns);
+  spdlog::info("serving TAP {}{}{}", options_.tap, options_.netns.empty() ? "" : " in " + options_.netns,
+               options_.userns.empty() ? "" : " (user namespace " + options_.userns + ")");
 }
 
 /// The HTTP API on the transports' endpoints and, for the guests, on the gateway's port 80.
@@ -219,6 +229,19 @@ void Daemon::serve_api() {
     });
   };
   guest_api_ = std::make_unique<ApiGuestListener>(*network_, serve_guest);
+}
+
+/// --slirp4netns-api: slirp4netns's add/list/remove_hostfwd, on the port forwarder.
+void Daemon::serve_slirp4netns_api() {
+  if (options_.slirp4netns_api.empty()) return;
+  HostForwardBackend backend{
+      [forwarder = forwarder_.get()](const ForwardSpec& spec) { return forwarder->add(spec); },
+      [forwarder = forwarder_.get()](const ForwardSpec& spec) { forwarder->remove(spec.protocol, spec.local()); }};
+  auto server = Slirp4netnsApiServer::listen(
+      loop_, options_.slirp4netns_api,
+      std::make_unique<Slirp4netnsApi>(std::move(backend), options_.network.first_guest_ip));
+  if (!server) throw std::runtime_error("--slirp4netns-api: " + server.error());
+  slirp4netns_api_ = std::move(*server);
 }
 
 /// Every port but the gateway's is a VM (or a TAP peer); gvproxy reports those.
@@ -248,11 +271,34 @@ int Daemon::run() {
   };
   sigint_ = std::make_unique<SignalWatcher>(loop_, SIGINT, [stop] { stop(SIGINT); });
   sigterm_ = std::make_unique<SignalWatcher>(loop_, SIGTERM, [stop] { stop(SIGTERM); });
+  watch_exit_fd();
   spdlog::info("usernetd {} ready: gateway {} subnet {} mtu {}", USERNET_VERSION,
                format_ipv4(options_.network.gateway_ip), options_.network.subnet.to_string(), options_.network.mtu);
   notifications_->send(NotificationType::ready);
+  report_ready_fd();
   uv_run(loop_, UV_RUN_DEFAULT);
   return 0;
+}
+
+/// --exit-fd: the caller (podman) stops us by writing to or closing its end.
+void Daemon::watch_exit_fd() {
+  if (options_.exit_fd < 0) return;
+  exit_watch_ = std::make_unique<PollWatcher>(loop_, options_.exit_fd, [loop = loop_](int, int) {
+    spdlog::info("exit descriptor readable: shutting down");
+    uv_stop(loop);
+  });
+  exit_watch_->watch(UV_READABLE | UV_DISCONNECT);
+}
+
+/// --ready-fd: "1" once every part is up (slirp4netns's protocol), then our end closes.
+void Daemon::report_ready_fd() {
+  if (options_.ready_fd < 0) return;
+  ssize_t written = 0;
+  do {
+    written = ::write(options_.ready_fd, "1", 1);
+  } while (written < 0 && errno == EINTR);
+  if (written != 1) spdlog::warn("cannot write to the ready descriptor {}: {}", options_.ready_fd, std::strerror(errno));
+  ::close(options_.ready_fd);
 }
 
 void Daemon::attach_stream_port(int fd, const std::string& description) {

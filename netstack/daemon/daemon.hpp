@@ -22,7 +22,9 @@ class MemoryTrimmer;
 class NotificationSender;
 class PortForwarder;
 class ResolvConfWatcher;
+class PollWatcher;
 class SignalWatcher;
+class Slirp4netnsApiServer;
 class SshForward;
 class TapPort;
 class Transports;
@@ -69,7 +71,10 @@ class Daemon {
   void open_capture();
   void open_tap();
   void serve_api();
+  void serve_slirp4netns_api();
   void report_port_events();
+  void watch_exit_fd();
+  void report_ready_fd();
 
   uv_loop_t* loop_;
   DaemonOptions options_;
@@ -90,6 +95,8 @@ class Daemon {
   std::unique_ptr<TapPort> tap_;
   /// Host listeners of the port forwards; the SSH forwards and the API use it.
   std::unique_ptr<PortForwarder> forwarder_;
+  /// Opens and closes forwards on the forwarder: goes before it.
+  std::unique_ptr<Slirp4netnsApiServer> slirp4netns_api_;
   /// Observes the switch; stops observing (and flushes) before the forwarder goes.
   std::unique_ptr<Capture> capture_;
   /// The HTTP routes: read the services above and the transports' counters below, and
@@ -105,6 +112,7 @@ class Daemon {
   std::unique_ptr<MemoryTrimmer> trimmer_;
   /// They only stop the loop; nothing depends on them.
   std::unique_ptr<SignalWatcher> sigint_, sigterm_;
+  std::unique_ptr<PollWatcher> exit_watch_;
 };
 
 }  // namespace usernet

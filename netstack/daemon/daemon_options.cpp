@@ -3,7 +3,14 @@
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+
+#include <cstring>
+
 #include <sstream>
+#include <string_view>
 
 namespace po = boost::program_options;
 
@@ -30,12 +37,23 @@ void add_network_options(po::options_description& all) {
       ("version", "print the version and exit")
       ("tap", po::value<std::string>(), "serve a TAP device with this name as a switch port")
       ("netns", po::value<std::string>(), "create the TAP in this network namespace (path or name in /run/netns)")
+      ("userns", po::value<std::string>(), "join this user namespace (a path like /proc/PID/ns/user) to create the TAP in --netns")
       ("configure", "configure the TAP: guest address, MAC, MTU, default route (like slirp4netns --configure)")
       ("mtu", po::value<unsigned>()->default_value(1500), "MTU of the virtual network (576..65520)")
       ("subnet", po::value<std::string>(), "guest subnet (default 192.168.127.0/24)")
       ("gateway-ip", po::value<std::string>(), "gateway address (default: first host of the subnet)")
       ("host-ip", po::value<std::string>(), "address that reaches the host's 127.0.0.1 (default: last host)")
+      ("router-ip", po::value<std::string>(), "default router DHCP and --configure give guests (default: the gateway; "
+       "another address is answered by ARP, e.g. the host-ip)")
+      ("no-host-loopback", "the host-ip and ipv6-host-ip do not reach the host's loopback (slirp4netns --disable-host-loopback)")
+      ("guest-ip", po::value<std::string>(), "the first guest's address: its DHCP lease, the TAP's with --configure, "
+       "the default of forwards (default: the gateway + 1)")
+      ("guest-mac", po::value<std::string>(), "the first guest's MAC (its DHCP static lease, the TAP's with --configure)")
+      ("ipv6-gateway-ip", po::value<std::string>(), "the gateway's IPv6 address in fd00::/64, also the DNS server (default fd00::1)")
+      ("ipv6-host-ip", po::value<std::string>(), "the IPv6 address that reaches the host's ::1 (default fd00::254)")
       ("allow-link-local", "let guests reach 169.254.0.0/16 (cloud metadata services)")
+      ("outbound-addr", po::value<std::string>(), "host IPv4 address (or interface name) the NAT's host sockets bind to")
+      ("outbound-addr6", po::value<std::string>(), "host IPv6 address (or interface name) the NAT's host sockets bind to")
       ("tcp-connect-timeout", po::value<unsigned>()->default_value(30), "seconds to wait for a host TCP connect")
       ("udp-idle-timeout", po::value<unsigned>()->default_value(60), "seconds before an idle UDP flow is closed")
       ("max-tcp-flows", po::value<std::uint64_t>()->default_value(0), "NAT TCP connections of all guests (0: from the fd limit)")
@@ -76,6 +94,8 @@ void add_service_options(po::options_description& all) {
        "guests may expose (--guest-expose=any unless set), /stats in gvproxy's layout (gvproxy mode sets this)")
       ("nat", po::value<std::vector<std::string>>()->composing(), "extra virtual address that reaches a real one, VIRTUAL=REAL, repeatable")
       ("pcap", po::value<std::string>(), "capture every frame through the switch to this pcap file")
+      ("slirp4netns-api", po::value<std::string>(), "serve slirp4netns's JSON API (add_hostfwd, list_hostfwd, "
+       "remove_hostfwd) on this unix socket path")
       ("notification", po::value<std::string>(),
        "unix:///PATH: send gvproxy's JSON events (ready, connection_established/closed with the VM's MAC, "
        "hypervisor_error) to this socket, one connection each");
@@ -108,6 +128,8 @@ void add_process_options(po::options_description& all) {
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
       ("log-file", po::value<std::string>(), "log to this file instead of stderr")
       ("pid-file", po::value<std::string>(), "write the process id to this file")
+      ("ready-fd", po::value<int>(), "write \"1\" to this inherited descriptor once the network is up, then close it")
+      ("exit-fd", po::value<int>(), "exit cleanly once this inherited descriptor becomes readable (or its writer closes)")
       ("user", po::value<std::string>(), "after set-up, switch to this user (NAME or UID); needs root")
       ("group", po::value<std::string>(), "after set-up, switch to this group only (NAME or GID; default: the user's)")
       ("sandbox", "after set-up: no_new_privs, no capabilities, Landlock, a seccomp system-call allow-list");
@@ -128,6 +150,59 @@ std::vector<std::string> strings(const po::variables_map& vm, const char* name) 
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
+/// --outbound-addr[6]: an address of `family`, or the first such address of an interface.
+std::optional<IpAddress> outbound_address(const std::string& text, int family) {
+  const std::string flag = family == AF_INET ? "--outbound-addr" : "--outbound-addr6";
+  if (auto ip = parse_ip_address(text)) {
+    if (ip->is_v4() != (family == AF_INET)) throw BadOption(flag + ": '" + text + "' is not of that address family");
+    return ip;
+  }
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) throw BadOption(flag + ": cannot list interfaces");
+  std::optional<IpAddress> found;
+  for (const ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != family || text != i->ifa_name) continue;
+    if (family == AF_INET) {
+      found = IpAddress::from_v4(ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
+    } else {
+      Ipv6 v6;
+      std::memcpy(v6.data(), &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+      if (!is_link_local(v6)) found = IpAddress::from_v6(v6);
+    }
+  }
+  ::freeifaddrs(list);
+  if (!found) throw BadOption(flag + ": '" + text + "' is neither an address nor an interface with one");
+  return found;
+}
+
+/// --router-ip, --no-host-loopback, --guest-ip, --guest-mac and --outbound-addr[6].
+void router_guest_and_outbound(const po::variables_map& vm, NetworkConfig& n) {
+  if (vm.count("router-ip")) n.router_ip = ipv4_option(vm, "router-ip");
+  n.host_loopback = vm.count("no-host-loopback") == 0;
+  if (vm.count("guest-ip")) n.first_guest_ip = ipv4_option(vm, "guest-ip");
+  if (vm.count("guest-mac")) {
+    const auto& text = vm["guest-mac"].as<std::string>();
+    auto mac = parse_mac(text);
+    if (!mac || is_group_address(*mac)) throw BadOption("--guest-mac: '" + text + "' is not a unicast MAC address");
+    n.first_guest_mac = *mac;
+  }
+  if (vm.count("outbound-addr")) n.outbound.v4 = outbound_address(vm["outbound-addr"].as<std::string>(), AF_INET)->v4();
+  if (vm.count("outbound-addr6")) n.outbound.v6 = outbound_address(vm["outbound-addr6"].as<std::string>(), AF_INET6)->v6();
+}
+
+/// --ipv6-gateway-ip and --ipv6-host-ip: addresses inside the guests' prefix.
+void ipv6_addresses(const po::variables_map& vm, NetworkConfig& n) {
+  for (const char* name : {"ipv6-gateway-ip", "ipv6-host-ip"}) {
+    if (!vm.count(name)) continue;
+    const auto& text = vm[name].as<std::string>();
+    auto ip = parse_ipv6(text);
+    if (!ip || !n.ipv6_prefix.contains(*ip))
+      throw BadOption("--" + std::string(name) + ": '" + text + "' is not an address in " + n.ipv6_prefix.to_string());
+    (std::string_view(name) == "ipv6-gateway-ip" ? n.ipv6_gateway_ip : n.ipv6_host_alias) = *ip;
+  }
+  if (n.ipv6_gateway_ip == n.ipv6_host_alias) throw BadOption("--ipv6-host-ip must differ from --ipv6-gateway-ip");
+}
+
 /// Addresses, MTU, NAT timeouts and flow caps of the virtual network.
 NetworkConfig network_options(const po::variables_map& vm) {
   NetworkConfig n;
@@ -145,7 +220,9 @@ NetworkConfig network_options(const po::variables_map& vm) {
   }
   if (vm.count("gateway-ip")) n.gateway_ip = ipv4_option(vm, "gateway-ip");
   if (vm.count("host-ip")) n.host_alias = ipv4_option(vm, "host-ip");
-  if (n.first_guest_ip == n.gateway_ip || n.first_guest_ip == n.host_alias) {
+  router_guest_and_outbound(vm, n);
+  ipv6_addresses(vm, n);
+  if (!vm.count("guest-ip") && (n.first_guest_ip == n.gateway_ip || n.first_guest_ip == n.host_alias)) {
     // Keep the first guest on a free address when the user moved the gateway onto it.
     for (std::uint32_t i = 1; i < (1u << (32 - n.subnet.prefix_length)) - 1; ++i) {
       const Ipv4 candidate = n.subnet.host(i);
@@ -191,8 +268,19 @@ void tap_and_log_options(const po::variables_map& vm, DaemonOptions& o) {
     if (o.tap.empty()) throw BadOption("--netns: needs --tap");
     if (o.netns.find('/') == std::string::npos) o.netns = "/run/netns/" + o.netns;
   }
+  if (vm.count("userns")) {
+    o.userns = vm["userns"].as<std::string>();
+    if (o.netns.empty()) throw BadOption("--userns: needs --netns");
+  }
   o.configure = vm.count("configure") > 0;
   if (o.configure && o.tap.empty()) throw BadOption("--configure: needs --tap");
+  for (const char* name : {"ready-fd", "exit-fd"}) {
+    if (!vm.count(name)) continue;
+    const int fd = vm[name].as<int>();
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+      throw BadOption("--" + std::string(name) + ": " + std::to_string(fd) + " is not an open file descriptor");
+    (std::string_view(name) == "ready-fd" ? o.ready_fd : o.exit_fd) = fd;
+  }
 
   o.log_level = vm["log-level"].as<std::string>();
   if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
@@ -223,6 +311,11 @@ void listen_and_api_options(const po::variables_map& vm, DaemonOptions& o) {
     else throw BadOption("--guest-expose: '" + policy + "' is not loopback, any or off");
   }
   if (vm.count("pcap")) o.pcap = vm["pcap"].as<std::string>();
+  if (vm.count("slirp4netns-api")) {
+    o.slirp4netns_api = vm["slirp4netns-api"].as<std::string>();
+    if (o.slirp4netns_api.empty() || o.slirp4netns_api.size() >= 108)
+      throw BadOption("--slirp4netns-api: a socket path of 1 to 107 bytes");
+  }
   if (vm.count("notification")) {
     const auto url = vm["notification"].as<std::string>();
     if (!url.starts_with("unix://") || url.size() == 7 || url.size() - 7 >= 108)

@@ -21,10 +21,13 @@ struct DaemonOptions {
   NetworkConfig network;
   std::string tap;      // --tap NAME
   std::string netns;    // --netns PATH or NAME (/run/netns/NAME)
+  std::string userns;   // --userns PATH: joined (in a child) to create the TAP in netns
   bool configure = false;
   std::string log_level = "info";
   std::string log_file;
   std::string pid_file;
+  int ready_fd = -1;  // --ready-fd: "1" once the network is up (slirp4netns -r)
+  int exit_fd = -1;   // --exit-fd: readable or closed means exit (slirp4netns -e)
   // Frame transports (issue: transports); strings are URLs, validated when opened.
   std::vector<std::string> listen, listen_qemu, listen_vfkit, listen_bess;
   bool listen_stdio = false;
@@ -42,6 +45,7 @@ struct DaemonOptions {
   GuestExposePolicy guest_expose = GuestExposePolicy::refused;
   bool gvproxy_api = false;           // --gvproxy-api: the API keeps gvproxy's meaning of ":P" and its /stats
   std::string pcap;                   // --pcap FILE
+  std::string slirp4netns_api;        // --slirp4netns-api PATH: slirp4netns's JSON API socket
   std::string notification;           // --notification unix:///PATH (gvproxy's events; empty: none)
   // Sandbox (issue: hardening), applied after set-up.
   std::optional<UserSwitchTarget> run_as;  // --user/--group

@@ -114,7 +114,7 @@ std::unique_ptr<IcmpNat::Flow> IcmpNat::open_flow(const IpAddress& guest_ip, std
   const int protocol = real.is_v4() ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
   const int fd = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd >= 0) {
-    if (::connect(fd, to.get(), to.length) != 0) {
+    if (!bind_outbound(fd, real, addresses_.outbound()) || ::connect(fd, to.get(), to.length) != 0) {
       ::close(fd);
       return nullptr;
     }

@@ -101,7 +101,7 @@ void TcpNat::start_connect(pbuf* p, const FlowKey& key, const IpHeader& ip, cons
     half_open = limits_.acquire(FlowKind::half_open, key.guest_ip, false, refusal);
   if (!half_open) return refuse(p, ip, tcp, FlowKind::half_open, refusal);
   counters_.connects++;
-  const int fd = start_tcp_connect(*destination, key.remote_port);
+  const int fd = start_tcp_connect(*destination, key.remote_port, addresses_.outbound());
   if (fd == -EMFILE || fd == -ENFILE) return refuse(p, ip, tcp, FlowKind::tcp, FlowRefusal::no_fds);
   if (fd < 0) {
     // Failed at once (e.g. ENETUNREACH from the routing table).

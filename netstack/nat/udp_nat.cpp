@@ -78,8 +78,8 @@ UdpNat::Flow* UdpNat::open_flow(const FlowKey& key, std::size_t length) {
     }
     return nullptr;
   }
-  if (::connect(fd, to.get(), to.length) != 0) {
-    spdlog::debug("udp {}: connect: {}", key.to_string(), std::strerror(errno));
+  if (!bind_outbound(fd, *destination, addresses_.outbound()) || ::connect(fd, to.get(), to.length) != 0) {
+    spdlog::debug("udp {}: bind or connect: {}", key.to_string(), std::strerror(errno));
     ::close(fd);
     return nullptr;
   }

@@ -20,7 +20,7 @@ dhcp::Config make_dhcp_config(const NetworkConfig& n, const DhcpOptions& o) {
   dhcp::Config c;
   c.network = n.subnet.network;
   c.prefix_length = static_cast<std::uint8_t>(n.subnet.prefix_length);
-  c.gateway = n.gateway_ip;
+  c.gateway = n.router();
   c.server_id = n.gateway_ip;
   c.dns_servers = {n.gateway_ip};
   c.mtu = static_cast<std::uint16_t>(n.mtu);
@@ -31,6 +31,7 @@ dhcp::Config make_dhcp_config(const NetworkConfig& n, const DhcpOptions& o) {
     c.static_leases.push_back(lease);
   }
   c.excluded = {n.host_alias};
+  if (n.router() != n.gateway_ip && n.router() != n.host_alias) c.excluded.push_back(n.router());
   for (const auto& [virtual_ip, real_ip] : n.extra_translations) c.excluded.push_back(virtual_ip);
   c.search_domains = o.search_domains;
   if (!o.search_domains.empty()) c.domain_name = o.search_domains.front();

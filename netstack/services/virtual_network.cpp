@@ -13,18 +13,26 @@ Status validate(const NetworkConfig& c) {
   if (c.host_alias == c.gateway_ip) return Error{"host-ip must differ from gateway-ip"};
   if (!usable(c.first_guest_ip) || c.first_guest_ip == c.gateway_ip || c.first_guest_ip == c.host_alias)
     return Error{"the first guest address must be a free host address inside the subnet"};
+  if (c.router_ip && (!usable(*c.router_ip) || *c.router_ip == c.first_guest_ip))
+    return Error{"router-ip must be a host address inside the subnet other than the first guest's"};
   return {};
 }
 
 AddressMap VirtualNetwork::make_address_map(const NetworkConfig& config) {
   AddressMap map;
-  map.add_translation(config.host_alias, make_ipv4(127, 0, 0, 1));
-  map.add_translation(config.ipv6_host_alias, *parse_ipv6("::1"));
+  if (config.host_loopback) {
+    map.add_translation(config.host_alias, make_ipv4(127, 0, 0, 1));
+    map.add_translation(config.ipv6_host_alias, *parse_ipv6("::1"));
+  } else {
+    map.add_gateway_alias(config.host_alias);
+  }
+  if (config.router() != config.gateway_ip && !map.is_virtual(config.router())) map.add_gateway_alias(config.router());
   map.set_guest_prefix(config.ipv6_prefix);
   if (config.nat64_prefix) map.set_nat64(*config.nat64_prefix, config.subnet);
   for (const auto& [virtual_ip, real_ip] : config.extra_translations) map.add_translation(virtual_ip, real_ip);
   map.set_allow_link_local(config.allow_link_local);
   map.set_deny_all(config.nat_disabled);
+  map.set_outbound(config.outbound);
   return map;
 }
 

@@ -32,6 +32,13 @@ struct NetworkConfig {
   Ipv4 gateway_ip = make_ipv4(192, 168, 127, 1);
   MacAddress gateway_mac{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xdd};
   Ipv4 host_alias = make_ipv4(192, 168, 127, 254);  // reaches the host's 127.0.0.1
+  /// The default router guests are told about (DHCP option 3, --configure): the gateway
+  /// unless set. slirp4netns's layout routes through 10.0.2.2 (its host alias) while DHCP
+  /// and DNS answer at 10.0.2.3 (the gateway).
+  std::optional<Ipv4> router_ip;
+  /// The host aliases reach the host's loopback; off (slirp4netns --disable-host-loopback),
+  /// they are gateway addresses that forward nothing.
+  bool host_loopback = true;
   Ipv4 first_guest_ip = make_ipv4(192, 168, 127, 2);
   MacAddress first_guest_mac{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee};
   // IPv6 (usernetd --ipv6): the guests' SLAAC prefix, the gateway's address in it (also the
@@ -45,9 +52,11 @@ struct NetworkConfig {
   bool allow_link_local = false;
   std::map<Ipv4, Ipv4> extra_translations;  // more virtual → real mappings
   bool nat_disabled = false;                 // refuse every NAT destination (fuzzing)
+  OutboundAddresses outbound;                // --outbound-addr, --outbound-addr6
   NatOptions nat;
 
   std::size_t max_frame() const { return mtu + kEthernetHeaderSize; }
+  Ipv4 router() const { return router_ip.value_or(gateway_ip); }
 };
 
 /// Checks a configuration; an error names the bad field.

@@ -116,6 +116,12 @@ void configure_interface(const std::string& name, const TapConfig& config) {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
     if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) fail("bring up " + name);
   }
+  if (config.loopback_up) {
+    ifreq ifr = make_ifreq("lo");
+    if (::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) fail("get flags of lo");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) fail("bring up lo");
+  }
   if (config.default_route) {
     rtentry route{};
     set_ipv4(&route.rt_dst, 0);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "netstack/base/ethernet.hpp"
 
@@ -19,6 +20,7 @@ struct TapConfig {
   unsigned prefix_length = 24;
   std::optional<std::uint32_t> default_route;  // gateway, host byte order
   std::optional<unsigned> tx_queue_length;     // kernel queue towards our reader
+  bool loopback_up = false;                    // also bring the namespace's `lo` up
 };
 
 /// An open TAP file descriptor (non-blocking, IFF_NO_PI). Closing it deletes the device
@@ -30,6 +32,8 @@ class TapDevice {
   /// configuration is applied there. Throws std::system_error with a clear message.
   static TapDevice open(const std::string& name, const std::string& netns_path = {},
                         const TapConfig& config = {});
+  /// Owns an open TAP descriptor for device `name` (one passed from another process).
+  static TapDevice adopt(int fd, std::string name) { return {fd, std::move(name)}; }
   TapDevice(TapDevice&& other) noexcept;
   TapDevice& operator=(TapDevice&& other) noexcept;
   TapDevice(const TapDevice&) = delete;
@@ -37,6 +41,8 @@ class TapDevice {
   ~TapDevice();
 
   int fd() const { return fd_; }
+  /// Gives the descriptor up (the device then lives as long as that descriptor).
+  int release() { return std::exchange(fd_, -1); }
   const std::string& name() const { return name_; }
 
  private:
