@@ -243,8 +243,9 @@ print(c.makefile().readline().split()[1])""", host], timeout=30).stdout.strip()
         self.assertEqual(seen_from("fd77::1"), "fd78::1")
 
     def test_bad_command_lines_exit_1(self):
+        # A file that is no namespace: the join fails in the child, which says so.
         for args in (["--bogus", "1", "tap0"], ["999999999", "tap0"], ["--cidr=10.0.2.0/28", "1", "tap0"],
-                     [str(self.target.pid)]):
+                     [str(self.target.pid)], ["--netns-type=path", "/etc/hostname", "tap9"]):
             result = self.net.host.run([self.BINARY, *args], check=False, timeout=10)
             self.assertEqual(result.returncode, 1, (args, result.stdout, result.stderr))
 

@@ -270,7 +270,9 @@ def parse_args(argv: list[str]) -> Settings:
     unknown = [n for n in names if n not in STACKS]
     if unknown:
         parser.error(f"unknown stack(s) {','.join(unknown)}; known: {','.join(STACKS)}")
-    binaries = {"usernetd": args.usernetd, "usernet-forwarder": args.forwarder}
+    binaries = {"usernetd": args.usernetd, "usernet-forwarder": args.forwarder,
+                # usernetd in slirp4netns mode: the symlink the build makes next to it
+                "usernet-slirp4netns": str(Path(args.usernetd).parent / "slirp4netns")}
     stacks = []
     for name in names:
         stack = STACKS[name]

@@ -154,6 +154,17 @@ class Slirp4netns(Stack):
         return [env.spawn(env.host, argv, self.log_name)]
 
 
+class UsernetSlirp4netns(Slirp4netns):
+    """usernetd in slirp4netns mode (its `slirp4netns` symlink) with slirp4netns's own command
+    line: the rootless-podman row next to the real slirp4netns."""
+    name, programs, log_name = "usernet-slirp4netns", ("usernet-slirp4netns",), "usernet-slirp4netns"
+
+    def start(self, env, mtu, binaries):
+        argv = [self.binary("usernet-slirp4netns", binaries), "--configure", f"--mtu={mtu}", "--netns-type=path",
+                env.guest_path(), "tap0"]
+        return [env.spawn(env.host, argv, self.log_name)]
+
+
 class Pasta(Stack):
     """pasta in the foreground, attached to the guest namespace, no port forwarding, IPv4 only;
     it copies the host namespace's 10.0.2.15 and maps the gateway 10.0.2.2 to the loopback."""
@@ -166,4 +177,5 @@ class Pasta(Stack):
         return [env.spawn(env.host, argv, self.log_name)]
 
 
-STACKS: dict[str, Stack] = {s.name: s for s in (Usernetd(), UsernetdIpv6(), Forwarder(), Slirp4netns(), Pasta())}
+STACKS: dict[str, Stack] = {s.name: s for s in (Usernetd(), UsernetdIpv6(), Forwarder(), Slirp4netns(),
+                                                 UsernetSlirp4netns(), Pasta())}
