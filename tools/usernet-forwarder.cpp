@@ -115,7 +115,7 @@ std::string run_session(const ForwarderOptions& options, const TransportUrl& url
     config.up = true;
   }
   log_message(LogLevel::info, "opening TAP " + options.iface);
-  TapDevice tap = TapDevice::open(options.iface, {}, config);
+  TapDevice tap = TapDevice::open(options.iface, config);
 
   std::optional<DhcpClient> dhcp;
   if (!options.preexisting) dhcp.emplace(options.iface);

@@ -24,7 +24,7 @@
 #include "netstack/services/port_forwarder.hpp"
 #include "netstack/services/virtual_network.hpp"
 #include "netstack/ssh/ssh_forward.hpp"
-#include "vsock/transport/tap_in_user_namespace.hpp"
+#include "vsock/transport/tap_in_namespace.hpp"
 #include "vsock/transport/tap_port.hpp"
 #include "vsock/transport/transports.hpp"
 
@@ -200,10 +200,10 @@ void Daemon::open_capture() {
 
 void Daemon::open_tap() {
   if (options_.tap.empty()) return;
-  // Joining a user namespace takes a child process; a plain network namespace, a thread's setns.
-  auto device = options_.userns.empty()
-                    ? TapDevice::open(options_.tap, options_.netns, guest_tap_config(options_))
-                    : open_tap_in_user_namespace(options_.tap, options_.userns, options_.netns, guest_tap_config(options_));
+  // Another namespace takes a child process (tap_in_namespace.hpp says why).
+  auto device = options_.netns.empty()
+                    ? TapDevice::open(options_.tap, guest_tap_config(options_))
+                    : open_tap_in_namespace(options_.tap, options_.netns, options_.userns, guest_tap_config(options_));
   tap_ = std::make_unique<TapPort>(loop_, network_->network_switch(), std::move(device));
   spdlog::info("serving TAP {}{}{}", options_.tap, options_.netns.empty() ? "" : " in " + options_.netns,
                options_.userns.empty() ? "" : " (user namespace " + options_.userns + ")");

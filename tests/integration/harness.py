@@ -101,6 +101,20 @@ class Network:
         h.ip(*(["-6"] if ":" in address else []), "addr", "add", address, "dev", name,
              *(["nodad"] if ":" in address else []))
 
+    def serve_host_resolver(self, *records):
+        """Makes the host namespace's resolver a dnsmasq on its 127.0.0.1 and ::1 answering
+        `records` (--address=/NAME/IP ...): `ip netns exec` bind-mounts
+        /etc/netns/NAME/resolv.conf over /etc/resolv.conf for what it starts, so programs that
+        follow resolv.conf never ask the machine's resolver. Both families: libslirp forwards
+        fd00::3 only to an IPv6 nameserver."""
+        self._etc = f"/etc/netns/{self.host.name}"
+        os.makedirs(self._etc, exist_ok=True)
+        with open(f"{self._etc}/resolv.conf", "w") as f:
+            f.write("nameserver 127.0.0.1\nnameserver ::1\n")
+        self.start(self.host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                               "--listen-address=127.0.0.1,::1", "--port=53", "--bind-interfaces", "--user=root",
+                               "--pid-file=", *records], log_name="dnsmasq")
+
     def scratch(self):
         """A temporary directory removed with the network."""
         if not getattr(self, "_scratch", None):
@@ -193,6 +207,9 @@ class Network:
                 proc.wait()
         self.processes = []
         reports = self.sanitizer_reports()
+        if getattr(self, "_etc", None):
+            subprocess.run(["rm", "-rf", self._etc])
+            self._etc = None
         self.host.close()
         self.guest.close()
         if getattr(self, "_scratch", None):

@@ -86,16 +86,7 @@ class PodmanCommandLine:
     @classmethod
     def setUpClass(cls):
         cls.net = net = harness.Network()
-        # `ip netns exec` bind-mounts this over /etc/resolv.conf: the host's resolver is our dnsmasq.
-        cls.etc = f"/etc/netns/{net.host.name}"
-        os.makedirs(cls.etc, exist_ok=True)
-        with open(f"{cls.etc}/resolv.conf", "w") as f:
-            # An IPv6 server too: libslirp forwards fd00::3 only to an IPv6 nameserver.
-            f.write("nameserver 127.0.0.1\nnameserver ::1\n")
-        net.start(net.host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
-                             "--listen-address=127.0.0.1,::1", "--port=53", "--bind-interfaces", "--user=root",
-                             "--pid-file=", "--address=/probe.test/203.0.113.5",
-                             "--address=/probe.test/2001:db8::5"], log_name="dnsmasq")
+        net.serve_host_resolver("--address=/probe.test/203.0.113.5", "--address=/probe.test/2001:db8::5")
         net.start_peer(net.host, "tcp-source", "8080")
         net.start_peer(net.host, "tcp-source", "8081", bind="::1")
         net.start(net.guest, [sys.executable, harness.FORWARD_TARGET], log_name="forward-target")
@@ -113,12 +104,9 @@ class PodmanCommandLine:
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            if cls.exit_w is not None:
-                os.close(cls.exit_w)
-            cls.net.close()
-        finally:
-            shutil.rmtree(cls.etc, ignore_errors=True)
+        if cls.exit_w is not None:
+            os.close(cls.exit_w)
+        cls.net.close()
 
     def test_configures_the_namespace(self):
         addresses = json.loads(self.net.guest.run(["ip", "-j", "addr", "show", "tap0"]).stdout)[0]

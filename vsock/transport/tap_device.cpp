@@ -6,7 +6,6 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,38 +28,6 @@ struct FdGuard {
   ~FdGuard() {
     if (fd >= 0) ::close(fd);
   }
-};
-
-/// Enters a network namespace for the lifetime of the object, then returns to the original.
-class NetnsScope {
- public:
-  explicit NetnsScope(const std::string& path) {
-    if (path.empty()) return;
-    original_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (original_ < 0) fail("open /proc/thread-self/ns/net");
-    const int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0) {
-      ::close(original_);
-      fail("open network namespace " + path);
-    }
-    const int rc = ::setns(target, CLONE_NEWNET);
-    ::close(target);
-    if (rc != 0) {
-      ::close(original_);
-      fail("setns " + path);
-    }
-  }
-  ~NetnsScope() {
-    if (original_ < 0) return;
-    // Returning can only fail if the original namespace vanished; nothing sane to do then.
-    (void)::setns(original_, CLONE_NEWNET);
-    ::close(original_);
-  }
-  NetnsScope(const NetnsScope&) = delete;
-  NetnsScope& operator=(const NetnsScope&) = delete;
-
- private:
-  int original_ = -1;
 };
 
 ifreq make_ifreq(const std::string& name) {
@@ -98,7 +65,9 @@ void configure_interface(const std::string& name, const TapConfig& config) {
   if (config.tx_queue_length) {
     ifreq ifr = make_ifreq(name);
     ifr.ifr_qlen = static_cast<int>(*config.tx_queue_length);
-    if (::ioctl(sock, SIOCSIFTXQLEN, &ifr) != 0) fail("set txqueuelen of " + name);
+    // Best effort: the ioctl wants CAP_NET_ADMIN in the initial user namespace, which a
+    // rootless container's owner lacks; the kernel's default queue then stays.
+    if (::ioctl(sock, SIOCSIFTXQLEN, &ifr) != 0 && errno != EPERM) fail("set txqueuelen of " + name);
   }
   if (config.ipv4) {
     ifreq ifr = make_ifreq(name);
@@ -134,13 +103,11 @@ void configure_interface(const std::string& name, const TapConfig& config) {
   }
 }
 
-TapDevice TapDevice::open(const std::string& name, const std::string& netns_path,
-                          const TapConfig& config) {
+TapDevice TapDevice::open(const std::string& name, const TapConfig& config) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     errno = EINVAL;
     fail("TAP name '" + name + "' must be 1 to 15 characters");
   }
-  NetnsScope scope(netns_path);
   const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail("open /dev/net/tun");
   ifreq ifr = make_ifreq(name);

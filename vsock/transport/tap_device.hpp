@@ -27,11 +27,10 @@ struct TapConfig {
 /// unless it was made persistent by someone else.
 class TapDevice {
  public:
-  /// Creates (or attaches to, if it exists) TAP `name`. With `netns_path` (e.g.
-  /// /run/netns/guest or /proc/PID/ns/net) the device is created in that namespace and the
-  /// configuration is applied there. Throws std::system_error with a clear message.
-  static TapDevice open(const std::string& name, const std::string& netns_path = {},
-                        const TapConfig& config = {});
+  /// Creates (or attaches to, if it exists) TAP `name` in the current network namespace
+  /// and applies `config` (another namespace: tap_in_namespace.hpp). Throws
+  /// std::system_error with a clear message.
+  static TapDevice open(const std::string& name, const TapConfig& config = {});
   /// Owns an open TAP descriptor for device `name` (one passed from another process).
   static TapDevice adopt(int fd, std::string name) { return {fd, std::move(name)}; }
   TapDevice(TapDevice&& other) noexcept;

@@ -1,4 +1,4 @@
-#include "vsock/transport/tap_in_user_namespace.hpp"
+#include "vsock/transport/tap_in_namespace.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -59,14 +59,14 @@ void send_result(int socket, const std::string& text, int fd) {
 /// descriptor or "error REASON", and exits without running the parent's destructors.
 [[noreturn]] void run_child(int socket, const std::string& name, const std::string& userns_path,
                             const std::string& netns_path, const TapConfig& config) {
-  std::string error = join_namespace(userns_path, CLONE_NEWUSER);
+  std::string error = userns_path.empty() ? std::string() : join_namespace(userns_path, CLONE_NEWUSER);
   if (error.empty()) error = join_namespace(netns_path, CLONE_NEWNET);
   if (!error.empty()) {
     send_result(socket, "error " + error, -1);
     ::_exit(1);
   }
   try {
-    TapDevice device = TapDevice::open(name, {}, config);
+    TapDevice device = TapDevice::open(name, config);
     send_result(socket, "ok " + device.name(), device.fd());
   } catch (const std::exception& e) {
     send_result(socket, std::string("error ") + e.what(), -1);
@@ -98,8 +98,8 @@ std::string receive_result(int socket, int& fd) {
 
 }  // namespace
 
-TapDevice open_tap_in_user_namespace(const std::string& name, const std::string& userns_path,
-                                     const std::string& netns_path, const TapConfig& config) {
+TapDevice open_tap_in_namespace(const std::string& name, const std::string& netns_path,
+                                const std::string& userns_path, const TapConfig& config) {
   std::array<int, 2> pair{};
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair.data()) != 0)
     throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
