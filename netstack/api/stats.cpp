@@ -109,6 +109,7 @@ void collect_nat(StatsSnapshot& s, VirtualNetwork& network) {
   s.add("usernet_nat_drops_total", "", kCounter, n.bad_udp_header, {{"reason", "bad_udp_header"}});
   s.add("usernet_nat_drops_total", "", kCounter, n.ipv6_fragments, {{"reason", "ipv6_fragment"}});
   s.add("usernet_nat_drops_total", "", kCounter, g.ipv6_no_neighbor, {{"reason", "ipv6_no_neighbor"}});
+  s.add("usernet_nat_drops_total", "", kCounter, g.oversize, {{"reason", "oversize"}});
   collect_flow_limits(s, nat.limits());
 
   const auto& tcp = nat.tcp().counters();

@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "lwip/etharp.h"
+#include "lwip/ip6.h"
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -19,6 +20,12 @@ extern "C" int usernet_ip4_input_hook(struct pbuf* p, struct netif* inp) {
   auto* gateway = usernet::Gateway::from_netif(inp);
   if (gateway == nullptr || gateway->interceptor() == nullptr) return 0;
   return gateway->interceptor()->intercept(p, inp) ? 1 : 0;
+}
+
+extern "C" int usernet_ip6_input_hook(struct pbuf* p, struct netif* inp) {
+  auto* gateway = usernet::Gateway::from_netif(inp);
+  if (gateway == nullptr || gateway->interceptor() == nullptr) return 0;
+  return gateway->interceptor()->intercept_ipv6(p, inp) ? 1 : 0;
 }
 
 namespace usernet {
@@ -171,6 +178,20 @@ err_t Gateway::output_ipv6(netif* n, pbuf* p, const ip6_addr_t* destination) {
   auto it = self->ipv6_neighbors_.find(IpAddress::from_v6(address));
   if (it == self->ipv6_neighbors_.end()) return self->queue_for_neighbor(p, address);
   return self->send_ipv6(p, it->second);
+}
+
+void Gateway::input_ipv6(ByteSpan packet) {
+  if (packet.size() > 0xffff) {
+    counters_.oversize++;  // a jumbogram-sized frame: no 16-bit pbuf holds it
+    return;
+  }
+  pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_RAM);
+  if (p == nullptr) {
+    counters_.no_memory++;
+    return;
+  }
+  std::memcpy(p->payload, packet.data(), packet.size());
+  ip6_input(p, netif_.get());  // frees p, or its hook took it
 }
 
 void Gateway::transmit(ByteSpan frame) {

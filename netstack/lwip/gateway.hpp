@@ -1,8 +1,10 @@
 // The gateway: lwIP's one netif, attached to the switch as a port. It owns the gateway
 // IP and MAC, answers ARP for the host alias, and hands every IPv4 packet to an
 // interceptor (the NAT) before lwIP's own address filter sees it. IPv6 frames go to an
-// Ipv6Receiver; lwIP's IPv6 output finds guest MACs in a table learnt from those frames
-// (lwIP's own neighbour discovery is never used).
+// Ipv6Receiver (neighbour and router discovery, DHCPv6), which passes the rest back
+// through input_ipv6 into lwIP, whose IPv6 input hook hands them to the interceptor too;
+// lwIP's IPv6 output finds guest MACs in a table learnt from those frames (lwIP's own
+// neighbour discovery is never used).
 #pragma once
 
 #include <cstdint>
@@ -23,12 +25,16 @@ struct ip6_addr;
 
 namespace usernet {
 
-/// Gets first look at every IPv4 packet the gateway receives (LWIP_HOOK_IP4_INPUT).
-class Ipv4Interceptor {
+/// Gets first look at every IP packet the gateway receives (LWIP_HOOK_IP4_INPUT and
+/// LWIP_HOOK_IP6_INPUT).
+class IpInterceptor {
  public:
-  virtual ~Ipv4Interceptor() = default;
+  virtual ~IpInterceptor() = default;
   /// Returns true if it took the packet (and its ownership); false lets lwIP process it.
   virtual bool intercept(pbuf* p, netif* input) = 0;
+  /// The same for IPv6 packets (never router or neighbour discovery, which the
+  /// Ipv6Receiver keeps).
+  virtual bool intercept_ipv6(pbuf* p, netif* input) = 0;
 };
 
 /// Gets every IPv6 frame addressed to the gateway's MAC or to an IPv6 multicast group
@@ -53,6 +59,7 @@ struct GatewayCounters {
   std::uint64_t ipv6_ignored = 0;  // IPv6 frames while no IPv6 service runs
   std::uint64_t ipv6_no_neighbor = 0;  // IPv6 output dropped: no neighbour known, none to ask
   std::uint64_t ipv6_neighbor_queued = 0;  // IPv6 output held while its neighbour was solicited
+  std::uint64_t oversize = 0;      // IPv6 packets longer than a pbuf holds (jumbograms)
 };
 
 class Gateway : public SwitchPort {
@@ -66,8 +73,11 @@ class Gateway : public SwitchPort {
   bool send_frame(ByteSpan frame) override;
   std::string describe() const override { return "gateway"; }
 
-  void set_interceptor(Ipv4Interceptor* interceptor) { interceptor_ = interceptor; }
+  void set_interceptor(IpInterceptor* interceptor) { interceptor_ = interceptor; }
   void set_ipv6_receiver(Ipv6Receiver* receiver) { ipv6_receiver_ = receiver; }
+  /// An IPv6 packet (no Ethernet header) the Ipv6Receiver did not keep: into lwIP's IPv6
+  /// input, whose hook gives it to the interceptor.
+  void input_ipv6(ByteSpan packet);
   /// Sends a frame the gateway built (not through lwIP) to the guests.
   void transmit(ByteSpan frame);
   /// Remembers the MAC an IPv6 source address sent from (where lwIP's IPv6 output goes)
@@ -75,7 +85,7 @@ class Gateway : public SwitchPort {
   void learn_ipv6_neighbor(const Ipv6& source, const MacAddress& mac);
   /// Called by the lwIP input hook.
   static Gateway* from_netif(netif* n);
-  Ipv4Interceptor* interceptor() const { return interceptor_; }
+  IpInterceptor* interceptor() const { return interceptor_; }
 
   netif* lwip_netif() { return netif_.get(); }
   Ipv4 address() const { return address_; }
@@ -108,7 +118,7 @@ class Gateway : public SwitchPort {
   const AddressMap& addresses_;
   std::unique_ptr<netif> netif_;
   PortId port_id_ = 0;
-  Ipv4Interceptor* interceptor_ = nullptr;
+  IpInterceptor* interceptor_ = nullptr;
   Ipv6Receiver* ipv6_receiver_ = nullptr;
   std::vector<std::uint8_t> gather_;  // flattens chained output pbufs
   std::unordered_map<IpAddress, MacAddress, IpAddressHash> ipv6_neighbors_;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 extern "C" {
@@ -81,14 +82,7 @@ bool Nat::intercept(pbuf* p, netif* input) {
   return true;
 }
 
-pbuf* Nat::ipv6_pbuf(ByteSpan packet, IpHeader& header) {
-  if (packet.size() > 0xffff) {
-    counters_.malformed++;  // a jumbogram-sized frame: no 16-bit pbuf holds it
-    return nullptr;
-  }
-  pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_RAM);
-  if (p == nullptr) return nullptr;
-  std::memcpy(p->payload, packet.data(), packet.size());
+bool Nat::intercept_ipv6(pbuf* p, netif* input) {
   auto ip = read_ipv6_header(p);
   if (!ip) {
     counters_.malformed++;
@@ -96,22 +90,21 @@ pbuf* Nat::ipv6_pbuf(ByteSpan packet, IpHeader& header) {
     counters_.ipv6_fragments++;
   } else {
     trim_to_ip_length(p, ip->total_length);
-    header = *ip;
-    return p;
+    const Ipv6 destination = ip->destination.v6();
+    if (std::find(ipv6_gateway_addresses_.begin(), ipv6_gateway_addresses_.end(), destination) !=
+        ipv6_gateway_addresses_.end()) {
+      deliver_ipv6_to_gateway(p, *ip);
+    } else {
+      handle_foreign(p, *ip, input);
+    }
+    return true;
   }
   pbuf_free(p);
-  return nullptr;
+  return true;
 }
 
-void Nat::forward_ipv6(ByteSpan packet) {
-  IpHeader ip;
-  if (pbuf* p = ipv6_pbuf(packet, ip)) handle_foreign(p, ip, gateway_.lwip_netif());
-}
-
-void Nat::deliver_ipv6_to_gateway(ByteSpan packet) {
-  IpHeader ip;
-  pbuf* p = ipv6_pbuf(packet, ip);
-  if (p == nullptr || handle_for_gateway(p, ip)) return;
+void Nat::deliver_ipv6_to_gateway(pbuf* p, const IpHeader& ip) {
+  if (handle_for_gateway(p, ip)) return;
   if (ip.protocol == static_cast<std::uint8_t>(IpProtocol::tcp)) {
     inject_tcp_segment(p, gateway_.lwip_netif());  // a gateway TCP service (DNS over TCP)
     return;

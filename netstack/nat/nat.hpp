@@ -43,19 +43,19 @@ struct NatCounters {
   std::uint64_t guest_left_icmp = 0;
 };
 
-class Nat : public Ipv4Interceptor {
+class Nat : public IpInterceptor {
  public:
   Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
       const GatewayServices& services, const NatOptions& options);
 
   bool intercept(pbuf* p, netif* input) override;
-
-  /// An IPv6 packet (no Ethernet header) from a guest in the network's prefix to a
-  /// foreign unicast address: TCP and UDP become host sockets.
-  void forward_ipv6(ByteSpan packet);
-  /// An IPv6 packet for one of the gateway's own addresses: UDP to a registered service
-  /// (DNS), TCP to lwIP's listeners (or a reset).
-  void deliver_ipv6_to_gateway(ByteSpan packet);
+  /// An IPv6 packet from lwIP's IPv6 input hook (the Ipv6Receiver passed it on: a guest in
+  /// the network's prefix to a foreign unicast address, or to a gateway address): to the
+  /// gateway's own addresses, UDP to a registered service (DNS) and TCP to lwIP's
+  /// listeners (or a reset); anything else, TCP, UDP and ping become host sockets.
+  bool intercept_ipv6(pbuf* p, netif* input) override;
+  /// The gateway's own IPv6 addresses (its link-local and global router addresses).
+  void set_ipv6_gateway_addresses(std::vector<Ipv6> addresses) { ipv6_gateway_addresses_ = std::move(addresses); }
 
   /// The guest that sent from `guest` is gone (its port detached, or the address now
   /// comes from another port): its flows are closed and their fds freed. Deferred to the
@@ -71,9 +71,8 @@ class Nat : public Ipv4Interceptor {
  private:
   bool handle_for_gateway(pbuf* p, const IpHeader& ip);
   void handle_foreign(pbuf* p, const IpHeader& ip, netif* input);
-  /// The packet in a pbuf and its header, or nullptr (counted) if it is malformed or a
-  /// fragment.
-  pbuf* ipv6_pbuf(ByteSpan packet, IpHeader& header);
+  /// Packets for the gateway's own IPv6 addresses (intercept_ipv6's first branch).
+  void deliver_ipv6_to_gateway(pbuf* p, const IpHeader& ip);
   void close_departed_guests();
 
   Gateway& gateway_;
@@ -86,6 +85,7 @@ class Nat : public Ipv4Interceptor {
   std::vector<IpAddress> departed_;    // guests whose flows close on the next turn
   Timer departure_timer_;
   NatCounters counters_;
+  std::vector<Ipv6> ipv6_gateway_addresses_;
 };
 
 }  // namespace usernet

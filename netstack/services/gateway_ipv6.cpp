@@ -70,6 +70,7 @@ GatewayIpv6::GatewayIpv6(VirtualNetwork& network, const Ipv6Options& options)
       dhcp_(make_dhcp6_config(network.config(), options)),
       advertiser_(network.loop(), [this] { advertise(); }) {
   network_.gateway().set_ipv6_receiver(this);
+  network_.nat().set_ipv6_gateway_addresses({ndp_.config().link_local, network.config().ipv6_gateway_ip});
   // No guest may send from the router's or the host alias's IPv6 addresses.
   const MacAddress& mac = network.config().gateway_mac;
   network_.network_switch().reserve_ip(ndp_.config().link_local, mac);
@@ -145,7 +146,7 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
   }
   if (is_router_address(destination)) {
     counters_.to_gateway++;
-    network_.nat().deliver_ipv6_to_gateway(packet);
+    network_.gateway().input_ipv6(packet);
     return;
   }
   // Routed through the host: unicast beyond the link, from an address in the guests'
@@ -160,7 +161,7 @@ void GatewayIpv6::receive_ipv6(ByteSpan frame) {
     return;
   }
   counters_.forwarded++;
-  network_.nat().forward_ipv6(packet);
+  network_.gateway().input_ipv6(packet);
 }
 
 bool GatewayIpv6::is_router_address(const Ipv6& address) const {

@@ -1,6 +1,6 @@
 /* lwIP options for usernet: NO_SYS single-threaded stack on one libuv loop, used as a
- * NAT gateway (catch-all TCP/UDP through LWIP_HOOK_IP4_INPUT; IPv6 segments are handed to
- * tcp_input directly). Every option is set unconditionally (#undef first): glibc's
+ * NAT gateway (catch-all TCP/UDP through LWIP_HOOK_IP4_INPUT and LWIP_HOOK_IP6_INPUT; the
+ * NAT hands IPv6 segments for lwIP's pcbs to tcp_input directly). Every option is set unconditionally (#undef first): glibc's
  * <netinet/tcp.h> defines TCP_MSS 512, and an #ifndef here once gave C++ files a
  * different MSS than the C library. */
 #ifndef USERNET_LWIPOPTS_H
@@ -123,6 +123,7 @@ unsigned short usernet_chksum_copy(void *dst, const void *src, unsigned short le
 #define LWIP_NETIF_LINK_CALLBACK 0
 #define LWIP_HOOK_FILENAME "usernet_lwip_hooks.h"
 #define LWIP_HOOK_IP4_INPUT(p, inp) usernet_ip4_input_hook((p), (inp))
+#define LWIP_HOOK_IP6_INPUT(p, inp) usernet_ip6_input_hook((p), (inp))
 /* One pcb ext-arg slot: netstack/nat/tcp_demux.cpp tracks NAT pcbs (passive open, destroy). */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 

@@ -1,5 +1,5 @@
-/* lwIP hook declarations (LWIP_HOOK_FILENAME). The IPv4 input hook sees every IPv4
- * packet before lwIP's address filter; netstack/ip_input_hook.cpp implements it. */
+/* lwIP hook declarations (LWIP_HOOK_FILENAME). The input hooks see every IPv4 and IPv6
+ * packet before lwIP's address filter; netstack/lwip/gateway.cpp implements them. */
 #ifndef USERNET_LWIP_HOOKS_H
 #define USERNET_LWIP_HOOKS_H
 
@@ -10,6 +10,7 @@ struct pbuf;
 struct netif;
 /* Returns 1 when the packet was taken (NAT path), 0 to let lwIP handle it. */
 int usernet_ip4_input_hook(struct pbuf *p, struct netif *inp);
+int usernet_ip6_input_hook(struct pbuf *p, struct netif *inp);
 #ifdef __cplusplus
 }
 #endif
