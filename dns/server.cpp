@@ -13,7 +13,7 @@ bool refused_type(RecordType type) { return type == RecordType::axfr || type == 
 
 // AD may only be set for clients that asked for DNSSEC data (RFC 6840 section 5.8).
 bool client_wants_ad(const PendingQuery& pending) {
-  return pending.query_header.authentic_data || (pending.client_edns && pending.client_edns->dnssec_ok);
+  return pending.query_header.authentic_data || pending.client_dnssec_ok();
 }
 
 }  // namespace
@@ -115,8 +115,7 @@ Decision DnsServer::handle(std::span<const std::uint8_t> query, Transport transp
     return Reply{finalize(reply, pending)};
   }
 
-  bool dnssec_ok = message.edns && message.edns->dnssec_ok;
-  pending.cache_key = make_cache_key(pending.question, dnssec_ok, pending.query_header.checking_disabled);
+  pending.cache_key = make_cache_key(pending.question, pending.client_dnssec_ok(), pending.query_header.checking_disabled);
   if (auto cached = cache_.lookup(pending.cache_key, now_ms)) {
     ++counters_.cache_hits;
     Message reply = start_reply(pending);
@@ -181,9 +180,9 @@ Decision DnsServer::finish(const PendingQuery& pending, std::optional<std::span<
 }
 
 bool DnsServer::dns64_applies(const PendingQuery& pending, Rcode rcode, const std::vector<ResourceRecord>& answers) const {
-  const bool dnssec_ok = pending.client_edns && pending.client_edns->dnssec_ok;
   return config_.dns64_prefix && !pending.dns64_aaaa_answer &&
-         needs_synthesis(pending.question, rcode, answers, dnssec_ok, pending.query_header.checking_disabled);
+         needs_synthesis(pending.question, rcode, answers, pending.client_dnssec_ok(),
+                         pending.query_header.checking_disabled);
 }
 
 Decision DnsServer::dns64_or_reply(PendingQuery pending, Message aaaa, std::uint64_t now_ms) {
@@ -192,7 +191,7 @@ Decision DnsServer::dns64_or_reply(PendingQuery pending, Message aaaa, std::uint
   if (auto local = local_.answer(a_question)) {
     if (local->rcode == Rcode::no_error) a_answers = std::move(local->answers);
   } else {
-    const bool dnssec_ok = pending.client_edns && pending.client_edns->dnssec_ok;
+    const bool dnssec_ok = pending.client_dnssec_ok();
     CacheKey a_key = make_cache_key(a_question, dnssec_ok, pending.query_header.checking_disabled);
     if (auto cached = cache_.lookup(a_key, now_ms)) {
       ++counters_.cache_hits;

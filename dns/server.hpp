@@ -54,6 +54,9 @@ struct PendingQuery {
   /// Set while DNS64 looks up the A records of an AAAA question (cache_key is then the A
   /// question's): the AAAA answer without AAAA records, returned if there are none.
   std::optional<Message> dns64_aaaa_answer;
+
+  /// The client's EDNS DO bit: it asked for DNSSEC records.
+  bool client_dnssec_ok() const { return client_edns && client_edns->dnssec_ok; }
 };
 
 /// A finished answer to send back to the client.

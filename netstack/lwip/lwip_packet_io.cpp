@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "netstack/base/byte_order.hpp"
+#include "netstack/base/icmp.hpp"
 
 extern "C" {
 #include "lwip/icmp.h"
@@ -31,11 +32,6 @@ constexpr std::uint16_t kIpv6HeaderSize = 40;
 // An ICMPv6 error quotes as much of the offending packet as fits in the minimum MTU
 // (RFC 4443 §2.4 (c)).
 constexpr std::size_t kIpv6MinimumMtu = 1280;
-constexpr std::uint8_t kIcmpv6DestinationUnreachable = 1;
-constexpr std::uint8_t kIcmpv6AddressUnreachable = 3;
-constexpr std::uint8_t kIcmpv6PortUnreachable = 4;
-constexpr std::uint8_t kIcmpHostUnreachable = 1;
-constexpr std::uint8_t kIcmpPortUnreachable = 3;
 
 bool is_ipv6_packet(const pbuf* p) {
   return p->len > 0 && (static_cast<const std::uint8_t*>(p->payload)[0] >> 4) == 6;
@@ -223,7 +219,7 @@ bool drop_time_wait(const IpAddress& local_ip, std::uint16_t local_port, const I
 
 void send_unreachable_for(pbuf* p, Unreachable what) {
   if (!is_ipv6_packet(p)) {
-    const std::uint8_t code = what == Unreachable::host ? kIcmpHostUnreachable : kIcmpPortUnreachable;
+    const std::uint8_t code = what == Unreachable::host ? host_unreachable_code(true) : port_unreachable_code(true);
     icmp_dest_unreach(p, static_cast<icmp_dur_type>(code));
     return;
   }
@@ -232,8 +228,8 @@ void send_unreachable_for(pbuf* p, Unreachable what) {
   if (!ip) return;
   const std::size_t quoted = std::min<std::size_t>(p->tot_len, kIpv6MinimumMtu - kIpv6HeaderSize - 8);
   std::vector<std::uint8_t> message(8 + quoted, 0);
-  message[0] = kIcmpv6DestinationUnreachable;
-  message[1] = what == Unreachable::host ? kIcmpv6AddressUnreachable : kIcmpv6PortUnreachable;
+  message[0] = unreachable_type(false);
+  message[1] = what == Unreachable::host ? host_unreachable_code(false) : port_unreachable_code(false);
   pbuf_copy_partial(p, message.data() + 8, static_cast<u16_t>(quoted), 0);
   send_icmp_to_guest(netif_default, ip->destination, ip->source, message);
 }

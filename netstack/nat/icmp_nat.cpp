@@ -13,16 +13,12 @@
 #include <vector>
 
 #include "netstack/base/host_socket.hpp"
+#include "netstack/base/icmp.hpp"
 #include "netstack/lwip/lwip_packet_io.hpp"
 
 namespace usernet {
 
 namespace {
-constexpr std::uint8_t kEchoRequest = 8;
-constexpr std::uint8_t kEchoReply = 0;
-constexpr std::uint8_t kEchoRequestV6 = 128;
-constexpr std::uint8_t kEchoReplyV6 = 129;
-constexpr std::size_t kIcmpHeader = 8;
 constexpr std::size_t kMaxUnanswered = 64;  // per flow: pings nobody answers cannot pile up
 
 /// Tells a flow's echo requests apart: the sequence number and a hash of the payload.
@@ -32,9 +28,9 @@ struct EchoTag {
   bool operator==(const EchoTag&) const = default;
 };
 
-/// The tag of an echo request or reply (a whole ICMP message of at least kIcmpHeader bytes).
+/// The tag of an echo request or reply (a whole ICMP message of at least kIcmpHeaderSize bytes).
 EchoTag tag_of(const std::uint8_t* message, std::size_t length) {
-  const std::string_view payload(reinterpret_cast<const char*>(message) + kIcmpHeader, length - kIcmpHeader);
+  const std::string_view payload(reinterpret_cast<const char*>(message) + kIcmpHeaderSize, length - kIcmpHeaderSize);
   return {static_cast<std::uint16_t>((message[6] << 8) | message[7]), std::hash<std::string_view>{}(payload)};
 }
 }  // namespace
@@ -67,7 +63,7 @@ IcmpNat::~IcmpNat() { flows_.clear(); }
 
 void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destination, const std::uint8_t* message,
                               std::size_t length) {
-  if (length < kIcmpHeader) return;
+  if (length < kIcmpHeaderSize) return;
   counters_.requests++;
   const auto guest_id = static_cast<std::uint16_t>((message[4] << 8) | message[5]);
   const FlowKey key{guest_ip, guest_id, destination, 0};
@@ -91,7 +87,7 @@ void IcmpNat::on_echo_request(const IpAddress& guest_ip, const IpAddress& destin
   if (flow.unanswered.size() > kMaxUnanswered) flow.unanswered.pop_front();
   std::vector<std::uint8_t> request(message, message + length);
   // NAT64 sends an ICMPv6 echo as an ICMP one (RFC 7915 §4.2): the type is the host family's.
-  request[0] = flow.real.is_v4() ? kEchoRequest : kEchoRequestV6;
+  request[0] = echo_request_type(flow.real.is_v4());
   if (flow.socket) {
     // The kernel sets the identifier (our socket's) and the checksum.
     request[2] = request[3] = 0;
@@ -191,8 +187,8 @@ void IcmpNat::on_reply(Flow& flow) {
   for (;;) {
     const ssize_t n = ::recv(flow.socket->fd(), buffer, sizeof buffer, 0);
     if (n < 0) return;  // EAGAIN, or an ICMP error for this socket: nothing to relay
-    const std::uint8_t reply_type = flow.real.is_v4() ? kEchoReply : kEchoReplyV6;
-    if (static_cast<std::size_t>(n) < kIcmpHeader || buffer[0] != reply_type) continue;
+    const std::uint8_t reply_type = echo_reply_type(flow.real.is_v4());
+    if (static_cast<std::size_t>(n) < kIcmpHeaderSize || buffer[0] != reply_type) continue;
     relay_reply(flow, buffer, static_cast<std::size_t>(n));
   }
 }
@@ -214,7 +210,7 @@ void IcmpNat::relay_reply(Flow& flow, std::uint8_t* message, std::size_t length)
     return;
   }
   flow.unanswered.erase(request);
-  message[0] = flow.destination.is_v4() ? kEchoReply : kEchoReplyV6;  // the guest's family (NAT64)
+  message[0] = echo_reply_type(flow.destination.is_v4());  // the guest's family (NAT64)
   message[4] = static_cast<std::uint8_t>(flow.guest_id >> 8);
   message[5] = static_cast<std::uint8_t>(flow.guest_id);
   flow.last_active = uv_now(loop_);

@@ -10,13 +10,12 @@
 #include <cstring>
 #include <vector>
 
+#include "netstack/base/icmp.hpp"
+
 namespace usernet {
 
 namespace {
-constexpr std::uint8_t kEchoReply = 0;
-constexpr std::uint8_t kEchoReplyV6 = 129;
 constexpr std::uint8_t kProtocolIcmp = 1;
-constexpr std::size_t kIcmpHeader = 8;
 constexpr std::size_t kIpv4MinHeader = 20;
 constexpr std::uint16_t kFragmentMask = 0x3fff;  // more-fragments flag and offset
 
@@ -36,10 +35,10 @@ std::optional<RawEchoReply> parse_raw_echo_reply(ByteSpan datagram) {
   if (datagram.size() < kIpv4MinHeader || (datagram[0] >> 4) != 4) return std::nullopt;
   const std::size_t header = std::size_t{datagram[0] & 0x0fu} * 4;
   const std::size_t total = read16(datagram, 2);
-  if (header < kIpv4MinHeader || total < header + kIcmpHeader || total > datagram.size()) return std::nullopt;
+  if (header < kIpv4MinHeader || total < header + kIcmpHeaderSize || total > datagram.size()) return std::nullopt;
   if (datagram[9] != kProtocolIcmp || (read16(datagram, 6) & kFragmentMask) != 0) return std::nullopt;
   const ByteSpan message = datagram.subspan(header, total - header);
-  if (message[0] != kEchoReply || message[1] != 0 || internet_checksum(message) != 0) return std::nullopt;
+  if (message[0] != echo_reply_type(true) || message[1] != 0 || internet_checksum(message) != 0) return std::nullopt;
   RawEchoReply reply;
   reply.source =
       IpAddress::from_v4((Ipv4{datagram[12]} << 24) | (Ipv4{datagram[13]} << 16) | (Ipv4{datagram[14]} << 8) | datagram[15]);
@@ -49,7 +48,7 @@ std::optional<RawEchoReply> parse_raw_echo_reply(ByteSpan datagram) {
 }
 
 std::optional<RawEchoReply> parse_raw_echo_reply6(ByteSpan message, const Ipv6& source) {
-  if (message.size() < kIcmpHeader || message[0] != kEchoReplyV6 || message[1] != 0) return std::nullopt;
+  if (message.size() < kIcmpHeaderSize || message[0] != echo_reply_type(false) || message[1] != 0) return std::nullopt;
   return RawEchoReply{IpAddress::from_v6(source), read16(message, 4), message};
 }
 
@@ -81,7 +80,7 @@ RawIcmpSocket::RawIcmpSocket(uv_loop_t* loop, IcmpFamily family, int fd, OnReply
 }
 
 bool RawIcmpSocket::send_echo(const IpAddress& destination, ByteSpan message) {
-  if (message.size() < kIcmpHeader || destination.is_v4() != (family_ == IcmpFamily::v4)) return false;
+  if (message.size() < kIcmpHeaderSize || destination.is_v4() != (family_ == IcmpFamily::v4)) return false;
   std::vector<std::uint8_t> request(message.begin(), message.end());
   request[2] = request[3] = 0;
   if (family_ == IcmpFamily::v4) {  // a raw ICMPv6 socket sums the pseudo-header itself (RFC 3542 §3.1)

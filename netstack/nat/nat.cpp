@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "netstack/base/icmp.hpp"
+
 extern "C" {
 #include "lwip/ip4.h"
 #include "lwip/pbuf.h"
@@ -13,8 +15,6 @@ extern "C" {
 namespace usernet {
 
 namespace {
-constexpr std::uint8_t kIcmpEchoRequest = 8;
-constexpr std::uint8_t kIcmpv6EchoRequest = 128;
 }
 
 Nat::Nat(uv_loop_t* loop, EndOfTurn& end_of_turn, Gateway& gateway, const AddressMap& addresses,
@@ -181,7 +181,7 @@ void Nat::handle_foreign(pbuf* p, const IpHeader& ip, netif* input) {
     case IpProtocol::icmp:
     case IpProtocol::icmpv6: {
       const std::uint16_t length = ip.total_length - ip.header_length;
-      const std::uint8_t echo_request = ip.is_v6() ? kIcmpv6EchoRequest : kIcmpEchoRequest;
+      const std::uint8_t echo_request = echo_request_type(!ip.is_v6());
       const bool family_matches = (static_cast<IpProtocol>(ip.protocol) == IpProtocol::icmpv6) == ip.is_v6();
       scratch_.resize(length);
       if (family_matches && length >= 8 && copy_from_pbuf(p, ip.header_length, scratch_.data(), length) &&

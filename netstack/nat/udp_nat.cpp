@@ -10,6 +10,7 @@
 
 #include "netstack/base/byte_order.hpp"
 #include "netstack/base/host_socket.hpp"
+#include "netstack/base/icmp.hpp"
 #include "netstack/lwip/lwip_packet_io.hpp"
 
 namespace usernet {
@@ -17,11 +18,6 @@ namespace usernet {
 namespace {
 constexpr unsigned kBatch = 16;             // datagrams per recvmmsg
 constexpr std::size_t kDatagramMax = 65536;  // largest UDP payload over IPv4 fits
-constexpr std::uint8_t kIcmpUnreachable = 3;
-constexpr std::uint8_t kIcmpv6Unreachable = 1;
-// ICMP codes differ by family (RFC 792/1812 and RFC 4443 §3.1).
-std::uint8_t port_unreachable_code(const FlowKey& key) { return key.guest_ip.is_v4() ? 3 : 4; }
-std::uint8_t prohibited_code(const FlowKey& key) { return key.guest_ip.is_v4() ? 13 : 1; }
 }  // namespace
 
 struct UdpNat::Flow {
@@ -64,7 +60,7 @@ UdpNat::Flow* UdpNat::open_flow(const FlowKey& key, std::size_t length) {
   }
   FlowSlot slot = make_room(key.guest_ip);
   if (!slot) {
-    send_unreachable(key, length, prohibited_code(key));
+    send_unreachable(key, length, prohibited_code(key.guest_ip.is_v4()));
     return nullptr;
   }
   const SocketAddress to = make_socket_address(*destination, key.remote_port);
@@ -72,7 +68,7 @@ UdpNat::Flow* UdpNat::open_flow(const FlowKey& key, std::size_t length) {
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE) {
       limits_.refused(FlowKind::udp, FlowRefusal::no_fds, key.guest_ip);
-      send_unreachable(key, length, prohibited_code(key));
+      send_unreachable(key, length, prohibited_code(key.guest_ip.is_v4()));
     } else {
       spdlog::warn("udp {}: socket: {}", key.to_string(), std::strerror(errno));
     }
@@ -131,7 +127,7 @@ void UdpNat::send_unreachable(const FlowKey& k, std::size_t length, std::uint8_t
   const bool v6 = !k.guest_ip.is_v4();
   const std::size_t ip_header = v6 ? 40 : 20;
   const auto udp_length = static_cast<std::uint16_t>(8 + std::min<std::size_t>(length, 0xffff - 8 - ip_header));
-  std::vector<std::uint8_t> message = {v6 ? kIcmpv6Unreachable : kIcmpUnreachable, code, 0, 0, 0, 0, 0, 0};
+  std::vector<std::uint8_t> message = {unreachable_type(!v6), code, 0, 0, 0, 0, 0, 0};
   if (v6) {
     message.insert(message.end(), {0x60, 0, 0, 0});
     append_be16(message, udp_length);
@@ -167,7 +163,7 @@ void UdpNat::on_host_readable(Flow& flow) {
     if (errno == ECONNREFUSED) {
       // The destination answered "port unreachable": tell the guest the same way.
       counters_.port_unreachable++;
-      send_unreachable(flow.key, flow.last_length, port_unreachable_code(flow.key));
+      send_unreachable(flow.key, flow.last_length, port_unreachable_code(flow.key.guest_ip.is_v4()));
     }
     return;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "netstack/base/ethernet.hpp"
+#include "netstack/base/icmp.hpp"
 #include "netstack/base/ipv6.hpp"
 
 namespace usernet::ndp {
@@ -18,14 +19,7 @@ inline constexpr std::uint8_t kNextHeaderIcmpv6 = 58;
 /// (RFC 4861 §6.1.1): proof that no router forwarded them.
 inline constexpr std::uint8_t kNdHopLimit = 255;
 
-enum class Icmpv6Type : std::uint8_t {
-  router_solicitation = 133,
-  router_advertisement = 134,
-  neighbor_solicitation = 135,
-  neighbor_advertisement = 136,
-  echo_request = 128,
-  echo_reply = 129,
-};
+using ::usernet::Icmpv6Type;  // netstack/base/icmp.hpp: every ICMPv6 type usernet handles
 
 /// An IPv6 packet's fixed header as received, and its payload (pointing into the
 /// caller's buffer, without any Ethernet padding past the payload length).
