@@ -58,6 +58,13 @@ Status validate_subnet(const Config& c) {
   for (const std::uint32_t address : c.excluded) {
     if (!c.contains(address)) return Error{"excluded address " + format_ipv4(address) + " is outside the subnet"};
   }
+  if (c.pool_first != 0 || c.pool_last != 0) {
+    const bool inside = c.contains(c.pool_first) && c.contains(c.pool_last) && c.pool_first != c.network &&
+                        c.pool_last != c.broadcast();
+    if (!inside || c.pool_first > c.pool_last)
+      return Error{"pool " + format_ipv4(c.pool_first) + "-" + format_ipv4(c.pool_last) +
+                   " is not a range of host addresses of the subnet"};
+  }
   return {};
 }
 

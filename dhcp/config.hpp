@@ -43,6 +43,10 @@ struct Config {
   std::uint16_t mtu = 1500;
   std::uint32_t lease_time_s = 3600;
   std::vector<StaticLease> static_leases{{{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee}, ipv4(192, 168, 127, 2)}};
+  /// The dynamic pool, first and last address (0, 0: every host address of the subnet);
+  /// static leases may lie outside it. slirp4netns's layout leases from .15 to .30.
+  std::uint32_t pool_first = 0;
+  std::uint32_t pool_last = 0;
   /// Addresses never handed out besides network, broadcast, gateway and server id.
   std::vector<std::uint32_t> excluded{ipv4(192, 168, 127, 254)};
   /// Option 121; empty: not sent. A default route via the gateway is added when missing,

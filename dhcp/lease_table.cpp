@@ -5,7 +5,10 @@
 namespace usernet::dhcp {
 
 LeaseTable::LeaseTable(const Config& config)
-    : first_host_(config.network + 1), last_host_(config.broadcast() - 1) {
+    : first_host_(config.network + 1),
+      last_host_(config.broadcast() - 1),
+      pool_first_(config.pool_first != 0 ? config.pool_first : first_host_),
+      pool_last_(config.pool_last != 0 ? config.pool_last : last_host_) {
   reserved_.insert(config.gateway);
   reserved_.insert(config.server_id);
   reserved_.insert(config.excluded.begin(), config.excluded.end());
@@ -27,9 +30,9 @@ bool LeaseTable::is_declined(std::uint32_t ip, std::uint64_t now_ms) const {
 
 bool LeaseTable::is_available_to(const MacAddress& mac, std::uint32_t ip, std::uint64_t now_ms) const {
   if (is_reserved(ip) || is_declined(ip, now_ms)) return false;
-  if (const auto fixed = static_by_ip_.find(ip); fixed != static_by_ip_.end() && fixed->second != mac) {
-    return false;
-  }
+  const auto fixed = static_by_ip_.find(ip);
+  if (fixed != static_by_ip_.end() && fixed->second != mac) return false;
+  if (fixed == static_by_ip_.end() && (ip < pool_first_ || ip > pool_last_)) return false;  // outside the pool
   const auto record = records_.find(ip);
   return record == records_.end() || record->second.mac == mac || !is_live(record->second, now_ms);
 }
@@ -43,7 +46,7 @@ std::optional<std::uint32_t> LeaseTable::usable_static(const MacAddress& mac, st
 std::optional<std::uint32_t> LeaseTable::lowest_unused(std::uint64_t now_ms) const {
   // Every address skipped here is a key of one of these sets, so the loop is bounded by
   // their sizes, not by the size of the subnet.
-  for (std::uint64_t ip = first_host_; ip <= last_host_; ++ip) {
+  for (std::uint64_t ip = pool_first_; ip <= pool_last_; ++ip) {
     const auto address = static_cast<std::uint32_t>(ip);
     if (records_.count(address) || static_by_ip_.count(address) || is_reserved(address) ||
         is_declined(address, now_ms)) {
@@ -203,9 +206,9 @@ std::optional<MacAddress> LeaseTable::holder_of(std::uint32_t ip, std::uint64_t 
 std::size_t LeaseTable::capacity() const {
   std::size_t reserved_in_range = 0;
   for (const std::uint32_t ip : reserved_) {
-    if (ip >= first_host_ && ip <= last_host_) ++reserved_in_range;
+    if (ip >= pool_first_ && ip <= pool_last_) ++reserved_in_range;
   }
-  return std::size_t{last_host_} - first_host_ + 1 - reserved_in_range;
+  return std::size_t{pool_last_} - pool_first_ + 1 - reserved_in_range;
 }
 
 }  // namespace usernet::dhcp

@@ -69,7 +69,7 @@ class LeaseTable {
   /// The MAC `ip` belongs to now: its static binding, else a bound unexpired lease.
   /// nullopt when the address is free (offers do not count: the client is not using it yet).
   std::optional<MacAddress> holder_of(std::uint32_t ip, std::uint64_t now_ms) const;
-  /// Number of addresses the pool can hand out (static ones included).
+  /// Number of addresses the pool can hand out (static ones inside it included).
   std::size_t capacity() const;
 
  private:
@@ -98,6 +98,8 @@ class LeaseTable {
 
   std::uint32_t first_host_;
   std::uint32_t last_host_;
+  std::uint32_t pool_first_;  // where lowest_unused looks: the pool within the hosts
+  std::uint32_t pool_last_;
   std::set<std::uint32_t> reserved_;
   std::map<std::uint32_t, Record> records_;
   std::map<MacAddress, std::uint32_t> address_of_mac_;

@@ -22,7 +22,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libf
       iproute2 iputils-ping iperf3 busybox-static isc-dhcp-client bind9-dnsutils dnsmasq-base curl socat
       python3 procps psmisc openssh-server openssh-client tshark slirp4netns passt xz-utils
       ndisc6  # rdisc6: reads router advertisements off the wire (IPv6 tests)
-      podman crun uidmap)  # tests/integration/test_podman_slirp4netns.py: real rootless podman (conmon comes along)
+      podman crun uidmap  # tests/integration/test_podman_slirp4netns.py: real rootless podman (conmon comes along)
+      rootlesskit)  # tests/integration/test_rootlesskit_slirp4netns.py: Docker/nerdctl rootless's network half
 if [ "$want_e2e" = 1 ]; then
   # VM launcher and guest image (QEMU under TCG, Debian kernel + busybox initramfs);
   # EFI boot: OVMF firmware, systemd's EFI stub for the unified kernel image, mtools for

@@ -133,6 +133,7 @@ Daemon::~Daemon() {
 }
 
 void Daemon::build() {
+  if (role_ == DaemonRole::standalone) create_tap();  // first: the first guest's MAC may come from it
   network_ = std::make_unique<VirtualNetwork>(loop_, options_.network);
   if (options_.dhcp.enabled) {
     auto dhcp_options = options_.dhcp;
@@ -198,13 +199,23 @@ void Daemon::open_capture() {
   spdlog::info("capturing frames to {}", options_.pcap);
 }
 
-void Daemon::open_tap() {
+/// Creates (or attaches to) the TAP before anything else runs: another namespace takes a
+/// child process (tap_in_namespace.hpp says why), best forked while nothing else is open.
+/// With --guest-mac=tap (a TAP its owner configured: RootlessKit) the first guest's DHCP
+/// lease, and so the switch's address check, follow the TAP's own MAC.
+void Daemon::create_tap() {
   if (options_.tap.empty()) return;
-  // Another namespace takes a child process (tap_in_namespace.hpp says why).
-  auto device = options_.netns.empty()
-                    ? TapDevice::open(options_.tap, guest_tap_config(options_))
-                    : open_tap_in_namespace(options_.tap, options_.netns, options_.userns, guest_tap_config(options_));
-  tap_ = std::make_unique<TapPort>(loop_, network_->network_switch(), std::move(device));
+  tap_device_ = std::make_unique<TapDevice>(
+      options_.netns.empty()
+          ? TapDevice::open(options_.tap, guest_tap_config(options_))
+          : open_tap_in_namespace(options_.tap, options_.netns, options_.userns, guest_tap_config(options_)));
+  if (options_.guest_mac_from_tap) options_.network.first_guest_mac = tap_device_->mac();
+}
+
+void Daemon::open_tap() {
+  if (!tap_device_) return;
+  tap_ = std::make_unique<TapPort>(loop_, network_->network_switch(), std::move(*tap_device_));
+  tap_device_.reset();
   spdlog::info("serving TAP {}{}{}", options_.tap, options_.netns.empty() ? "" : " in " + options_.netns,
                options_.userns.empty() ? "" : " (user namespace " + options_.userns + ")");
 }

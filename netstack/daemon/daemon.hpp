@@ -26,6 +26,7 @@ class PollWatcher;
 class SignalWatcher;
 class Slirp4netnsApiServer;
 class SshForward;
+class TapDevice;
 class TapPort;
 class Transports;
 class VirtualNetwork;
@@ -69,6 +70,7 @@ class Daemon {
   void build();
   void add_default_ssh_forward();
   void open_capture();
+  void create_tap();
   void open_tap();
   void serve_api();
   void serve_slirp4netns_api();
@@ -92,6 +94,8 @@ class Daemon {
   std::unique_ptr<GatewayDns> dns_;
   /// Feeds DNS and DHCP from /etc/resolv.conf, so it goes before them.
   std::unique_ptr<ResolvConfWatcher> host_resolver_;
+  /// The TAP made (or found) at the start of build(), until open_tap() makes it a port.
+  std::unique_ptr<TapDevice> tap_device_;
   std::unique_ptr<TapPort> tap_;
   /// Host listeners of the port forwards; the SSH forwards and the API use it.
   std::unique_ptr<PortForwarder> forwarder_;

@@ -48,7 +48,8 @@ void add_network_options(po::options_description& all) {
       ("no-host-loopback", "the host-ip and ipv6-host-ip do not reach the host's loopback (slirp4netns --disable-host-loopback)")
       ("guest-ip", po::value<std::string>(), "the first guest's address: its DHCP lease, the TAP's with --configure, "
        "the default of forwards (default: the gateway + 1)")
-      ("guest-mac", po::value<std::string>(), "the first guest's MAC (its DHCP static lease, the TAP's with --configure)")
+      ("guest-mac", po::value<std::string>(), "the first guest's MAC (its DHCP static lease, the TAP's with --configure); "
+       "=tap: the MAC the --tap device has when usernetd attaches (a TAP its owner configured)")
       ("ipv6-gateway-ip", po::value<std::string>(), "the gateway's IPv6 address in fd00::/64, also the DNS server (default fd00::1)")
       ("ipv6-host-ip", po::value<std::string>(), "the IPv6 address that reaches the host's ::1 (default fd00::254)")
       ("allow-link-local", "let guests reach 169.254.0.0/16 (cloud metadata services)")
@@ -114,6 +115,7 @@ void add_dhcp_dns_options(po::options_description& all) {
       ("dhcp-lease-time", po::value<unsigned>()->default_value(3600), "DHCP lease time in seconds")
       ("dhcp-static-lease", po::value<std::vector<std::string>>()->composing(), "MAC=IP, repeatable")
       ("dhcp-route", po::value<std::vector<std::string>>()->composing(), "classless static route NET/LEN=ROUTER (option 121), repeatable")
+      ("dhcp-range", po::value<std::string>(), "FIRST-LAST: the addresses DHCP leases dynamically (default: the whole subnet)")
       ("dns-search", po::value<std::vector<std::string>>()->composing(), "search domain for guests (default: the host's resolv.conf), repeatable")
       ("no-dns", "do not serve DNS")
       ("dns-upstream", po::value<std::vector<std::string>>()->composing(), "upstream DNS server IP[:PORT] (default: the host's resolv.conf), repeatable")
@@ -180,7 +182,7 @@ void router_guest_and_outbound(const po::variables_map& vm, NetworkConfig& n) {
   if (vm.count("router-ip")) n.router_ip = ipv4_option(vm, "router-ip");
   n.host_loopback = vm.count("no-host-loopback") == 0;
   if (vm.count("guest-ip")) n.first_guest_ip = ipv4_option(vm, "guest-ip");
-  if (vm.count("guest-mac")) {
+  if (vm.count("guest-mac") && vm["guest-mac"].as<std::string>() != "tap") {
     const auto& text = vm["guest-mac"].as<std::string>();
     auto mac = parse_mac(text);
     if (!mac || is_group_address(*mac)) throw BadOption("--guest-mac: '" + text + "' is not a unicast MAC address");
@@ -274,6 +276,9 @@ void tap_and_log_options(const po::variables_map& vm, DaemonOptions& o) {
   }
   o.configure = vm.count("configure") > 0;
   if (o.configure && o.tap.empty()) throw BadOption("--configure: needs --tap");
+  o.guest_mac_from_tap = vm.count("guest-mac") && vm["guest-mac"].as<std::string>() == "tap";
+  if (o.guest_mac_from_tap && (o.tap.empty() || o.configure))
+    throw BadOption("--guest-mac=tap: needs --tap without --configure");
   for (const char* name : {"ready-fd", "exit-fd"}) {
     if (!vm.count(name)) continue;
     const int fd = vm[name].as<int>();
@@ -339,6 +344,15 @@ void dhcp_options(const po::variables_map& vm, DaemonOptions& o) {
     auto route = parse_classless_route(text);
     if (!route) throw BadOption("--dhcp-route: '" + text + "' is not NET/LEN=ROUTER");
     o.dhcp.routes.push_back(*route);
+  }
+  if (vm.count("dhcp-range")) {
+    const auto& text = vm["dhcp-range"].as<std::string>();
+    const auto dash = text.find('-');
+    const auto first = parse_ipv4(text.substr(0, dash));
+    const auto last = dash == std::string::npos ? std::nullopt : parse_ipv4(text.substr(dash + 1));
+    if (!first || !last) throw BadOption("--dhcp-range: '" + text + "' is not FIRST-LAST");
+    o.dhcp.pool_first = *first;
+    o.dhcp.pool_last = *last;
   }
   if (vm.count("dns-search")) {
     o.search_from_host = false;

@@ -23,6 +23,7 @@ struct DaemonOptions {
   std::string netns;    // --netns PATH or NAME (/run/netns/NAME)
   std::string userns;   // --userns PATH: joined (in a child) to create the TAP in netns
   bool configure = false;
+  bool guest_mac_from_tap = false;  // --guest-mac=tap: the first guest is the TAP, with its own MAC
   std::string log_level = "info";
   std::string log_file;
   std::string pid_file;

@@ -211,9 +211,12 @@ std::vector<std::string> to_usernetd_args(const Settings& s) {
   namespace_args(s, out);
   const std::string host = format_ipv4(subnet.host(2));
   out.insert(out.end(), {"--subnet", subnet.to_string(), "--gateway-ip", format_ipv4(subnet.host(3)), "--host-ip", host,
-                         "--router-ip", host, "--guest-ip", format_ipv4(subnet.host(100)), "--mtu",
+                         "--router-ip", host, "--guest-ip", format_ipv4(subnet.host(100)), "--dhcp-range",
+                         format_ipv4(subnet.host(15)) + "-" + format_ipv4(subnet.host(30)), "--mtu",
                          std::to_string(s.mtu), "--ssh-port", "-1"});
+  // Without -c the caller made and configured the TAP (RootlessKit): +100 is its address.
   if (s.configure) out.emplace_back("--configure");
+  else out.insert(out.end(), {"--guest-mac", "tap"});
   if (!s.mac.empty()) out.insert(out.end(), {"--guest-mac", s.mac});
   if (s.no_host_loopback) out.emplace_back("--no-host-loopback");
   if (s.ipv6) out.insert(out.end(), {"--ipv6", "--ipv6-gateway-ip", "fd00::3", "--ipv6-host-ip", "fd00::2"});

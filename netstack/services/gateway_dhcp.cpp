@@ -36,6 +36,8 @@ dhcp::Config make_dhcp_config(const NetworkConfig& n, const DhcpOptions& o) {
   c.search_domains = o.search_domains;
   if (!o.search_domains.empty()) c.domain_name = o.search_domains.front();
   c.classless_routes = o.routes;
+  c.pool_first = o.pool_first;
+  c.pool_last = o.pool_last;
   return c;
 }
 

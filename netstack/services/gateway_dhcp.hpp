@@ -18,6 +18,7 @@ struct DhcpOptions {
   std::vector<dhcp::StaticLease> static_leases;  // besides first-guest MAC -> first-guest IP
   std::vector<std::string> search_domains;       // option 119 (and 15: the first one)
   std::vector<dhcp::ClasslessRoute> routes;      // option 121
+  std::uint32_t pool_first = 0, pool_last = 0;   // --dhcp-range (0, 0: the whole subnet)
 };
 
 /// The engine configuration for a network: gateway as router, DNS server and server id;

@@ -8,8 +8,10 @@ namespace's 127.0.0.1; the guest is a second namespace. Both are deleted afterwa
 import atexit
 import json
 import os
+import pwd
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -295,6 +297,42 @@ class UsernetdTestCase(unittest.TestCase):
 
     def peer(self, *args, timeout=180):
         return json.loads(self.net.guest_peer(*args, timeout=timeout))
+
+
+def ensure_test_user(user):
+    """A test user for rootless tools (podman, RootlessKit), made if missing, with
+    subordinate uid and gid ranges in /etc/subuid and /etc/subgid; its pwd entry."""
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", user])
+        pw = pwd.getpwnam(user)
+    for path in ("/etc/subuid", "/etc/subgid"):
+        lines = []
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = [line.strip().split(":") for line in f if line.strip()]
+        if any(fields[0] in (user, str(pw.pw_uid)) for fields in lines):
+            continue
+        end = max([100000] + [int(f[1]) + int(f[2]) for f in lines if len(f) == 3 and f[1].isdigit() and f[2].isdigit()])
+        with open(path, "a") as f:
+            f.write(f"{user}:{end}:65536\n")
+    return pw
+
+
+def open_tun_to_everyone():
+    """Makes /dev/net/tun mode 0666 (Debian's udev rule; this machine has 0600) for tools that
+    open it from a rootless user namespace; returns the mode to restore_tun, or None."""
+    mode = stat.S_IMODE(os.stat("/dev/net/tun").st_mode)
+    if mode & 0o006 == 0o006:
+        return None
+    os.chmod("/dev/net/tun", 0o666)
+    return mode
+
+
+def restore_tun(mode):
+    if mode is not None:
+        os.chmod("/dev/net/tun", mode)
 
 
 def slaac_address(net, prefix="fd00::"):

@@ -22,11 +22,9 @@ container, the storage and the temporary directory."""
 import ctypes
 import hashlib
 import os
-import pwd
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tarfile
@@ -58,27 +56,6 @@ WRAPPER = """#!/bin/bash
 [ "$1" = --help ] && exec -a slirp4netns {binary} --help  # podman's feature probe: not logged
 exec -a slirp4netns {binary} "$@" > >(exec tee -a {log} 3<&- 4<&-) 2>&1
 """
-
-
-def ensure_user():
-    """The test user (made if missing) with subordinate uid and gid ranges."""
-    try:
-        pw = pwd.getpwnam(USER)
-    except KeyError:
-        harness.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                     USER])
-        pw = pwd.getpwnam(USER)
-    for path in ("/etc/subuid", "/etc/subgid"):
-        lines = []
-        if os.path.exists(path):
-            with open(path) as f:
-                lines = [line.strip().split(":") for line in f if line.strip()]
-        if any(fields[0] in (USER, str(pw.pw_uid)) for fields in lines):
-            continue
-        end = max([100000] + [int(f[1]) + int(f[2]) for f in lines if len(f) == 3 and f[1].isdigit() and f[2].isdigit()])
-        with open(path, "a") as f:
-            f.write(f"{USER}:{end}:65536\n")
-    return pw
 
 
 def argv0(pid):
@@ -141,12 +118,9 @@ class PodmanSlirp4netns:
     @classmethod
     def _set_up(cls):
         net = cls.net
-        pw = ensure_user()
+        pw = harness.ensure_test_user(USER)
         cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
-        tun = os.stat("/dev/net/tun")
-        if stat.S_IMODE(tun.st_mode) & 0o006 != 0o006:
-            cls.tun_mode = stat.S_IMODE(tun.st_mode)
-            os.chmod("/dev/net/tun", 0o666)
+        cls.tun_mode = harness.open_tun_to_everyone()  # slirp4netns opens it from the user namespace
 
         os.chmod(cls.tmp, 0o755)
         cls.home = os.path.join(cls.tmp, "home")
@@ -247,8 +221,7 @@ runroot = "{cls.run_dir}/storage"
         except AssertionError as e:
             errors.append(str(e))
         subprocess.run(["rm", "-rf", cls.tmp])  # storage (files of subordinate uids) included
-        if cls.tun_mode is not None:
-            os.chmod("/dev/net/tun", cls.tun_mode)
+        harness.restore_tun(cls.tun_mode)
         took = time.monotonic() - cls.started
         print(f"\n{cls.__name__}: {took:.1f}s; " + ", ".join(f"{what} {t:.1f}s" for what, t in cls.timings),
               file=sys.stderr)

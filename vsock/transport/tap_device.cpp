@@ -123,6 +123,14 @@ TapDevice TapDevice::open(const std::string& name, const TapConfig& config) {
   return device;
 }
 
+MacAddress TapDevice::mac() const {
+  ifreq ifr{};
+  if (::ioctl(fd_, SIOCGIFHWADDR, &ifr) != 0) fail("get MAC address of " + name_);
+  MacAddress mac{};
+  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  return mac;
+}
+
 TapDevice::TapDevice(TapDevice&& other) noexcept : fd_(other.fd_), name_(std::move(other.name_)) {
   other.fd_ = -1;
 }

@@ -40,6 +40,9 @@ class TapDevice {
   ~TapDevice();
 
   int fd() const { return fd_; }
+  /// The device's MAC address now (asked of the TAP descriptor itself, so it works from
+  /// outside the device's namespace); throws std::system_error if the kernel refuses.
+  MacAddress mac() const;
   /// Gives the descriptor up (the device then lives as long as that descriptor).
   int release() { return std::exchange(fd_, -1); }
   const std::string& name() const { return name_; }

@@ -99,3 +99,27 @@ TEST_CASE("holder_of: static bindings always, dynamic leases only while bound an
   CHECK(table.release(kMacA, host(9), kNow + 1));
   CHECK_FALSE(table.holder_of(host(9), kNow + 2));
 }
+
+TEST_CASE("a pool range: dynamic leases from its first address, static ones anywhere") {
+  Config config;
+  config.network = ipv4(10, 0, 2, 0);
+  config.gateway = ipv4(10, 0, 2, 2);
+  config.server_id = ipv4(10, 0, 2, 3);
+  config.excluded = {};
+  config.static_leases = {{{0x02, 0, 0, 0, 0, 0x64}, ipv4(10, 0, 2, 100)}};
+  config.pool_first = ipv4(10, 0, 2, 15);
+  config.pool_last = ipv4(10, 0, 2, 30);
+  REQUIRE(validate(config));
+  LeaseTable table(config);
+  CHECK(table.capacity() == 16);
+  const MacAddress dynamic{0x02, 0, 0, 0, 0, 0x01};
+  const MacAddress fixed{0x02, 0, 0, 0, 0, 0x64};
+  CHECK(table.choose(dynamic, std::nullopt, kNow) == ipv4(10, 0, 2, 15));
+  CHECK(table.choose(fixed, std::nullopt, kNow) == ipv4(10, 0, 2, 100));
+  // A client asking for an address outside the pool gets one from it instead.
+  CHECK(table.choose(kMacA, ipv4(10, 0, 2, 5), kNow) == ipv4(10, 0, 2, 15));
+  CHECK_FALSE(table.can_bind(kMacA, ipv4(10, 0, 2, 5), kNow));
+  CHECK(table.can_bind(fixed, ipv4(10, 0, 2, 100), kNow));
+  config.pool_first = ipv4(10, 0, 2, 40);
+  CHECK_FALSE(validate(config));  // first after last
+}

@@ -56,6 +56,7 @@ TEST_CASE("podman 4.3's command line becomes slirp4netns's network on a TAP") {
   CHECK(value_of(t.args, "--router-ip") == "10.0.2.2");
   CHECK(value_of(t.args, "--host-ip") == "10.0.2.2");
   CHECK(value_of(t.args, "--guest-ip") == "10.0.2.100");
+  CHECK(value_of(t.args, "--dhcp-range") == "10.0.2.15-10.0.2.30");
   CHECK(value_of(t.args, "--mtu") == "65520");
   CHECK(value_of(t.args, "--ready-fd") == "4");
   CHECK(value_of(t.args, "--exit-fd") == "3");
@@ -79,6 +80,7 @@ TEST_CASE("RootlessKit's command line: PID mode joins the target's user namespac
   CHECK(value_of(t.args, "--guest-ip") == "10.0.135.228");
   CHECK(has(t.args, "--no-ipv6"));  // IPv6 only with --enable-ipv6, like slirp4netns
   CHECK_FALSE(has(t.args, "--configure"));
+  CHECK(value_of(t.args, "--guest-mac") == "tap");  // RootlessKit's own TAP is the guest
   CHECK_FALSE(has(t.args, "--no-host-loopback"));
 }
 
@@ -163,12 +165,16 @@ TEST_CASE("usernetd's own flags behind the translation refuse bad values") {
   auto error = [](const Strings& args) { return parse_translated(args).message; };
   CHECK(error({"--tap", "t0", "--router-ip", "10.9.9.9"}).find("router-ip") != std::string::npos);
   CHECK(error({"--tap", "t0", "--guest-mac", "01:00:00:00:00:01"}).find("unicast") != std::string::npos);
+  CHECK(error({"--tap", "t0", "--configure", "--guest-mac", "tap"}).find("without --configure") != std::string::npos);
   CHECK(error({"--tap", "t0", "--ipv6-host-ip", "2001:db8::1"}).find("fd00::/64") != std::string::npos);
   CHECK(error({"--tap", "t0", "--ipv6-host-ip", "fd00::1"}).find("differ") != std::string::npos);
   CHECK(error({"--tap", "t0", "--userns", "/proc/self/ns/user"}).find("needs --netns") != std::string::npos);
   CHECK(error({"--tap", "t0", "--ready-fd", "987"}).find("not an open file descriptor") != std::string::npos);
   CHECK(error({"--tap", "t0", "--slirp4netns-api", std::string(120, 'a')}).find("107") != std::string::npos);
   CHECK(error({"--tap", "t0", "--outbound-addr", "::1"}).find("family") != std::string::npos);
+  CHECK(error({"--tap", "t0", "--dhcp-range", "192.168.127.10"}).find("FIRST-LAST") != std::string::npos);
+  CHECK(error({"--tap", "t0", "--dhcp-range", "192.168.127.30-192.168.127.10"}).find("pool") != std::string::npos);
+  CHECK(error({"--tap", "t0", "--dhcp-range", "10.0.0.1-10.0.0.9"}).find("pool") != std::string::npos);
   CHECK(error({"--tap", "t0", "--outbound-addr6", "no-such-if0"}).find("neither") != std::string::npos);
 }
 
