@@ -15,22 +15,11 @@
 
 #include "netstack/api/slirp4netns_api.hpp"
 #include "netstack/daemon/slirp4netns_compat.hpp"
+#include "tests/fuzz/fuzz_text.hpp"
 
 using namespace usernet;
 
 namespace {
-
-/// Splits text at '\n' (empty words kept).
-std::vector<std::string> words_of(std::string_view text) {
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  for (;;) {
-    const auto end = text.find('\n', start);
-    words.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return words;
-    start = end + 1;
-  }
-}
 
 void fuzz_api(std::string_view text) {
   std::set<std::string> open;
@@ -58,7 +47,7 @@ void fuzz_api(std::string_view text) {
 }
 
 void fuzz_command_line(std::string_view text) {
-  const auto translated = translate_slirp4netns_command_line(words_of(text));
+  const auto translated = translate_slirp4netns_command_line(fuzz::split_lines(text));
   using Action = Slirp4netnsTranslation::Action;
   if (translated.action == Action::print_and_exit && translated.message.empty()) std::abort();
   if (translated.action == Action::fail && translated.message.empty() && !translated.show_usage) std::abort();

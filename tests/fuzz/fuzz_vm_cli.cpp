@@ -14,22 +14,11 @@
 #include "hypervisor/rest_api.hpp"
 #include "hypervisor/vm_options.hpp"
 #include "hypervisor/vm_state.hpp"
+#include "tests/fuzz/fuzz_text.hpp"
 
 using namespace usernet;
 
 namespace {
-
-/// Splits text at '\n' (empty words kept: an empty argument is input too).
-std::vector<std::string> lines_of(std::string_view text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (;;) {
-    const auto end = text.find('\n', start);
-    lines.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return lines;
-    start = end + 1;
-  }
-}
 
 /// A config with every kind of serial port, for the ptyName matching.
 VmConfig serial_config() {
@@ -59,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       break;
     case 2: {
-      auto words = lines_of(text);
+      auto words = fuzz::split_lines(text);
       std::vector<const char*> argv{"usernet-vm"};
       for (const auto& word : words) argv.push_back(word.c_str());
       const auto parsed = parse_vm_options(static_cast<int>(argv.size()), argv.data());
@@ -70,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // Requests of one fuzzed "session": method, target, body per three lines.
       VmStateMachine machine;
       machine.on_qmp_ready(true);
-      const auto words = lines_of(text);
+      const auto words = fuzz::split_lines(text);
       const nlohmann::json inspect = describe_vm(serial_config());
       for (std::size_t i = 0; i < words.size(); i += 3) {
         RestRequest request{words[i], i + 1 < words.size() ? words[i + 1] : "/vm/state",
