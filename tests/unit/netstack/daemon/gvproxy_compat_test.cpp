@@ -5,18 +5,14 @@
 #include <fstream>
 
 #include "netstack/daemon/daemon_options.hpp"
+#include "daemon_options_support.hpp"
 #include "netstack/daemon/gvproxy_compat.hpp"
 
 using namespace usernet;
 using Strings = std::vector<std::string>;
 
 namespace {
-/// The translation must also be a valid usernetd command line.
-ParsedDaemonOptions parse_translated(const Strings& args) {
-  std::vector<const char*> argv{"usernetd"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return parse_daemon_options(static_cast<int>(argv.size()), argv.data());
-}
+using test::parse_translated;
 
 /// The error line translate_gvproxy_config gives for `yaml`, or "" when it translates.
 std::string config_error(const std::string& yaml) {

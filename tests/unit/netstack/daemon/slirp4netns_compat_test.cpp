@@ -4,18 +4,14 @@
 #include <algorithm>
 
 #include "netstack/daemon/daemon_options.hpp"
+#include "daemon_options_support.hpp"
 #include "netstack/daemon/slirp4netns_compat.hpp"
 
 using namespace usernet;
 using Strings = std::vector<std::string>;
 
 namespace {
-/// The translation must also be a valid usernetd command line.
-ParsedDaemonOptions parse_translated(const Strings& args) {
-  std::vector<const char*> argv{"usernetd"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return parse_daemon_options(static_cast<int>(argv.size()), argv.data());
-}
+using test::parse_translated;
 
 /// The value after `flag` in a translation, or "" if the flag is absent.
 std::string value_of(const Strings& args, const std::string& flag) {
